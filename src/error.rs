@@ -1,0 +1,71 @@
+//! The library's error: every module's error folded into one enum, and a classification of each
+//! into what went wrong from the caller's point of view. The HTTP layer maps [`ErrorKind`] to a
+//! status in exactly one place (`server::error`); the CLI prints the message.
+
+use crate::crs::CrsError;
+use crate::import::ImportError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Crs(#[from] CrsError),
+    /// A request or argument that cannot be served as given; the message says how to fix it.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// What kind of failure an error is, independent of any protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    NotFound,
+    Conflict,
+    TooLarge,
+    Unavailable,
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::BadRequest(_) | Error::Crs(_) => ErrorKind::BadRequest,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::TooLarge(_) => ErrorKind::TooLarge,
+            Error::Internal(_) => ErrorKind::Internal,
+            Error::Store(e) => match e {
+                StoreError::NoSuchLayer(_) => ErrorKind::NotFound,
+                StoreError::LayerExists(_) => ErrorKind::Conflict,
+                StoreError::BadLayerName(_) => ErrorKind::BadRequest,
+                StoreError::ReadOnly { .. } | StoreError::Corrupt { .. } => ErrorKind::Unavailable,
+                _ => ErrorKind::Internal,
+            },
+            Error::Import(e) => match e {
+                ImportError::Store(StoreError::LayerExists(_)) => ErrorKind::Conflict,
+                ImportError::Store(_) | ImportError::Io { .. } => ErrorKind::Internal,
+                _ => ErrorKind::BadRequest,
+            },
+        }
+    }
+
+    pub fn bad_request(msg: impl Into<String>) -> Error {
+        Error::BadRequest(msg.into())
+    }
+
+    pub fn not_found(msg: impl Into<String>) -> Error {
+        Error::NotFound(msg.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,562 @@
+//! Import of survey datasets into the store: read with GDAL (Shapefile, GeoPackage, GeoJSON,
+//! FlatGeobuf, KML, GML, DXF, CSV, OSM PBF), reproject to WGS84 with PROJ, check the data lands
+//! in the region, validate (and with `--repair` mend) geometries, map field names through an
+//! import profile, normalise text to Unicode NFC, and stream everything into one store
+//! transaction.
+//!
+//! Owns: file formats, field mapping, validation. Does not know table layouts (that is `store`)
+//! nor anything about serving.
+
+pub mod profile;
+mod source;
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use gdal::vector::{Geometry as OgrGeometry, LayerAccess, OGRFieldType};
+use gdal::cpl::CslStringList;
+use geo::Validation;
+use geo_types::Geometry;
+use sha2::{Digest, Sha256};
+use unicode_normalization::{is_nfc, UnicodeNormalization};
+
+use crate::crs::{self, CrsError, Region};
+use crate::feature::{Bbox, FieldDef, FieldType, LayerKind, UnknownKind, Value};
+use crate::store::{LayerMeta, NewLayer, Provenance, Store, StoreError};
+pub use profile::Profile;
+
+/// How many invalid geometries an error message lists before it says "and N more".
+const LISTED_INVALID: usize = 20;
+/// Features per batch handed from the reading thread to the writing thread.
+const BATCH: usize = 2048;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    #[error("file {0} does not exist; check the path")]
+    Missing(PathBuf),
+    #[error("{file}: '.{extension}' is not a format bando imports; use Shapefile (.shp or .zip), GeoPackage, GeoJSON, FlatGeobuf, KML, GML, DXF, DGN, CSV or OSM PBF, or convert it with ogr2ogr")]
+    Unsupported { file: PathBuf, extension: String },
+    #[error("cannot read {file} as {format}: {reason}; check that the file is complete and really is {format}")]
+    Unreadable { file: PathBuf, format: &'static str, reason: String },
+    #[error("reading {file} failed after {after} features: {reason}; the file is probably truncated or damaged (for a Shapefile, check that .shp, .shx and .dbf are complete)")]
+    ReadFailed { file: PathBuf, after: u64, reason: String },
+    #[error("{file} has no layer '{wanted}'; its layers are: {available}")]
+    NoSuchSourceLayer { file: PathBuf, wanted: String, available: String },
+    #[error("{file} has no vector layer")]
+    NoLayer { file: PathBuf },
+    #[error("{file} does not say which coordinate system it uses; pass --src-crs, e.g. --src-crs EPSG:4326 for lon/lat degrees, --src-crs VN2000:TM3:107.75 for VN-2000 TM-3 metres, or --src-crs VN2000:<province>")]
+    NoCrs { file: PathBuf },
+    #[error(transparent)]
+    Crs(#[from] CrsError),
+    #[error("feature {fid} of {file} lands at {bbox} (lon/lat) after reprojection from {crs}, outside {region}: the CRS is probably wrong (VN-2000 metres declared as degrees, or degrees as metres?); pass the right --src-crs, or --region w,s,e,n for data elsewhere")]
+    OutsideRegion { file: PathBuf, fid: i64, bbox: Bbox, crs: String, region: String },
+    #[error("feature {fid} of {file} cannot be reprojected from {crs}: {reason}; the CRS is probably wrong, pass the right --src-crs")]
+    Transform { file: PathBuf, fid: i64, crs: String, reason: String },
+    #[error("{count} invalid geometries in {file}:\n{listing}\nfix them at the source, or pass --repair to make them valid")]
+    Invalid { file: PathBuf, count: usize, listing: String },
+    #[error("text in field '{field}' of feature {fid} in {file} is not UTF-8 and the .dbf declares no code page (no .cpg file); pass --encoding, e.g. --encoding CP1258 for Windows Vietnamese")]
+    Encoding { file: PathBuf, field: String, fid: i64 },
+    #[error("import profile {path}: {reason}")]
+    Profile { path: PathBuf, reason: String },
+    #[error("--map '{0}' is not SRC=FIELD, e.g. --map SoThua=parcel_no")]
+    BadMap(String),
+    #[error("{0}")]
+    BadRegion(String),
+    #[error("the profile is for kind '{profile}' but --kind is '{kind}'; drop one of them or make them agree")]
+    KindMismatch { profile: LayerKind, kind: LayerKind },
+    #[error(transparent)]
+    Kind(#[from] UnknownKind),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot read {file}: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+}
+
+/// Everything `bando import` accepts.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    pub file: PathBuf,
+    pub layer: String,
+    pub kind: Option<LayerKind>,
+    pub source_layer: Option<String>,
+    pub src_crs: Option<String>,
+    pub encoding: Option<String>,
+    pub replace: bool,
+    pub repair: bool,
+    pub profile: Option<PathBuf>,
+    pub maps: Vec<String>,
+    pub region: Region,
+    pub progress: bool,
+}
+
+impl ImportOptions {
+    pub fn new(file: impl Into<PathBuf>, layer: impl Into<String>) -> ImportOptions {
+        ImportOptions {
+            file: file.into(),
+            layer: layer.into(),
+            kind: None,
+            source_layer: None,
+            src_crs: None,
+            encoding: None,
+            replace: false,
+            repair: false,
+            profile: None,
+            maps: Vec::new(),
+            region: Region::vietnam(),
+            progress: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportSummary {
+    pub layer: LayerMeta,
+    pub read: u64,
+    pub written: u64,
+    pub skipped: u64,
+    pub repaired: u64,
+    pub seconds: f64,
+    pub source_layer: String,
+}
+
+impl ImportSummary {
+    pub fn features_per_second(&self) -> f64 {
+        self.written as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// How each source column lands in the store.
+struct FieldPlan {
+    source_index: usize,
+    source_name: String,
+    target: FieldDef,
+}
+
+fn ogr_field_type(ty: OGRFieldType::Type, subtype: gdal_sys::OGRFieldSubType::Type) -> FieldType {
+    match ty {
+        OGRFieldType::OFTInteger if subtype == gdal_sys::OGRFieldSubType::OFSTBoolean => FieldType::Bool,
+        OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 => FieldType::Int,
+        OGRFieldType::OFTReal => FieldType::Float,
+        _ => FieldType::Text,
+    }
+}
+
+fn nfc(s: &str) -> Box<str> {
+    if s.is_ascii() || is_nfc(s) {
+        s.into()
+    } else {
+        s.nfc().collect::<String>().into()
+    }
+}
+
+fn parse_maps(maps: &[String]) -> Result<Vec<(String, String)>, ImportError> {
+    maps.iter()
+        .map(|m| match m.split_once('=') {
+            Some((src, dst)) if !src.trim().is_empty() && !dst.trim().is_empty() => {
+                Ok((src.trim().to_string(), dst.trim().to_string()))
+            }
+            _ => Err(ImportError::BadMap(m.clone())),
+        })
+        .collect()
+}
+
+/// Picks the kind whose default profile recognises most of the source's field names.
+fn guess_kind(source_names: &[String]) -> LayerKind {
+    LayerKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let profile = Profile::default_for(kind);
+            (source_names.iter().filter(|n| profile.canonical(n).is_some()).count(), kind)
+        })
+        .filter(|(hits, _)| *hits > 0)
+        .max_by_key(|(hits, _)| *hits)
+        .map_or(LayerKind::Poi, |(_, kind)| kind)
+}
+
+fn plan_fields(
+    source: &[(String, FieldType)],
+    profile: &Profile,
+    maps: &[(String, String)],
+) -> Vec<FieldPlan> {
+    let mut used: HashSet<String> = HashSet::new();
+    let mut plans = Vec::with_capacity(source.len());
+    for (i, (name, ty)) in source.iter().enumerate() {
+        let explicit = maps.iter().find(|(src, _)| src == name || profile::match_key(src) == profile::match_key(name));
+        let (target_name, target_ty) = match explicit {
+            Some((_, dst)) => {
+                let ty = profile.canonical_type(dst).map_or(*ty, |c| c.resolve(*ty));
+                (dst.clone(), ty)
+            }
+            None => match profile.canonical(name) {
+                Some((canonical, cty)) if !used.contains(canonical) => (canonical.to_string(), cty.resolve(*ty)),
+                _ => (nfc(name).into_string(), *ty),
+            },
+        };
+        let mut target_name = target_name;
+        if target_name.eq_ignore_ascii_case("fid") || target_name.eq_ignore_ascii_case("geom") {
+            target_name = format!("src_{target_name}");
+        }
+        while used.contains(&target_name) {
+            target_name.push('_');
+        }
+        used.insert(target_name.clone());
+        plans.push(FieldPlan { source_index: i, source_name: name.clone(), target: FieldDef { name: target_name, ty: target_ty } });
+    }
+    plans
+}
+
+fn sha256_of(path: &Path) -> Result<String, std::io::Error> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Reads one attribute as bando's value; `Err(())` when the bytes are not UTF-8.
+fn read_value(feature: &gdal::vector::Feature<'_>, index: usize, ty: OGRFieldType::Type) -> Result<Value, ()> {
+    let i = index as i32;
+    // SAFETY: `feature` owns a valid handle and `i` is a field index of its definition.
+    unsafe {
+        let h = feature.c_feature();
+        if gdal_sys::OGR_F_IsFieldSetAndNotNull(h, i) == 0 {
+            return Ok(Value::Null);
+        }
+        Ok(match ty {
+            OGRFieldType::OFTInteger | OGRFieldType::OFTInteger64 => Value::Int(gdal_sys::OGR_F_GetFieldAsInteger64(h, i)),
+            OGRFieldType::OFTReal => Value::Float(gdal_sys::OGR_F_GetFieldAsDouble(h, i)),
+            _ => {
+                let raw = std::ffi::CStr::from_ptr(gdal_sys::OGR_F_GetFieldAsString(h, i));
+                let text = std::str::from_utf8(raw.to_bytes()).map_err(|_| ())?;
+                if text.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(nfc(text))
+                }
+            }
+        })
+    }
+}
+
+/// Keeps only the polygonal parts of a repaired geometry (MakeValid may add stray lines).
+fn polygonal_part(g: Geometry<f64>) -> Option<Geometry<f64>> {
+    match g {
+        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => Some(g),
+        Geometry::GeometryCollection(gc) => {
+            let polygons: Vec<geo_types::Polygon<f64>> = gc
+                .0
+                .into_iter()
+                .flat_map(|m| match m {
+                    Geometry::Polygon(p) => vec![p],
+                    Geometry::MultiPolygon(mp) => mp.0,
+                    _ => vec![],
+                })
+                .collect();
+            match polygons.len() {
+                0 => None,
+                1 => polygons.into_iter().next().map(Geometry::Polygon),
+                _ => Some(Geometry::MultiPolygon(geo_types::MultiPolygon(polygons))),
+            }
+        }
+        _ => None,
+    }
+}
+
+fn first_validation_error(g: &Geometry<f64>) -> Option<String> {
+    match g {
+        Geometry::Point(_) | Geometry::MultiPoint(_) | Geometry::Line(_) | Geometry::LineString(_) | Geometry::MultiLineString(_) => {
+            let finite = geo::CoordsIter::coords_iter(g).all(|c| c.x.is_finite() && c.y.is_finite());
+            (!finite).then(|| "non-finite coordinate".to_string())
+        }
+        _ => g.check_validation().err().map(|e| e.to_string()),
+    }
+}
+
+type Batch = Vec<(Geometry<f64>, Vec<Value>)>;
+
+/// Imports a file as a layer. On any error the store is left exactly as it was.
+pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
+    let started = Instant::now();
+    crate::store::check_layer_name(&opts.layer)?;
+    let maps = parse_maps(&opts.maps)?;
+    let dataset = source::open(&opts.file, opts.encoding.as_deref())?;
+    let file = &opts.file;
+
+    let mut layer = match &opts.source_layer {
+        Some(name) => dataset.layer_by_name(name).map_err(|_| ImportError::NoSuchSourceLayer {
+            file: file.clone(),
+            wanted: name.clone(),
+            available: dataset.layers().map(|l| l.name()).collect::<Vec<_>>().join(", "),
+        })?,
+        None => dataset.layer(0).map_err(|_| ImportError::NoLayer { file: file.clone() })?,
+    };
+    let source_layer = layer.name();
+
+    let source_fields: Vec<(String, FieldType, OGRFieldType::Type)> = layer
+        .defn()
+        .fields()
+        .enumerate()
+        .map(|(i, f)| {
+            // SAFETY: reading the subtype of field `i` of the layer's own definition.
+            let subtype = unsafe {
+                gdal_sys::OGR_Fld_GetSubType(gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), i as i32))
+            };
+            (f.name(), ogr_field_type(f.field_type(), subtype), f.field_type())
+        })
+        .collect();
+    let names: Vec<String> = source_fields.iter().map(|(n, _, _)| n.clone()).collect();
+
+    let profile = match &opts.profile {
+        Some(path) => {
+            let p = Profile::load(path)?;
+            if let Some(kind) = opts.kind.filter(|k| *k != p.kind) {
+                return Err(ImportError::KindMismatch { profile: p.kind, kind });
+            }
+            p
+        }
+        None => Profile::default_for(opts.kind.unwrap_or_else(|| guess_kind(&names))),
+    };
+    let kind = profile.kind;
+    let typed: Vec<(String, FieldType)> = source_fields.iter().map(|(n, t, _)| (n.clone(), *t)).collect();
+    let plans = plan_fields(&typed, &profile, &maps);
+    let ogr_types: Vec<OGRFieldType::Type> = source_fields.iter().map(|(_, _, t)| *t).collect();
+
+    let source_srs = match &opts.src_crs {
+        Some(def) => crs::parse(def)?,
+        None => match layer.spatial_ref() {
+            Some(srs) => crs::from_file(srs),
+            None => return Err(ImportError::NoCrs { file: file.clone() }),
+        },
+    };
+    let crs_name = crs::describe(&source_srs);
+    let transform = if crs::is_wgs84_lonlat(&source_srs) { None } else { Some(crs::to_wgs84(&source_srs)?) };
+
+    let writer = store.begin_layer(NewLayer {
+        name: opts.layer.clone(),
+        kind,
+        fields: plans.iter().map(|p| p.target.clone()).collect(),
+        replace: opts.replace,
+    })?;
+
+    let total = layer.try_feature_count();
+    let progress = if opts.progress {
+        let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(format!("importing {}", opts.layer));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+
+    let (tx, rx) = mpsc::sync_channel::<Batch>(4);
+    let (read, skipped, repaired, sha, writer) = std::thread::scope(|scope| -> Result<(u64, u64, u64, String, Box<dyn crate::store::LayerWriter>), ImportError> {
+        let hashing = scope.spawn(|| sha256_of(file));
+        let writing = scope.spawn(move || -> Result<Box<dyn crate::store::LayerWriter>, StoreError> {
+            let mut writer = writer;
+            for batch in rx {
+                for (geometry, properties) in &batch {
+                    writer.write(geometry, properties)?;
+                }
+            }
+            Ok(writer)
+        });
+
+        let mut read = 0u64;
+        let mut skipped = 0u64;
+        let mut repaired = 0u64;
+        let mut invalid: Vec<String> = Vec::new();
+        let mut invalid_count = 0usize;
+        let mut batch: Batch = Vec::with_capacity(BATCH);
+        let mut failure: Option<ImportError> = None;
+        source::reset_gdal_error();
+        for feature in layer.features() {
+            read += 1;
+            let fid = feature.fid().map_or(read as i64, |f| f as i64);
+            let Some(ogr) = feature.geometry().filter(|g| !g.is_empty()) else {
+                skipped += 1;
+                continue;
+            };
+            let projected: OgrGeometry;
+            let ogr = match &transform {
+                Some(t) => match ogr.transform(t) {
+                    Ok(g) => {
+                        projected = g;
+                        &projected
+                    }
+                    Err(e) => {
+                        failure = Some(ImportError::Transform { file: file.clone(), fid, crs: crs_name.clone(), reason: e.to_string() });
+                        break;
+                    }
+                },
+                None => ogr,
+            };
+            let geometry = match ogr.to_geo() {
+                Ok(g) => g,
+                Err(e) => {
+                    invalid_count += 1;
+                    if invalid.len() < LISTED_INVALID {
+                        invalid.push(format!("  feature {fid}: unsupported geometry ({e})"));
+                    }
+                    continue;
+                }
+            };
+            let Some(bbox) = Bbox::of(&geometry) else {
+                skipped += 1;
+                continue;
+            };
+            if !opts.region.contains(&bbox) {
+                failure = Some(ImportError::OutsideRegion {
+                    file: file.clone(),
+                    fid,
+                    bbox,
+                    crs: crs_name.clone(),
+                    region: opts.region.name.clone(),
+                });
+                break;
+            }
+            let geometry = match first_validation_error(&geometry) {
+                None => geometry,
+                Some(reason) if opts.repair => {
+                    let mended = ogr
+                        .make_valid(&CslStringList::new())
+                        .ok()
+                        .and_then(|g| g.to_geo().ok())
+                        .and_then(|g| if geometry_is_polygonal(&geometry) { polygonal_part(g) } else { Some(g) })
+                        .filter(|g| first_validation_error(g).is_none());
+                    match mended {
+                        Some(g) => {
+                            repaired += 1;
+                            g
+                        }
+                        None => {
+                            invalid_count += 1;
+                            if invalid.len() < LISTED_INVALID {
+                                invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                Some(reason) => {
+                    invalid_count += 1;
+                    if invalid.len() < LISTED_INVALID {
+                        invalid.push(format!("  feature {fid}: {reason}"));
+                    }
+                    continue;
+                }
+            };
+            let mut properties = Vec::with_capacity(plans.len());
+            for plan in &plans {
+                match read_value(&feature, plan.source_index, ogr_types[plan.source_index]) {
+                    Ok(v) => properties.push(v.coerce(plan.target.ty)),
+                    Err(()) => {
+                        failure = Some(ImportError::Encoding { file: file.clone(), field: plan.source_name.clone(), fid });
+                        break;
+                    }
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            if invalid_count > 0 {
+                // The import will be refused: keep reading to list problems, stop writing.
+                continue;
+            }
+            batch.push((geometry, properties));
+            if batch.len() == BATCH {
+                progress.set_position(read);
+                if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+        }
+        if failure.is_none() {
+            if let Some(reason) = source::take_gdal_error() {
+                failure = Some(ImportError::ReadFailed { file: file.clone(), after: read, reason });
+            }
+        }
+        if failure.is_none() && invalid_count > 0 {
+            if invalid_count > invalid.len() {
+                invalid.push(format!("  ... and {} more", invalid_count - invalid.len()));
+            }
+            failure = Some(ImportError::Invalid { file: file.clone(), count: invalid_count, listing: invalid.join("\n") });
+        }
+        if failure.is_none() && !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        let written = writing.join().expect("writer thread does not panic");
+        let sha = hashing.join().expect("hash thread does not panic");
+        progress.finish_and_clear();
+        if let Some(err) = failure {
+            return Err(err); // `written` is dropped here: the transaction rolls back
+        }
+        let writer = written?;
+        let sha = sha.map_err(|source| ImportError::Io { file: file.clone(), source })?;
+        Ok((read, skipped, repaired, sha, writer))
+    })?;
+
+    let seconds = started.elapsed().as_secs_f64();
+    let meta = writer.commit(Provenance {
+        source_file: file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        source_sha256: sha,
+        source_crs: crs_name,
+        read,
+        skipped,
+        repaired,
+        seconds,
+    })?;
+    Ok(ImportSummary { written: meta.feature_count, layer: meta, read, skipped, repaired, seconds, source_layer })
+}
+
+fn geometry_is_polygonal(g: &Geometry<f64>) -> bool {
+    matches!(g, Geometry::Polygon(_) | Geometry::MultiPolygon(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_map_through_profile_and_explicit_maps() {
+        let profile = Profile::default_for(LayerKind::Cadastral);
+        let source = vec![
+            ("SoThua".to_string(), FieldType::Int),
+            ("LoaiDat".to_string(), FieldType::Text),
+            ("ChuSuDung".to_string(), FieldType::Text),
+            ("fid".to_string(), FieldType::Int),
+        ];
+        let plans = plan_fields(&source, &profile, &[("ChuSuDung".into(), "owner".into())]);
+        let names: Vec<&str> = plans.iter().map(|p| p.target.name.as_str()).collect();
+        assert_eq!(names, ["parcel_no", "land_use", "owner", "src_fid"]);
+        assert_eq!(plans[0].target.ty, FieldType::Int);
+    }
+
+    #[test]
+    fn kind_is_guessed_from_field_names() {
+        let names = ["SoTo", "SoThua", "LoaiDat"].map(String::from);
+        assert_eq!(guess_kind(&names), LayerKind::Cadastral);
+        let names = ["so_tang", "chieu_cao"].map(String::from);
+        assert_eq!(guess_kind(&names), LayerKind::Building);
+        assert_eq!(guess_kind(&["foo".to_string()]), LayerKind::Poi);
+    }
+
+    #[test]
+    fn bad_maps_are_refused() {
+        assert!(parse_maps(&["SoThua".into()]).is_err());
+        assert_eq!(parse_maps(&["a=b".into()]).unwrap(), vec![("a".into(), "b".into())]);
+    }
+}

@@ -1,0 +1,229 @@
+//! The `bando` command line: a thin edge over the library. Parses arguments, sets up logging,
+//! prints summaries; all the work happens in the library.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use bando::crs::Region;
+use bando::demo::{self, DemoOptions};
+use bando::import::{self, ImportOptions};
+use bando::index::Catalog;
+use bando::server::{self, AppState, ServerConfig};
+use bando::store::gpkg::GpkgStore;
+use bando::store::Store;
+
+const DEFAULT_STORE: &str = "data/bando.gpkg";
+const DEMO_STORE: &str = "data/demo.gpkg";
+
+#[derive(Parser)]
+#[command(name = "bando", version, about = "Geospatial tile and 3D-city server for a provincial IOC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import a survey dataset (Shapefile, GeoPackage, GeoJSON, FlatGeobuf, KML, GML, DXF, CSV, OSM PBF) as a layer.
+    Import(ImportArgs),
+    /// Serve tiles, styles, 3D tiles and queries over HTTP.
+    Serve(ServeArgs),
+    /// Build the synthetic demo province into a store (for trying bando and for benchmarks).
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// The file to import (a .zip holding a Shapefile works too).
+    file: PathBuf,
+    /// Name of the layer in the store (a-z, 0-9, _).
+    #[arg(long)]
+    layer: String,
+    /// admin, cadastral, housing, building, planning, infrastructure, poi or iot (guessed from field names when omitted).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Which layer of a multi-layer source (OSM PBF, DXF, GeoPackage) to read; default the first.
+    #[arg(long)]
+    source_layer: Option<String>,
+    /// The source CRS when the file does not declare one or declares it wrongly: EPSG:n, PROJ, WKT,
+    /// VN2000:UTM48, VN2000:UTM49, VN2000:TM3:<central meridian>, VN2000:<province>.
+    #[arg(long)]
+    src_crs: Option<String>,
+    /// Text encoding of a Shapefile's .dbf without .cpg, e.g. CP1258.
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Replace an existing layer of the same name (in one transaction).
+    #[arg(long)]
+    replace: bool,
+    /// Make invalid geometries valid instead of refusing the import.
+    #[arg(long)]
+    repair: bool,
+    /// Import profile (TOML) mapping source fields to canonical ones, e.g. importers/cadastral.toml.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Map one source field to a target name for this import: --map SoThua=parcel_no (repeatable).
+    #[arg(long = "map", value_name = "SRC=FIELD")]
+    maps: Vec<String>,
+    /// Also accept data inside this box (west,south,east,north), for data outside Vietnam.
+    #[arg(long)]
+    region: Vec<String>,
+    #[arg(long, default_value = DEFAULT_STORE)]
+    store: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[arg(long, default_value = DEFAULT_STORE)]
+    store: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Build (once) and serve the demo province in data/demo.gpkg.
+    #[arg(long)]
+    demo: bool,
+    /// Seconds between checks of the store for imports made by other processes.
+    #[arg(long, default_value_t = 1.0)]
+    watch_seconds: f64,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Number of cadastral parcels (buildings, houses, roads and lights scale with it).
+    #[arg(long, default_value_t = 20_000)]
+    parcels: usize,
+    #[arg(long, default_value = DEMO_STORE)]
+    store: PathBuf,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BANDO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+    let json = std::env::var("BANDO_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging();
+    let result = match cli.command {
+        Command::Import(args) => run_import(args),
+        Command::Serve(args) => run_serve(args),
+        Command::Demo(args) => run_demo(args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run_import(args: ImportArgs) -> anyhow::Result<()> {
+    let mut region = Region::vietnam();
+    for r in &args.region {
+        region.widen(r).map_err(anyhow::Error::msg)?;
+    }
+    let kind = args.kind.as_deref().map(str::parse).transpose()?;
+    let options = ImportOptions {
+        file: args.file.clone(),
+        layer: args.layer.clone(),
+        kind,
+        source_layer: args.source_layer,
+        src_crs: args.src_crs,
+        encoding: args.encoding,
+        replace: args.replace,
+        repair: args.repair,
+        profile: args.profile,
+        maps: args.maps,
+        region,
+        progress: !args.json,
+    };
+    let store = GpkgStore::open(&args.store)?;
+    let summary = import::import(&store, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "imported {} as layer '{}' ({}, {}) into {}\n  read {}  written {}  skipped {}  repaired {}  in {:.2} s ({:.0} features/s)",
+            args.file.display(),
+            summary.layer.name,
+            summary.layer.kind,
+            summary.layer.geometry_type.as_str(),
+            args.store.display(),
+            summary.read,
+            summary.written,
+            summary.skipped,
+            summary.repaired,
+            summary.seconds,
+            summary.features_per_second()
+        );
+    }
+    Ok(())
+}
+
+/// Builds the demo into a temporary file and renames it into place, so an interrupted build
+/// never leaves a half-made demo store behind.
+fn build_demo(path: &Path, parcels: usize) -> anyhow::Result<()> {
+    let tmp = path.with_extension("gpkg.building");
+    let _ = std::fs::remove_file(&tmp);
+    let started = std::time::Instant::now();
+    {
+        let store = GpkgStore::open(&tmp)?;
+        let layers = demo::build(&store, DemoOptions { parcels })?;
+        let features: u64 = layers.iter().map(|l| l.feature_count).sum();
+        tracing::info!(layers = layers.len(), features, seconds = started.elapsed().as_secs_f64(), "demo province built");
+    }
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("moving the demo into {}", path.display()))?;
+    Ok(())
+}
+
+fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(dir) = args.store.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    if args.store.exists() {
+        std::fs::remove_file(&args.store)?;
+    }
+    build_demo(&args.store, args.parcels)?;
+    println!("demo province with {} parcels written to {}", args.parcels, args.store.display());
+    Ok(())
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store_path = if args.demo {
+        let path = PathBuf::from(DEMO_STORE);
+        let ready = path.exists() && GpkgStore::open(&path).and_then(|s| s.layer("parcels")).is_ok();
+        if !ready {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            tracing::info!(path = %path.display(), "building the demo province (once)");
+            build_demo(&path, DemoOptions::default().parcels)?;
+        }
+        path
+    } else {
+        args.store
+    };
+    let started = std::time::Instant::now();
+    let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
+    let catalog = Arc::new(Catalog::load(store.as_ref())?);
+    tracing::info!(layers = catalog.snapshot().len(), seconds = started.elapsed().as_secs_f64(), "store loaded");
+    let config = ServerConfig { addr: args.addr, watch_interval: Duration::from_secs_f64(args.watch_seconds.max(0.05)) };
+    let state = AppState { store, catalog, config: Arc::new(config) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(server::serve(state))?;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! `/health`, `/layers`, `/layers/{name}`: the catalog as JSON.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde_json::{json, Value as Json_};
+
+use super::error::ApiResult;
+use super::AppState;
+use crate::error::Error;
+
+pub async fn health(State(state): State<AppState>) -> Json<Json_> {
+    let layers = state.catalog.snapshot();
+    Json(json!({ "status": "ok", "layers": layers.len(), "store": state.store.describe() }))
+}
+
+pub async fn list(State(state): State<AppState>) -> Json<Json_> {
+    let layers = state.catalog.snapshot();
+    let list: Vec<_> = layers.values().map(|l| &l.meta).collect();
+    Json(json!({ "layers": list }))
+}
+
+pub async fn detail(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Json_>> {
+    let layer = state
+        .catalog
+        .get(&name)
+        .ok_or_else(|| Error::not_found(format!("no layer named '{name}'; GET /layers lists the layers in the store")))?;
+    let store = state.store.clone();
+    let history = tokio::task::spawn_blocking(move || store.history(&name))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??;
+    let mut body = serde_json::to_value(&layer.meta).map_err(|e| Error::Internal(e.to_string()))?;
+    body["history"] = serde_json::to_value(history).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Json(body))
+}

@@ -1,0 +1,87 @@
+//! The HTTP layer (axum on tokio): routes, shared state, the store-watching task that picks up
+//! imports made by other processes, graceful shutdown. Handlers are thin: they parse the
+//! request, run the core on a blocking thread when the work is CPU-bound, and map errors in one
+//! place (`error`). Nothing outside this module imports axum.
+
+pub mod error;
+mod layers;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+
+use crate::index::Catalog;
+use crate::store::Store;
+
+/// Settings of a running server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    /// How often the store is polled for imports made by other processes.
+    pub watch_interval: Duration,
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub catalog: Arc<Catalog>,
+    pub config: Arc<ServerConfig>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(layers::health))
+        .route("/layers", get(layers::list))
+        .route("/layers/{name}", get(layers::detail))
+        .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Polls the store and swaps in re-imported layers; requests keep using the old snapshot until
+/// the new one is complete, so none fails during the swap.
+fn spawn_store_watch(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(state.config.watch_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let (store, catalog) = (state.store.clone(), state.catalog.clone());
+            match tokio::task::spawn_blocking(move || catalog.refresh(store.as_ref())).await {
+                Ok(Ok(changed)) if !changed.is_empty() => tracing::info!(?changed, "store changed; layers reloaded"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "store refresh failed; serving the previous state"),
+                Err(e) => tracing::warn!(error = %e, "store refresh task failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutdown signal received; finishing open requests");
+}
+
+/// Serves until SIGINT/SIGTERM.
+pub async fn serve(state: AppState) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
+    spawn_store_watch(state.clone());
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+}

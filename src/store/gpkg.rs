@@ -1,0 +1,486 @@
+//! The embedded store: one OGC GeoPackage 1.3 file, written through SQLite directly.
+//!
+//! Layout: one feature table per layer (`fid INTEGER PRIMARY KEY`, `geom` as GeoPackage binary
+//! in EPSG:4326, one column per field), registered in `gpkg_contents` and
+//! `gpkg_geometry_columns` so GDAL and QGIS read it as an ordinary GeoPackage; bando's own
+//! catalog lives in `bando_layers`, `bando_imports` and `bando_meta`. The file runs in WAL mode
+//! so a server keeps reading while an import writes, and every layer write is one transaction.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use super::{check_layer_name, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
+use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
+use super::wkb as geom_codec;
+
+/// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
+const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
+const GPKG_USER_VERSION: i64 = 10300;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES
+  ('Undefined cartesian SRS', -1, 'NONE', -1, 'undefined', 'undefined cartesian coordinate reference system'),
+  ('Undefined geographic SRS', 0, 'NONE', 0, 'undefined', 'undefined geographic coordinate reference system'),
+  ('WGS 84 geodetic', 4326, 'EPSG', 4326,
+   'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],UNIT["degree",0.0174532925199433,AUTHORITY["EPSG","9122"]],AXIS["Latitude",NORTH],AXIS["Longitude",EAST],AUTHORITY["EPSG","4326"]]',
+   'longitude/latitude coordinates in decimal degrees on the WGS 84 spheroid');
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE,
+  srs_id INTEGER, CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS bando_layers (
+  name TEXT PRIMARY KEY, kind TEXT NOT NULL, geometry_type TEXT NOT NULL,
+  feature_count INTEGER NOT NULL, min_x REAL, min_y REAL, max_x REAL, max_y REAL,
+  fields TEXT NOT NULL, import_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bando_imports (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, layer TEXT NOT NULL, source_file TEXT NOT NULL,
+  source_sha256 TEXT NOT NULL, source_crs TEXT NOT NULL, imported_at TEXT NOT NULL,
+  read INTEGER NOT NULL, written INTEGER NOT NULL, skipped INTEGER NOT NULL,
+  repaired INTEGER NOT NULL, seconds REAL NOT NULL, replaced INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bando_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO bando_meta VALUES ('generation', 0);
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+  ('bando_layers', 'attributes', 'bando_layers', 'bando catalog: one row per layer'),
+  ('bando_imports', 'attributes', 'bando_imports', 'bando import history'),
+  ('bando_meta', 'attributes', 'bando_meta', 'bando store generation counter');
+"#;
+
+/// A GeoPackage file used as bando's store.
+pub struct GpkgStore {
+    path: PathBuf,
+    reader: Mutex<Connection>,
+}
+
+impl GpkgStore {
+    /// Opens the store, creating an empty GeoPackage (and its folder) when the file does not exist.
+    pub fn open(path: &Path) -> Result<GpkgStore, StoreError> {
+        let exists = path.exists() && std::fs::metadata(path)?.len() > 0;
+        if !exists {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let writable = !exists || !std::fs::metadata(path)?.permissions().readonly();
+        let conn = if writable {
+            Connection::open(path)
+        } else {
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        }
+        .map_err(|e| corrupt(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        if exists {
+            check_is_geopackage(&conn, path)?;
+        }
+        if writable {
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| corrupt(path, e))?;
+            if !exists {
+                conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID)?;
+                conn.pragma_update(None, "user_version", GPKG_USER_VERSION)?;
+            }
+            let has_catalog: bool = conn
+                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| r.get::<_, i64>(0))
+                .map_err(|e| corrupt(path, e))?
+                > 0;
+            if !has_catalog {
+                conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(|e| write_error(path, e))?;
+            }
+        } else {
+            let has_catalog: bool = conn
+                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| r.get::<_, i64>(0))
+                .map_err(|e| corrupt(path, e))?
+                > 0;
+            if !has_catalog {
+                return Err(StoreError::ReadOnly { path: path.to_path_buf() });
+            }
+        }
+        Ok(GpkgStore { path: path.to_path_buf(), reader: Mutex::new(conn) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite in a bad state; keep serving.
+        self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn corrupt(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+fn write_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) => {
+            StoreError::ReadOnly { path: path.to_path_buf() }
+        }
+        Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => corrupt(path, e),
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+fn check_is_geopackage(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let app_id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| corrupt(path, e))?;
+    let integrity: String = conn.pragma_query_value(None, "quick_check", |r| r.get(0)).map_err(|e| corrupt(path, e))?;
+    if integrity != "ok" {
+        return Err(StoreError::Corrupt { path: path.to_path_buf(), reason: format!("integrity check: {integrity}") });
+    }
+    if app_id != GPKG_APPLICATION_ID {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("SQLite application_id is {app_id:#x}, not 'GPKG'"),
+        });
+    }
+    Ok(())
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn now_iso() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+
+fn layer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LayerMeta> {
+    let fields: String = row.get("fields")?;
+    let kind: String = row.get("kind")?;
+    let bbox = match (row.get::<_, Option<f64>>("min_x")?, row.get("min_y")?, row.get("max_x")?, row.get("max_y")?) {
+        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
+        _ => None,
+    };
+    Ok(LayerMeta {
+        name: row.get("name")?,
+        kind: kind.parse().unwrap_or(LayerKind::Poi),
+        geometry_type: GeometryKind::parse(&row.get::<_, String>("geometry_type")?),
+        feature_count: row.get::<_, i64>("feature_count")? as u64,
+        bbox,
+        fields: serde_json::from_str(&fields).unwrap_or_default(),
+        source_file: row.get("source_file")?,
+        source_sha256: row.get("source_sha256")?,
+        source_crs: row.get("source_crs")?,
+        imported_at: row.get("imported_at")?,
+        import_id: row.get("import_id")?,
+    })
+}
+
+impl Store for GpkgStore {
+    fn layers(&self) -> Result<Vec<LayerMeta>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(
+            "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
+             FROM bando_layers l JOIN bando_imports i ON i.id = l.import_id ORDER BY l.name",
+        )?;
+        let rows = stmt.query_map([], layer_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn history(&self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached("SELECT * FROM bando_imports WHERE layer = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([layer], |r| {
+            Ok(ImportRecord {
+                id: r.get("id")?,
+                layer: r.get("layer")?,
+                source_file: r.get("source_file")?,
+                source_sha256: r.get("source_sha256")?,
+                source_crs: r.get("source_crs")?,
+                imported_at: r.get("imported_at")?,
+                read: r.get::<_, i64>("read")? as u64,
+                written: r.get::<_, i64>("written")? as u64,
+                skipped: r.get::<_, i64>("skipped")? as u64,
+                repaired: r.get::<_, i64>("repaired")? as u64,
+                seconds: r.get("seconds")?,
+                replaced: r.get::<_, i64>("replaced")? != 0,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn for_each_feature(&self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
+        let columns: String = layer.fields.iter().map(|f| format!(", {}", quote_ident(&f.name))).collect();
+        let sql = format!("SELECT fid, geom{columns} FROM {} ORDER BY fid", quote_ident(&layer.name));
+        let conn = self.reader();
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let blob = row.get_ref(1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+            let Some(blob) = blob else { continue };
+            let geometry = geom_codec::decode_gpkg(blob).map_err(|reason| StoreError::BadGeometry {
+                layer: layer.name.clone(),
+                fid: id,
+                reason,
+            })?;
+            let Some(geometry) = geometry else { continue };
+            let mut properties = Vec::with_capacity(layer.fields.len());
+            for (i, field) in layer.fields.iter().enumerate() {
+                properties.push(read_value(row.get_ref(i + 2)?, field));
+            }
+            visit(Feature { id, geometry, properties });
+        }
+        Ok(())
+    }
+
+    fn begin_layer(&self, spec: NewLayer) -> Result<Box<dyn LayerWriter>, StoreError> {
+        check_layer_name(&spec.name)?;
+        if std::fs::metadata(&self.path)?.permissions().readonly() {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
+        let conn = Connection::open(&self.path).map_err(|e| write_error(&self.path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "cache_size", -262_144i64)?;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| write_error(&self.path, e))?;
+        let exists: bool = conn
+            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [&spec.name], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            if !spec.replace {
+                conn.execute_batch("ROLLBACK")?;
+                return Err(StoreError::LayerExists(spec.name));
+            }
+            conn.execute(&format!("DROP TABLE {}", quote_ident(&spec.name)), [])?;
+            conn.execute("DELETE FROM gpkg_geometry_columns WHERE table_name = ?1", [&spec.name])?;
+            conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?1", [&spec.name])?;
+            conn.execute("DELETE FROM bando_layers WHERE name = ?1", [&spec.name])?;
+        }
+        let columns: String =
+            spec.fields.iter().map(|f| format!(", {} {}", quote_ident(&f.name), f.ty.sql_type())).collect();
+        conn.execute(
+            &format!(
+                "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY{columns})",
+                quote_ident(&spec.name)
+            ),
+            [],
+        )?;
+        let placeholders: String = (0..spec.fields.len()).map(|i| format!(", ?{}", i + 2)).collect();
+        let insert_sql = format!("INSERT INTO {} VALUES (NULL, ?1{placeholders})", quote_ident(&spec.name));
+        Ok(Box::new(GpkgLayerWriter {
+            conn: Some(conn),
+            spec,
+            insert_sql,
+            replaced: exists,
+            count: 0,
+            bbox: None,
+            geometry_kind: None,
+            blob: Vec::with_capacity(256),
+        }))
+    }
+
+    fn generation(&self) -> Result<i64, StoreError> {
+        let conn = self.reader();
+        Ok(conn.query_row("SELECT value FROM bando_meta WHERE key = 'generation'", [], |r| r.get(0))?)
+    }
+
+    fn describe(&self) -> String {
+        format!("GeoPackage {}", self.path.display())
+    }
+}
+
+fn read_value(value: rusqlite::types::ValueRef<'_>, field: &FieldDef) -> Value {
+    use rusqlite::types::ValueRef;
+    let raw = match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Float(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into()),
+        ValueRef::Blob(_) => Value::Null,
+    };
+    raw.coerce(field.ty)
+}
+
+struct GpkgLayerWriter {
+    /// Some until commit; dropping the writer with an open transaction rolls it back.
+    conn: Option<Connection>,
+    spec: NewLayer,
+    insert_sql: String,
+    replaced: bool,
+    count: u64,
+    bbox: Option<Bbox>,
+    geometry_kind: Option<GeometryKind>,
+    blob: Vec<u8>,
+}
+
+impl Drop for GpkgLayerWriter {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn to_sql(value: &Value) -> rusqlite::types::ToSqlOutput<'_> {
+    use rusqlite::types::{ToSqlOutput, ValueRef};
+    match value {
+        Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+        Value::Bool(b) => ToSqlOutput::Borrowed(ValueRef::Integer(*b as i64)),
+        Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+        Value::Float(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+        Value::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+    }
+}
+
+impl LayerWriter for GpkgLayerWriter {
+    fn write(&mut self, geometry: &geo_types::Geometry<f64>, properties: &[Value]) -> Result<i64, StoreError> {
+        let conn = self.conn.as_ref().expect("writer used after commit");
+        let bbox = Bbox::of(geometry);
+        self.blob.clear();
+        geom_codec::encode_gpkg(geometry, bbox, &mut self.blob);
+        let mut stmt = conn.prepare_cached(&self.insert_sql)?;
+        stmt.raw_bind_parameter(1, &self.blob[..])?;
+        for (i, value) in properties.iter().enumerate() {
+            stmt.raw_bind_parameter(i + 2, to_sql(value))?;
+        }
+        stmt.raw_execute()?;
+        self.count += 1;
+        if let Some(b) = bbox {
+            self.bbox = Some(self.bbox.map_or(b, |acc| acc.union(b)));
+        }
+        let kind = GeometryKind::of(geometry);
+        self.geometry_kind = Some(self.geometry_kind.map_or(kind, |k| k.merge(kind)));
+        Ok(conn.last_insert_rowid())
+    }
+
+    fn commit(mut self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
+        let conn = self.conn.take().expect("commit called twice");
+        let name = &self.spec.name;
+        let geometry_type = self.geometry_kind.unwrap_or(GeometryKind::Geometry);
+        let imported_at = now_iso();
+        let (min_x, min_y, max_x, max_y) = match self.bbox {
+            Some(b) => (Some(b.west), Some(b.south), Some(b.east), Some(b.north)),
+            None => (None, None, None, None),
+        };
+        let result = (|| -> Result<i64, rusqlite::Error> {
+            conn.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change, min_x, min_y, max_x, max_y, srs_id)
+                 VALUES (?1, 'features', ?1, ?2, ?3, ?4, ?5, ?6, 4326)",
+                params![name, imported_at, min_x, min_y, max_x, max_y],
+            )?;
+            conn.execute(
+                "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', ?2, 4326, 0, 0)",
+                params![name, geometry_type.as_str()],
+            )?;
+            conn.execute(
+                "INSERT INTO bando_imports (layer, source_file, source_sha256, source_crs, imported_at, read, written, skipped, repaired, seconds, replaced)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    name,
+                    provenance.source_file,
+                    provenance.source_sha256,
+                    provenance.source_crs,
+                    imported_at,
+                    provenance.read as i64,
+                    self.count as i64,
+                    provenance.skipped as i64,
+                    provenance.repaired as i64,
+                    provenance.seconds,
+                    self.replaced
+                ],
+            )?;
+            let import_id = conn.last_insert_rowid();
+            conn.execute(
+                "INSERT INTO bando_layers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    name,
+                    self.spec.kind.as_str(),
+                    geometry_type.as_str(),
+                    self.count as i64,
+                    min_x,
+                    min_y,
+                    max_x,
+                    max_y,
+                    serde_json::to_string(&self.spec.fields).unwrap_or_else(|_| "[]".into()),
+                    import_id
+                ],
+            )?;
+            conn.execute("UPDATE bando_meta SET value = value + 1 WHERE key = 'generation'", [])?;
+            conn.execute_batch("COMMIT")?;
+            Ok(import_id)
+        })();
+        let import_id = match result {
+            Ok(id) => id,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        };
+        Ok(LayerMeta {
+            name: name.clone(),
+            kind: self.spec.kind,
+            geometry_type,
+            feature_count: self.count,
+            bbox: self.bbox,
+            fields: self.spec.fields.clone(),
+            source_file: provenance.source_file,
+            source_sha256: provenance.source_sha256,
+            source_crs: provenance.source_crs,
+            imported_at,
+            import_id,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feature::FieldType;
+    use geo_types::{point, polygon};
+
+    fn spec(name: &str, replace: bool) -> NewLayer {
+        NewLayer {
+            name: name.into(),
+            kind: LayerKind::Cadastral,
+            fields: vec![FieldDef { name: "land_use".into(), ty: FieldType::Text }],
+            replace,
+        }
+    }
+
+    #[test]
+    fn a_layer_round_trips_and_uncommitted_writes_vanish() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(&dir.path().join("s.gpkg")).unwrap();
+        let mut w = store.begin_layer(spec("parcels", false)).unwrap();
+        let poly: geo_types::Geometry<f64> =
+            polygon![(x: 107.5, y: 16.4), (x: 107.6, y: 16.4), (x: 107.6, y: 16.5), (x: 107.5, y: 16.4)].into();
+        assert_eq!(w.write(&poly, &[Value::Text("ODT".into())]).unwrap(), 1);
+        let meta = w.commit(Provenance::default()).unwrap();
+        assert_eq!(meta.feature_count, 1);
+
+        let mut abandoned = store.begin_layer(spec("parcels", true)).unwrap();
+        abandoned.write(&point!(x: 107.0, y: 16.0).into(), &[Value::Null]).unwrap();
+        drop(abandoned);
+
+        let layer = store.layer("parcels").unwrap();
+        let mut seen = Vec::new();
+        store.for_each_feature(&layer, &mut |f| seen.push(f)).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].geometry, poly);
+        assert_eq!(seen[0].properties, vec![Value::Text("ODT".into())]);
+        assert!(matches!(store.begin_layer(spec("parcels", false)), Err(StoreError::LayerExists(_))));
+        assert_eq!(store.history("parcels").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_geopackage_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.gpkg");
+        std::fs::write(&path, b"this is not sqlite at all, just some text that is long enough").unwrap();
+        assert!(matches!(GpkgStore::open(&path), Err(StoreError::Corrupt { .. })));
+    }
+}

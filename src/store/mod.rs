@@ -1,0 +1,151 @@
+//! Persistent storage of layers: the catalog (what was imported, from where, when) and the
+//! features themselves. [`Store`] is the seam; [`gpkg::GpkgStore`] is the embedded default, one
+//! OGC GeoPackage file that ogrinfo and QGIS open as an ordinary GeoPackage.
+//!
+//! Owns: table layout, transactions, the catalog and import history. Does not know about file
+//! formats of survey data (that is `import`), coordinate systems (everything stored is EPSG:4326),
+//! spatial indexes in memory (`index`) or HTTP.
+
+pub mod gpkg;
+mod wkb;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind};
+
+/// What went wrong in the store; each variant says how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("store {path} is not a GeoPackage bando can use ({reason}); restore it from a backup or point --store at another file")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("store {path} is read-only; make it writable (chmod u+w) or choose another --store")]
+    ReadOnly { path: PathBuf },
+    #[error("layer '{0}' already exists; pass --replace to swap it in one transaction, or choose another --layer")]
+    LayerExists(String),
+    #[error("no layer named '{0}'; GET /layers lists the layers in the store")]
+    NoSuchLayer(String),
+    #[error("invalid layer name '{0}': use 1-63 characters a-z, 0-9 and _, starting with a letter")]
+    BadLayerName(String),
+    #[error("geometry of feature {fid} in layer '{layer}' cannot be decoded: {reason}")]
+    BadGeometry { layer: String, fid: i64, reason: String },
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A layer as the catalog describes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerMeta {
+    pub name: String,
+    pub kind: LayerKind,
+    pub geometry_type: GeometryKind,
+    pub feature_count: u64,
+    pub bbox: Option<Bbox>,
+    pub fields: Vec<FieldDef>,
+    pub source_file: String,
+    pub source_sha256: String,
+    pub source_crs: String,
+    pub imported_at: String,
+    /// Id of the import that wrote the layer's current contents; changes on every re-import.
+    pub import_id: i64,
+}
+
+impl LayerMeta {
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|f| f.name == name)
+    }
+}
+
+/// One row of a layer's import history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub layer: String,
+    pub source_file: String,
+    pub source_sha256: String,
+    pub source_crs: String,
+    pub imported_at: String,
+    pub read: u64,
+    pub written: u64,
+    pub skipped: u64,
+    pub repaired: u64,
+    pub seconds: f64,
+    pub replaced: bool,
+}
+
+/// What an import declares before its first feature.
+#[derive(Debug, Clone)]
+pub struct NewLayer {
+    pub name: String,
+    pub kind: LayerKind,
+    pub fields: Vec<FieldDef>,
+    pub replace: bool,
+}
+
+/// Where the features of a layer came from; recorded with the commit.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub source_file: String,
+    pub source_sha256: String,
+    pub source_crs: String,
+    pub read: u64,
+    pub skipped: u64,
+    pub repaired: u64,
+    pub seconds: f64,
+}
+
+/// The persistent store. Implementations must make each layer write one transaction: readers see
+/// the old layer or the new one, never a mix, and a crash leaves the old one.
+pub trait Store: Send + Sync {
+    /// Every layer in the catalog, by name.
+    fn layers(&self) -> Result<Vec<LayerMeta>, StoreError>;
+
+    fn layer(&self, name: &str) -> Result<LayerMeta, StoreError> {
+        self.layers()?.into_iter().find(|l| l.name == name).ok_or_else(|| StoreError::NoSuchLayer(name.to_string()))
+    }
+
+    /// Import history of a layer, oldest first.
+    fn history(&self, layer: &str) -> Result<Vec<ImportRecord>, StoreError>;
+
+    /// Streams all features of a layer in id order.
+    fn for_each_feature(&self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError>;
+
+    /// Starts writing a layer; nothing is visible until [`LayerWriter::commit`].
+    fn begin_layer(&self, spec: NewLayer) -> Result<Box<dyn LayerWriter>, StoreError>;
+
+    /// A number that changes whenever any layer changes: servers poll it to pick up imports made
+    /// by other processes.
+    fn generation(&self) -> Result<i64, StoreError>;
+
+    /// Human-readable location, for logs.
+    fn describe(&self) -> String;
+}
+
+/// An open layer write. Dropping it without `commit` rolls everything back.
+pub trait LayerWriter: Send {
+    /// Writes one feature; its id is assigned by the store (1, 2, 3 ... in write order).
+    fn write(&mut self, geometry: &geo_types::Geometry<f64>, properties: &[crate::feature::Value]) -> Result<i64, StoreError>;
+
+    /// Makes the layer visible, with its catalog entry and a history row, in one transaction.
+    fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError>;
+}
+
+/// Layer names become table names: keep them portable and injection-free.
+pub fn check_layer_name(name: &str) -> Result<(), StoreError> {
+    let ok = (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with("gpkg")
+        && !name.starts_with("bando_")
+        && !name.starts_with("rtree_")
+        && !name.starts_with("sqlite");
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadLayerName(name.to_string()))
+    }
+}

@@ -1,0 +1,129 @@
+//! Shared harness for integration tests: the real `bando` binary, a demo store built once per
+//! test binary, servers on free loopback ports, and the outside checkers (python3, node).
+#![allow(dead_code)] // each test binary uses its own subset of the harness
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn bando_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_bando")
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `bando ARGS` to completion.
+pub fn bando(args: &[&str]) -> Output {
+    Command::new(bando_bin()).args(args).current_dir(repo_root()).output().expect("bando runs")
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A demo store with `parcels` parcels, built once per test binary and shared read-only.
+pub fn demo_store(parcels: usize) -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+    let path = dir.path().join(format!("demo-{parcels}.gpkg"));
+    if !path.exists() {
+        let out = bando(&["demo", "--parcels", &parcels.to_string(), "--store", path.to_str().unwrap()]);
+        assert!(out.status.success(), "demo build failed: {}", stderr_of(&out));
+    }
+    path
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running `bando serve`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(store: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec!["serve", "--store", store.to_str().unwrap(), "--addr", &addr];
+        args.extend_from_slice(extra);
+        let child = Command::new(bando_bin())
+            .args(&args)
+            .current_dir(repo_root())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("bando serve starts");
+        let server = Server { child, base: format!("http://{addr}") };
+        server.wait_ready(Duration::from_secs(60));
+        server
+    }
+
+    fn wait_ready(&self, limit: Duration) {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if ureq::get(&format!("{}/health", self.base)).call().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server at {} not ready within {limit:?}", self.base);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// GET returning (status, body bytes, content-type) for any status.
+    pub fn get(&self, path: &str) -> (u16, Vec<u8>, String) {
+        fetch(&self.url(path))
+    }
+
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body, _) = self.get(path);
+        let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
+            panic!("{path} answered {status} with non-JSON ({e}): {}", String::from_utf8_lossy(&body))
+        });
+        (status, json)
+    }
+}
+
+pub fn fetch(url: &str) -> (u16, Vec<u8>, String) {
+    let response = match ureq::get(url).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {url}: {e}"),
+    };
+    let status = response.status();
+    let content_type = response.content_type().to_string();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+    (status, body, content_type)
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs an outside checker (python3 or node) and returns its stdout; panics with its stderr on failure.
+pub fn run_checker(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).current_dir(repo_root()).output().unwrap_or_else(|e| {
+        panic!("{program} is not available ({e}); run `bash .ci/setup --test` first")
+    });
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

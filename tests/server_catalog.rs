@@ -1,0 +1,33 @@
+//! The catalog routes of a real `bando serve` over a demo store.
+mod common;
+
+use common::*;
+
+#[test]
+fn health_layers_and_layer_detail() {
+    let server = Server::start(&demo_store(2_000), &[]);
+    let (status, health) = server.get_json("/health");
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "ok");
+
+    let (status, layers) = server.get_json("/layers");
+    assert_eq!(status, 200);
+    let names: Vec<&str> = layers["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    for wanted in ["parcels", "buildings", "wards", "roads", "schools", "street_lights", "vessels", "fishing_zones"] {
+        assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+    }
+
+    let (status, parcels) = server.get_json("/layers/parcels");
+    assert_eq!(status, 200);
+    assert_eq!(parcels["feature_count"], 2000);
+    assert_eq!(parcels["geometry_type"], "POLYGON");
+    assert_eq!(parcels["kind"], "cadastral");
+    assert!(parcels["fields"].as_array().unwrap().iter().any(|f| f["name"] == "land_use"));
+    assert_eq!(parcels["history"].as_array().unwrap().len(), 1);
+
+    let (status, err) = server.get_json("/layers/no_such_layer");
+    assert_eq!(status, 404);
+    assert!(err["error"]["message"].as_str().unwrap().contains("GET /layers"));
+    let (status, _) = server.get_json("/no/such/route");
+    assert_eq!(status, 404);
+}
