@@ -4,6 +4,7 @@
 
 use crate::crs::CrsError;
 use crate::import::ImportError;
+use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,8 @@ pub enum Error {
     Import(#[from] ImportError),
     #[error(transparent)]
     Crs(#[from] CrsError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -44,6 +47,8 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::TooLarge(_) => ErrorKind::TooLarge,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
+            Error::Scenario(_) => ErrorKind::BadRequest,
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,

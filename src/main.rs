@@ -13,6 +13,7 @@ use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
 use bando::index::Catalog;
+use bando::scenarios::Scenarios;
 use bando::server::{self, AppState, ServerConfig};
 use bando::store::gpkg::GpkgStore;
 use bando::store::Store;
@@ -91,6 +92,21 @@ struct ServeArgs {
     /// Seconds between checks of the store for imports made by other processes.
     #[arg(long, default_value_t = 1.0)]
     watch_seconds: f64,
+    /// The public base URL of this server (e.g. https://ioc.example.vn/bando) for tile URLs in TileJSON.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Memory budget of the tile and 3D caches, in MiB.
+    #[arg(long, default_value_t = 512)]
+    cache_mb: u64,
+    /// Switch every cache off (for measuring the cold path).
+    #[arg(long)]
+    no_cache: bool,
+    /// Folder of scenario files and PMTiles archives.
+    #[arg(long, default_value = "tilesets")]
+    tilesets: PathBuf,
+    /// Folder of MapLibre styles.
+    #[arg(long, default_value = "styles")]
+    styles: PathBuf,
 }
 
 #[derive(Args)]
@@ -221,8 +237,16 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
     tracing::info!(layers = catalog.snapshot().len(), seconds = started.elapsed().as_secs_f64(), "store loaded");
-    let config = ServerConfig { addr: args.addr, watch_interval: Duration::from_secs_f64(args.watch_seconds.max(0.05)) };
-    let state = AppState { store, catalog, config: Arc::new(config) };
+    let scenarios = Arc::new(Scenarios::load(&args.tilesets)?);
+    let config = ServerConfig {
+        addr: args.addr,
+        watch_interval: Duration::from_secs_f64(args.watch_seconds.max(0.05)),
+        public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
+        cache_bytes: if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 },
+        tilesets_dir: args.tilesets,
+        styles_dir: args.styles,
+    };
+    let state = AppState { store, catalog, scenarios, config: Arc::new(config) };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
     Ok(())

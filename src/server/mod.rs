@@ -7,6 +7,7 @@ pub mod error;
 mod layers;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::index::Catalog;
+use crate::scenarios::Scenarios;
 use crate::store::Store;
 
 /// Settings of a running server.
@@ -23,6 +25,15 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// How often the store is polled for imports made by other processes.
     pub watch_interval: Duration,
+    /// The URL clients reach this server at (behind a proxy); else taken from the request's
+    /// Host / X-Forwarded-Host / X-Forwarded-Proto.
+    pub public_url: Option<String>,
+    /// Byte budget of in-memory response caches; 0 switches every cache off (cold-path benchmarks).
+    pub cache_bytes: u64,
+    /// Where scenario files (`*.toml`) and PMTiles archives live.
+    pub tilesets_dir: PathBuf,
+    /// Where MapLibre styles live.
+    pub styles_dir: PathBuf,
 }
 
 /// What every handler can reach.
@@ -30,6 +41,7 @@ pub struct ServerConfig {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub catalog: Arc<Catalog>,
+    pub scenarios: Arc<Scenarios>,
     pub config: Arc<ServerConfig>,
 }
 

@@ -1,0 +1,278 @@
+//! Scenario maps: the IOC's named maps (land management, social welfare, IUU fishing ...), each a
+//! TOML file in `tilesets/` naming its layers, per-layer filters and zoom ranges, the attributes
+//! it shows, its MapLibre style in `styles/`, its indicators with targets, and its 3D variant.
+//!
+//! Owns: the scenario file format, loading and checking it, and evaluating [`Filter`]s on
+//! features. Does not encode tiles, run queries or know HTTP; those modules read [`Scenario`]s.
+
+mod filter;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use filter::{Condition, Filter, Op};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("scenario file {path} is not valid: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("no scenario '{0}'; GET /scenarios lists them")]
+    NotFound(String),
+}
+
+/// One layer of a scenario map.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioLayer {
+    /// The store layer it reads.
+    pub layer: String,
+    /// Its name in tiles and styles (default: the store layer's name). Lets one store layer appear
+    /// twice with different filters (e.g. housing and temporary houses).
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub minzoom: Option<u8>,
+    #[serde(default)]
+    pub maxzoom: Option<u8>,
+    /// Only features matching every condition are drawn.
+    #[serde(default, rename = "where")]
+    pub filter: Filter,
+    /// Attributes carried in tiles (default: all).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+}
+
+impl ScenarioLayer {
+    pub fn tile_id(&self) -> &str {
+        self.id.as_deref().unwrap_or(&self.layer)
+    }
+}
+
+/// What an indicator measures per administrative unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    /// Number of features matching `where`.
+    Count,
+    /// Sum of `field` over features matching `where`.
+    Sum,
+    /// Fraction (0..1) of the unit's features that match `where`.
+    Share,
+}
+
+/// A target an indicator must meet: at most `max`, at least `min`, or both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+impl Target {
+    pub fn is_met(&self, value: f64) -> bool {
+        self.min.is_none_or(|m| value >= m) && self.max.is_none_or(|m| value <= m)
+    }
+}
+
+/// A figure computed per administrative unit and compared with a target (the IOC's alert panel).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    pub id: String,
+    pub title: String,
+    /// The layer measured.
+    pub layer: String,
+    /// The administrative layer whose units group the figures (e.g. wards).
+    pub by: String,
+    pub measure: Measure,
+    /// The numeric field summed when `measure = "sum"`.
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default, rename = "where")]
+    pub filter: Filter,
+    pub target: Target,
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// Colour of 3D buildings by attribute: the first rule whose filter matches wins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColorRule {
+    #[serde(default, rename = "where")]
+    pub filter: Filter,
+    /// `#rrggbb`.
+    pub color: String,
+}
+
+/// The scenario's 3D view: which building layer, filtered and coloured how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreeD {
+    pub layer: String,
+    #[serde(default, rename = "where")]
+    pub filter: Filter,
+    #[serde(default)]
+    pub colors: Vec<ColorRule>,
+    /// Colour of buildings no rule matches (`#rrggbb`).
+    #[serde(default)]
+    pub default_color: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// The MapLibre style file in `styles/`.
+    #[serde(default)]
+    pub style: Option<String>,
+    /// Initial view: [lon, lat, zoom].
+    #[serde(default)]
+    pub center: Option<[f64; 3]>,
+    pub layers: Vec<ScenarioLayer>,
+    #[serde(default)]
+    pub indicators: Vec<Indicator>,
+    #[serde(default, rename = "three_d")]
+    pub three_d: Option<ThreeD>,
+}
+
+impl Scenario {
+    pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| ScenarioError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?;
+        scenario.check().map_err(|reason| ScenarioError::Invalid { path: path.to_path_buf(), reason })?;
+        Ok(scenario)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let valid_id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !valid_id(&self.id) {
+            return Err(format!("id '{}' must be lower-case a-z, 0-9, _ or -", self.id));
+        }
+        if self.layers.is_empty() {
+            return Err("a scenario needs at least one [[layers]] entry".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for layer in &self.layers {
+            if !seen.insert(layer.tile_id()) {
+                return Err(format!("layer id '{}' appears twice; give one of them another id", layer.tile_id()));
+            }
+            if let (Some(a), Some(b)) = (layer.minzoom, layer.maxzoom) {
+                if a > b || b > 22 {
+                    return Err(format!("layer '{}': zoom range {a}..{b} must satisfy minzoom <= maxzoom <= 22", layer.tile_id()));
+                }
+            }
+        }
+        for indicator in &self.indicators {
+            if indicator.measure == Measure::Sum && indicator.field.is_none() {
+                return Err(format!("indicator '{}': measure = \"sum\" needs a field", indicator.id));
+            }
+            if indicator.target.min.is_none() && indicator.target.max.is_none() {
+                return Err(format!("indicator '{}': target needs min or max", indicator.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// All scenarios found in a folder, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Scenarios {
+    by_id: BTreeMap<String, Scenario>,
+}
+
+impl Scenarios {
+    /// Loads every `*.toml` in `dir`; a missing folder gives no scenarios.
+    pub fn load(dir: &Path) -> Result<Scenarios, ScenarioError> {
+        let mut by_id = BTreeMap::new();
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Scenarios::default()),
+            Err(e) => return Err(ScenarioError::Read { path: dir.to_path_buf(), reason: e.to_string() }),
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Read { path: path.clone(), reason: e.to_string() })?;
+            let scenario = Scenario::parse(&text, &path)?;
+            if by_id.contains_key(&scenario.id) {
+                return Err(ScenarioError::Invalid { path, reason: format!("scenario id '{}' is used twice", scenario.id) });
+            }
+            by_id.insert(scenario.id.clone(), scenario);
+        }
+        Ok(Scenarios { by_id })
+    }
+
+    pub fn get(&self, id: &str) -> Result<&Scenario, ScenarioError> {
+        self.by_id.get(id).ok_or_else(|| ScenarioError::NotFound(id.to_string()))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Scenario> {
+        self.by_id.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WELFARE: &str = r##"
+id = "social_welfare"
+title = "An sinh xã hội"
+style = "social_welfare.json"
+center = [107.585, 16.463, 14]
+
+[[layers]]
+layer = "wards"
+maxzoom = 22
+
+[[layers]]
+layer = "housing"
+id = "temporary_houses"
+minzoom = 12
+where = [{ field = "temporary_house", op = "eq", value = true }]
+fields = ["address", "household_size"]
+
+[[indicators]]
+id = "temporary_houses"
+title = "Nhà tạm trên địa bàn"
+layer = "housing"
+by = "wards"
+measure = "count"
+where = [{ field = "temporary_house", op = "eq", value = true }]
+target = { max = 20 }
+
+[three_d]
+layer = "buildings"
+colors = [{ where = [{ field = "temporary_house", op = "eq", value = true }], color = "#d7301f" }]
+default_color = "#cccccc"
+"##;
+
+    #[test]
+    fn a_scenario_file_parses_with_layers_indicators_and_3d() {
+        let s = Scenario::parse(WELFARE, Path::new("t.toml")).unwrap();
+        assert_eq!(s.layers[1].tile_id(), "temporary_houses");
+        assert_eq!(s.indicators[0].measure, Measure::Count);
+        assert!(s.indicators[0].target.is_met(20.0) && !s.indicators[0].target.is_met(21.0));
+        assert_eq!(s.three_d.unwrap().colors[0].color, "#d7301f");
+    }
+
+    #[test]
+    fn mistakes_in_scenario_files_are_named() {
+        let dup = WELFARE.replace("id = \"temporary_houses\"\nminzoom", "id = \"wards\"\nminzoom");
+        let err = Scenario::parse(&dup, Path::new("t.toml")).unwrap_err().to_string();
+        assert!(err.contains("appears twice"), "{err}");
+        let typo = WELFARE.replace("maxzoom = 22", "maxzom = 22");
+        assert!(Scenario::parse(&typo, Path::new("t.toml")).is_err());
+    }
+}
