@@ -223,8 +223,13 @@ fn sha256_of(path: &Path) -> Result<String, std::io::Error> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// Reads one attribute as bando's value; `Err(())` when the bytes are not UTF-8.
-fn read_value(feature: &gdal::vector::Feature<'_>, index: usize, ty: OGRFieldType::Type) -> Result<Value, ()> {
+/// Reads one attribute as bando's value; `Err(())` when the bytes are not text in `decoding`.
+fn read_value(
+    feature: &gdal::vector::Feature<'_>,
+    index: usize,
+    ty: OGRFieldType::Type,
+    decoding: source::TextDecoding,
+) -> Result<Value, ()> {
     let i = index as i32;
     // SAFETY: `feature` owns a valid handle and `i` is a field index of its definition.
     unsafe {
@@ -237,11 +242,11 @@ fn read_value(feature: &gdal::vector::Feature<'_>, index: usize, ty: OGRFieldTyp
             OGRFieldType::OFTReal => Value::Float(gdal_sys::OGR_F_GetFieldAsDouble(h, i)),
             _ => {
                 let raw = std::ffi::CStr::from_ptr(gdal_sys::OGR_F_GetFieldAsString(h, i));
-                let text = std::str::from_utf8(raw.to_bytes()).map_err(|_| ())?;
+                let text = decoding.decode(raw.to_bytes()).ok_or(())?;
                 if text.is_empty() {
                     Value::Null
                 } else {
-                    Value::Text(nfc(text))
+                    Value::Text(nfc(&text))
                 }
             }
         })
@@ -289,7 +294,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     let started = Instant::now();
     crate::store::check_layer_name(&opts.layer)?;
     let maps = parse_maps(&opts.maps)?;
-    let dataset = source::open(&opts.file, opts.encoding.as_deref())?;
+    let (dataset, decoding) = source::open(&opts.file, opts.encoding.as_deref())?;
     let file = &opts.file;
 
     let mut layer = match &opts.source_layer {
@@ -307,11 +312,13 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         .fields()
         .enumerate()
         .map(|(i, f)| {
-            // SAFETY: reading the subtype of field `i` of the layer's own definition.
-            let subtype = unsafe {
-                gdal_sys::OGR_Fld_GetSubType(gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), i as i32))
+            // SAFETY: reading field `i` of the layer's own definition.
+            let (subtype, raw_name) = unsafe {
+                let defn = gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), i as i32);
+                (gdal_sys::OGR_Fld_GetSubType(defn), std::ffi::CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(defn)).to_bytes().to_vec())
             };
-            (f.name(), ogr_field_type(f.field_type(), subtype), f.field_type())
+            let name = decoding.decode(&raw_name).map_or_else(|| f.name(), |n| nfc(&n).into_string());
+            (name, ogr_field_type(f.field_type(), subtype), f.field_type())
         })
         .collect();
     let names: Vec<String> = source_fields.iter().map(|(n, _, _)| n.clone()).collect();
@@ -460,7 +467,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
             };
             let mut properties = Vec::with_capacity(plans.len());
             for plan in &plans {
-                match read_value(&feature, plan.source_index, ogr_types[plan.source_index]) {
+                match read_value(&feature, plan.source_index, ogr_types[plan.source_index], decoding) {
                     Ok(v) => properties.push(v.coerce(plan.target.ty)),
                     Err(()) => {
                         failure = Some(ImportError::Encoding { file: file.clone(), field: plan.source_name.clone(), fid });

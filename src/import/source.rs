@@ -44,9 +44,34 @@ fn shapefile_declares_encoding(shp: &Path) -> bool {
     }
 }
 
+/// How attribute bytes become text.
+#[derive(Clone, Copy)]
+pub enum TextDecoding {
+    /// GDAL delivers UTF-8 (it recoded a declared code page, or the format is UTF-8): anything
+    /// else means the file lied or declared nothing, and the user must name the encoding.
+    Utf8,
+    /// GDAL delivers raw bytes and bando decodes them. Used for `--encoding` on Shapefiles:
+    /// GDAL's iconv path drops the last character of stateful code pages such as CP1258
+    /// (Windows Vietnamese), which encoding_rs decodes correctly.
+    Legacy(&'static encoding_rs::Encoding),
+}
+
+impl TextDecoding {
+    /// Decodes a C string from GDAL; `None` when it is not valid in the expected encoding.
+    pub fn decode(self, raw: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            TextDecoding::Utf8 => std::str::from_utf8(raw).ok().map(std::borrow::Cow::Borrowed),
+            TextDecoding::Legacy(enc) => {
+                let (text, had_errors) = enc.decode_without_bom_handling(raw);
+                (!had_errors).then_some(text)
+            }
+        }
+    }
+}
+
 /// Opens `file` for reading. A .dbf with no .cpg and no code page mark is read undecoded, so that
 /// the importer's UTF-8 check catches legacy encodings instead of GDAL guessing Latin-1.
-pub fn open(file: &Path, encoding: Option<&str>) -> Result<Dataset, ImportError> {
+pub fn open(file: &Path, encoding: Option<&str>) -> Result<(Dataset, TextDecoding), ImportError> {
     if !file.exists() {
         return Err(ImportError::Missing(file.to_path_buf()));
     }
@@ -58,6 +83,8 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<Dataset, ImportError>
     let gdal_path: PathBuf = if ext == "zip" { PathBuf::from(format!("/vsizip/{}", file.display())) } else { file.to_path_buf() };
 
     let mut options: Vec<String> = Vec::new();
+    let mut decoding = TextDecoding::Utf8;
+    let legacy = encoding.and_then(|e| encoding_rs::Encoding::for_label(e.trim().as_bytes()));
     match ext.as_str() {
         "csv" => options.extend(
             [
@@ -69,12 +96,16 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<Dataset, ImportError>
             ]
             .map(String::from),
         ),
-        "shp" => match encoding {
-            Some(enc) => options.push(format!("ENCODING={enc}")),
-            None if !shapefile_declares_encoding(file) => {
+        "shp" | "zip" => match (encoding, legacy) {
+            (Some(_), Some(enc)) => {
+                options.push("ENCODING=".into());
+                decoding = TextDecoding::Legacy(enc);
+            }
+            (Some(enc), None) => options.push(format!("ENCODING={enc}")),
+            (None, _) if ext == "shp" && !shapefile_declares_encoding(file) => {
                 options.push("ENCODING=".into());
             }
-            None => {}
+            (None, _) => {}
         },
         "dxf" | "dgn" => {
             if let Some(enc) = encoding {
@@ -82,11 +113,6 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<Dataset, ImportError>
             }
         }
         _ => {}
-    }
-    if ext == "zip" {
-        if let Some(enc) = encoding {
-            options.push(format!("ENCODING={enc}"));
-        }
     }
     let option_refs: Vec<&str> = options.iter().map(String::as_str).collect();
     Dataset::open_ex(
@@ -97,6 +123,7 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<Dataset, ImportError>
             ..Default::default()
         },
     )
+    .map(|dataset| (dataset, decoding))
     .map_err(|e| ImportError::Unreadable { file: file.to_path_buf(), format, reason: e.to_string() })
 }
 
