@@ -526,6 +526,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         repaired,
         seconds,
     })?;
+    let seconds = started.elapsed().as_secs_f64(); // including the commit
     Ok(ImportSummary { written: meta.feature_count, layer: meta, read, skipped, repaired, seconds, source_layer })
 }
 

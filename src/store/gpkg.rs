@@ -244,7 +244,8 @@ impl Store for GpkgStore {
         }
         let conn = Connection::open(&self.path).map_err(|e| write_error(&self.path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "cache_size", -262_144i64)?;
+        // A bounded page cache: a big import spills to the WAL instead of growing with the input.
+        conn.pragma_update(None, "cache_size", -32_768i64)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| write_error(&self.path, e))?;
         let exists: bool = conn
             .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [&spec.name], |_| Ok(()))
