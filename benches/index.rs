@@ -26,19 +26,7 @@ fn main() {
             Feature { id: i as i64 + 1, geometry: Polygon::new(ring, vec![]).into(), properties: vec![] }
         })
         .collect();
-    let meta = LayerMeta {
-        name: "parcels".into(),
-        kind: LayerKind::Cadastral,
-        geometry_type: GeometryKind::Polygon,
-        feature_count: n as u64,
-        bbox: None,
-        fields: vec![],
-        source_file: String::new(),
-        source_sha256: String::new(),
-        source_crs: String::new(),
-        imported_at: String::new(),
-        import_id: 1,
-    };
+    let meta = LayerMeta::new("parcels", LayerKind::Cadastral, GeometryKind::Polygon, vec![]);
     let started = Instant::now();
     let layer = LayerData::build(meta, features);
     let seconds = started.elapsed().as_secs_f64();

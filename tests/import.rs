@@ -14,8 +14,6 @@ fn ogr2ogr(args: &[&str]) {
 
 /// Three parcels in Huế as GeoJSON, with Vietnamese field names and a decomposed (NFD) name.
 fn parcels_geojson(dir: &Path) -> PathBuf {
-    let nfd_name = "Phu\u{31b} \u{2c6}"; // deliberately odd NFD-ish text
-    let _ = nfd_name;
     let path = dir.join("parcels.geojson");
     let feature = |i: usize, lon: f64, lat: f64, loai: &str, ten: &str| {
         format!(
@@ -39,6 +37,16 @@ fn parcels_geojson(dir: &Path) -> PathBuf {
     );
     std::fs::write(&path, body).unwrap();
     path
+}
+
+/// A temp dir with a store holding the three-parcel layer `parcels`: (dir, store, source file).
+fn store_with_parcels() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.gpkg");
+    let good = parcels_geojson(dir.path());
+    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "parcels", "--store", store.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    (dir, store, good)
 }
 
 fn layer_count(store: &Path) -> usize {
@@ -142,12 +150,8 @@ fn refused(store: &Path, args: &[&str], expect: &[&str]) {
 
 #[test]
 fn bad_input_is_refused_clearly_and_leaves_the_store_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, store, good) = store_with_parcels();
     let d = dir.path();
-    let store = d.join("s.gpkg");
-    let good = parcels_geojson(d);
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "parcels", "--store", store.to_str().unwrap()]);
-    assert!(ok, "{out}");
 
     // missing file, unsupported format
     refused(&store, &[d.join("nope.shp").to_str().unwrap(), "--layer", "x"], &["does not exist"]);
@@ -244,12 +248,8 @@ fn corrupt_and_read_only_stores_are_refused() {
 
 #[test]
 fn a_killed_import_leaves_the_previous_state() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, store, _) = store_with_parcels();
     let d = dir.path();
-    let store = d.join("s.gpkg");
-    let good = parcels_geojson(d);
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "parcels", "--store", store.to_str().unwrap()]);
-    assert!(ok, "{out}");
     // A big source: the demo's parcels exported as FlatGeobuf.
     let demo = demo_store(200_000);
     let fgb = d.join("big.fgb");
@@ -272,12 +272,8 @@ fn a_killed_import_leaves_the_previous_state() {
 
 #[test]
 fn a_running_server_sees_a_new_import_without_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, store, _) = store_with_parcels();
     let d = dir.path();
-    let store = d.join("s.gpkg");
-    let good = parcels_geojson(d);
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "parcels", "--store", store.to_str().unwrap()]);
-    assert!(ok, "{out}");
     let server = Server::start(&store, &["--watch-seconds", "0.2"]);
     assert_eq!(server.get_json("/layers/lights").0, 404);
     let csv = d.join("lights.csv");

@@ -145,19 +145,7 @@ mod tests {
         let features: Vec<Feature> = (0..100)
             .map(|i| Feature { id: i + 1, geometry: point!(x: 107.0 + i as f64 * 0.01, y: 16.0).into(), properties: vec![] })
             .collect();
-        let meta = LayerMeta {
-            name: "p".into(),
-            kind: LayerKind::Poi,
-            geometry_type: GeometryKind::Point,
-            feature_count: 100,
-            bbox: None,
-            fields: vec![],
-            source_file: String::new(),
-            source_sha256: String::new(),
-            source_crs: String::new(),
-            imported_at: String::new(),
-            import_id: 1,
-        };
+        let meta = LayerMeta::new("p", LayerKind::Poi, GeometryKind::Point, vec![]);
         let layer = LayerData::build(meta, features);
         let hits: Vec<i64> =
             layer.in_bbox(&Bbox { west: 107.095, south: 15.9, east: 107.205, north: 16.1 }).map(|f| f.id).collect();

@@ -121,19 +121,7 @@ mod tests {
     use geo_types::point;
 
     fn meta() -> LayerMeta {
-        LayerMeta {
-            name: "lights".into(),
-            kind: LayerKind::Infrastructure,
-            geometry_type: GeometryKind::Point,
-            feature_count: 0,
-            bbox: None,
-            fields: vec![FieldDef { name: "status".into(), ty: FieldType::Text }, FieldDef { name: "power_w".into(), ty: FieldType::Int }],
-            source_file: String::new(),
-            source_sha256: String::new(),
-            source_crs: String::new(),
-            imported_at: String::new(),
-            import_id: 1,
-        }
+        LayerMeta::new("lights", LayerKind::Infrastructure, GeometryKind::Point, vec![FieldDef { name: "status".into(), ty: FieldType::Text }, FieldDef { name: "power_w".into(), ty: FieldType::Int }])
     }
 
     fn light(status: &str, power: i64) -> Feature {

@@ -55,6 +55,23 @@ pub struct LayerMeta {
 }
 
 impl LayerMeta {
+    /// A catalog entry with no provenance yet (for layers built in memory: tests, benchmarks).
+    pub fn new(name: &str, kind: LayerKind, geometry_type: GeometryKind, fields: Vec<FieldDef>) -> LayerMeta {
+        LayerMeta {
+            name: name.to_string(),
+            kind,
+            geometry_type,
+            feature_count: 0,
+            bbox: None,
+            fields,
+            source_file: String::new(),
+            source_sha256: String::new(),
+            source_crs: String::new(),
+            imported_at: String::new(),
+            import_id: 0,
+        }
+    }
+
     pub fn field_index(&self, name: &str) -> Option<usize> {
         self.fields.iter().position(|f| f.name == name)
     }

@@ -198,6 +198,16 @@ impl WkbReader<'_> {
         Ok(Polygon::new(exterior, interiors))
     }
 
+    /// The members of a multi-geometry or collection, each checked to be of the expected type.
+    fn members<T>(&mut self, le: bool, what: &str, extract: impl Fn(Geometry<f64>) -> Option<T>) -> Result<Vec<T>, String> {
+        let n = self.count(le)?;
+        let mut members = Vec::with_capacity(n);
+        for _ in 0..n {
+            members.push(extract(self.geometry()?).ok_or_else(|| format!("member of a multi-geometry is not a {what}"))?);
+        }
+        Ok(members)
+    }
+
     fn geometry(&mut self) -> Result<Geometry<f64>, String> {
         let le = self.take::<1>()?[0] == 1;
         let raw = self.u32(le)?;
@@ -213,47 +223,19 @@ impl WkbReader<'_> {
             WKB_POINT => Geometry::Point(Point(self.coord(le, dims)?)),
             WKB_LINESTRING => Geometry::LineString(self.line(le, dims)?),
             WKB_POLYGON => Geometry::Polygon(self.polygon(le, dims)?),
-            WKB_MULTIPOINT => {
-                let n = self.count(le)?;
-                let mut points = Vec::with_capacity(n);
-                for _ in 0..n {
-                    match self.geometry()? {
-                        Geometry::Point(p) => points.push(p),
-                        _ => return Err("multipoint member is not a point".into()),
-                    }
-                }
-                Geometry::MultiPoint(MultiPoint(points))
-            }
-            WKB_MULTILINESTRING => {
-                let n = self.count(le)?;
-                let mut lines = Vec::with_capacity(n);
-                for _ in 0..n {
-                    match self.geometry()? {
-                        Geometry::LineString(l) => lines.push(l),
-                        _ => return Err("multilinestring member is not a linestring".into()),
-                    }
-                }
-                Geometry::MultiLineString(MultiLineString(lines))
-            }
-            WKB_MULTIPOLYGON => {
-                let n = self.count(le)?;
-                let mut polygons = Vec::with_capacity(n);
-                for _ in 0..n {
-                    match self.geometry()? {
-                        Geometry::Polygon(p) => polygons.push(p),
-                        _ => return Err("multipolygon member is not a polygon".into()),
-                    }
-                }
-                Geometry::MultiPolygon(MultiPolygon(polygons))
-            }
-            WKB_COLLECTION => {
-                let n = self.count(le)?;
-                let mut members = Vec::with_capacity(n);
-                for _ in 0..n {
-                    members.push(self.geometry()?);
-                }
-                Geometry::GeometryCollection(geo_types::GeometryCollection(members))
-            }
+            WKB_MULTIPOINT => Geometry::MultiPoint(MultiPoint(self.members(le, "point", |g| match g {
+                Geometry::Point(p) => Some(p),
+                _ => None,
+            })?)),
+            WKB_MULTILINESTRING => Geometry::MultiLineString(MultiLineString(self.members(le, "linestring", |g| match g {
+                Geometry::LineString(l) => Some(l),
+                _ => None,
+            })?)),
+            WKB_MULTIPOLYGON => Geometry::MultiPolygon(MultiPolygon(self.members(le, "polygon", |g| match g {
+                Geometry::Polygon(p) => Some(p),
+                _ => None,
+            })?)),
+            WKB_COLLECTION => Geometry::GeometryCollection(geo_types::GeometryCollection(self.members(le, "geometry", Some)?)),
             other => return Err(format!("unsupported WKB geometry type {other}")),
         })
     }
