@@ -120,7 +120,7 @@ struct DemoArgs {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BANDO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,geo=error"));
     let json = std::env::var("BANDO_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {

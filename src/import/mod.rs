@@ -294,6 +294,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     let started = Instant::now();
     crate::store::check_layer_name(&opts.layer)?;
     let maps = parse_maps(&opts.maps)?;
+    source::route_gdal_messages_to_log();
     let (dataset, decoding) = source::open(&opts.file, opts.encoding.as_deref())?;
     let file = &opts.file;
 
@@ -434,19 +435,26 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
                 });
                 break;
             }
-            let geometry = match first_validation_error(&geometry) {
+            // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word.
+            let geometry = match first_validation_error(&geometry).filter(|_| !ogr.is_valid()) {
                 None => geometry,
                 Some(reason) if opts.repair => {
-                    let mended = ogr
-                        .make_valid(&CslStringList::new())
-                        .ok()
-                        .and_then(|g| g.to_geo().ok())
-                        .and_then(|g| if geometry_is_polygonal(&geometry) { polygonal_part(g) } else { Some(g) })
-                        .filter(|g| first_validation_error(g).is_none());
-                    match mended {
-                        Some(g) => {
+                    let mended = ogr.make_valid(&CslStringList::new()).ok().filter(|g| g.is_valid()).and_then(|g| g.to_geo().ok());
+                    let collapsed = geometry_is_polygonal(&geometry) && geo::Area::unsigned_area(&geometry) == 0.0;
+                    match mended.map(|g| if geometry_is_polygonal(&geometry) { polygonal_part(g) } else { Some(g) }) {
+                        Some(Some(g)) => {
                             repaired += 1;
                             g
+                        }
+                        Some(None) | None if collapsed => {
+                            skipped += 1;
+                            continue;
+                        }
+                        Some(None) => {
+                            // A polygon that collapses to a line or a point when made valid has no
+                            // area left: it is empty for this layer.
+                            skipped += 1;
+                            continue;
                         }
                         None => {
                             invalid_count += 1;

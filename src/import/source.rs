@@ -143,6 +143,17 @@ pub fn take_gdal_error() -> Option<String> {
     None
 }
 
+/// GDAL prints warnings (unclosed rings, odd OSM relations) to stderr by default; send them to
+/// the log instead. Failures still reach the importer through GDAL's error state.
+pub fn route_gdal_messages_to_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        gdal::config::set_error_handler(|class, number, message| {
+            tracing::debug!(target: "gdal", ?class, number, "{message}");
+        });
+    });
+}
+
 pub fn reset_gdal_error() {
     // SAFETY: plain call into GDAL's thread-local error state.
     unsafe { gdal_sys::CPLErrorReset() }
