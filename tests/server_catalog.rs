@@ -31,3 +31,17 @@ fn health_layers_and_layer_detail() {
     let (status, _) = server.get_json("/no/such/route");
     assert_eq!(status, 404);
 }
+
+#[test]
+fn serve_demo_builds_the_demo_province_once_and_serves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Server::start_in(dir.path(), &["--demo"]);
+    let (_, layers) = first.get_json("/layers");
+    assert!(layers["layers"].as_array().unwrap().len() >= 15);
+    let demo = dir.path().join("data/demo.gpkg");
+    let built = std::fs::metadata(&demo).unwrap().modified().unwrap();
+    drop(first);
+    let second = Server::start_in(dir.path(), &["--demo"]);
+    assert_eq!(second.get_json("/layers/parcels").1["feature_count"], 20_000);
+    assert_eq!(std::fs::metadata(&demo).unwrap().modified().unwrap(), built, "the demo is built once, then reused");
+}

@@ -49,15 +49,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(store: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["--store", store.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Server::start_in(&repo_root(), &args)
+    }
+
+    /// `bando serve ARGS --addr <free port>` with `dir` as the working directory.
+    pub fn start_in(dir: &Path, args: &[&str]) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
-        let mut args = vec!["serve", "--store", store.to_str().unwrap(), "--addr", &addr];
-        args.extend_from_slice(extra);
         let child = Command::new(bando_bin())
-            .args(&args)
-            .current_dir(repo_root())
+            .arg("serve")
+            .args(args)
+            .args(["--addr", &addr])
+            .current_dir(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            // Server logs only when asked for (BANDO_TEST_LOG=1), so CI output stays readable.
+            .stderr(if std::env::var_os("BANDO_TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
             .spawn()
             .expect("bando serve starts");
         let server = Server { child, base: format!("http://{addr}") };
