@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::{check_layer_name, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
+use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
@@ -40,6 +41,9 @@ CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
   CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
   CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
   CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
 CREATE TABLE IF NOT EXISTS bando_layers (
   name TEXT PRIMARY KEY, kind TEXT NOT NULL, geometry_type TEXT NOT NULL,
   feature_count INTEGER NOT NULL, min_x REAL, min_y REAL, max_x REAL, max_y REAL,
@@ -244,6 +248,7 @@ impl Store for GpkgStore {
         }
         let conn = Connection::open(&self.path).map_err(|e| write_error(&self.path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        register_geometry_functions(&conn)?;
         // A bounded page cache: a big import spills to the WAL instead of growing with the input.
         conn.pragma_update(None, "cache_size", -32_768i64)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| write_error(&self.path, e))?;
@@ -257,6 +262,8 @@ impl Store for GpkgStore {
                 return Err(StoreError::LayerExists(spec.name));
             }
             conn.execute(&format!("DROP TABLE {}", quote_ident(&spec.name)), [])?;
+            conn.execute(&format!("DROP TABLE IF EXISTS {}", quote_ident(&rtree_name(&spec.name))), [])?;
+            conn.execute("DELETE FROM gpkg_extensions WHERE table_name = ?1", [&spec.name])?;
             conn.execute("DELETE FROM gpkg_geometry_columns WHERE table_name = ?1", [&spec.name])?;
             conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?1", [&spec.name])?;
             conn.execute("DELETE FROM bando_layers WHERE name = ?1", [&spec.name])?;
@@ -281,6 +288,7 @@ impl Store for GpkgStore {
             bbox: None,
             geometry_kind: None,
             blob: Vec::with_capacity(256),
+            rtree_entries: Vec::new(),
         }))
     }
 
@@ -292,6 +300,65 @@ impl Store for GpkgStore {
     fn describe(&self) -> String {
         format!("GeoPackage {}", self.path.display())
     }
+}
+
+fn rtree_name(table: &str) -> String {
+    format!("rtree_{table}_geom")
+}
+
+/// The SQL functions the GeoPackage R-tree extension's triggers call (GeoPackage 1.3 §F.3),
+/// read from the blob's envelope header, so bando's own connection can fill the index.
+fn register_geometry_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    let envelope_fns: [(&str, fn(&geom_codec::Envelope) -> f64); 4] =
+        [("ST_MinX", |e| e.min_x), ("ST_MaxX", |e| e.max_x), ("ST_MinY", |e| e.min_y), ("ST_MaxY", |e| e.max_y)];
+    for (name, pick) in envelope_fns {
+        conn.create_scalar_function(name, 1, flags, move |ctx| {
+            let blob = ctx.get_raw(0).as_blob_or_null().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            Ok(blob.and_then(geom_codec::envelope).map(|e| pick(&e)))
+        })?;
+    }
+    conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
+        let blob = ctx.get_raw(0).as_blob_or_null().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+        Ok(blob.map(|b| geom_codec::envelope(b).is_none()))
+    })
+}
+
+/// The GeoPackage R-tree spatial index extension, filled in one statement after the bulk write,
+/// with the standard triggers so QGIS and GDAL keep it current when they edit the layer.
+fn create_spatial_index(conn: &Connection, table: &str, entries: Vec<RtreeEntry>) -> rusqlite::Result<()> {
+    let t = quote_ident(table);
+    let rtree = quote_ident(&rtree_name(table));
+    let trigger = |suffix: &str| quote_ident(&format!("{}_{suffix}", rtree_name(table)));
+    conn.execute_batch(&format!("CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy)"))?;
+    gpkg_rtree::bulk_load(conn, &rtree_name(table), entries)?;
+    let upsert = format!("INSERT OR REPLACE INTO {rtree} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));");
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER {ins} AFTER INSERT ON {t} WHEN (NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
+           BEGIN {upsert} END;
+         CREATE TRIGGER {up1} AFTER UPDATE OF geom ON {t} WHEN OLD.fid = NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+           BEGIN {upsert} END;
+         CREATE TRIGGER {up2} AFTER UPDATE OF geom ON {t} WHEN OLD.fid = NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+           BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; END;
+         CREATE TRIGGER {up3} AFTER UPDATE ON {t} WHEN OLD.fid != NEW.fid AND (NEW.geom NOTNULL AND NOT ST_IsEmpty(NEW.geom))
+           BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; {upsert} END;
+         CREATE TRIGGER {up4} AFTER UPDATE ON {t} WHEN OLD.fid != NEW.fid AND (NEW.geom ISNULL OR ST_IsEmpty(NEW.geom))
+           BEGIN DELETE FROM {rtree} WHERE id IN (OLD.fid, NEW.fid); END;
+         CREATE TRIGGER {del} AFTER DELETE ON {t} WHEN OLD.geom NOT NULL
+           BEGIN DELETE FROM {rtree} WHERE id = OLD.fid; END;",
+        ins = trigger("insert"),
+        up1 = trigger("update1"),
+        up2 = trigger("update2"),
+        up3 = trigger("update3"),
+        up4 = trigger("update4"),
+        del = trigger("delete"),
+    ))?;
+    conn.execute(
+        "INSERT OR REPLACE INTO gpkg_extensions VALUES (?1, 'geom', 'gpkg_rtree_index', 'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')",
+        [table],
+    )?;
+    Ok(())
 }
 
 fn read_value(value: rusqlite::types::ValueRef<'_>, field: &FieldDef) -> Value {
@@ -316,6 +383,8 @@ struct GpkgLayerWriter {
     bbox: Option<Bbox>,
     geometry_kind: Option<GeometryKind>,
     blob: Vec<u8>,
+    /// Envelopes for the GeoPackage R-tree, packed in one go at commit (24 bytes a feature).
+    rtree_entries: Vec<RtreeEntry>,
 }
 
 impl Drop for GpkgLayerWriter {
@@ -350,12 +419,14 @@ impl LayerWriter for GpkgLayerWriter {
         }
         stmt.raw_execute()?;
         self.count += 1;
+        let fid = conn.last_insert_rowid();
         if let Some(b) = bbox {
             self.bbox = Some(self.bbox.map_or(b, |acc| acc.union(b)));
+            self.rtree_entries.push(RtreeEntry::new(fid, b.west, b.east, b.south, b.north));
         }
         let kind = GeometryKind::of(geometry);
         self.geometry_kind = Some(self.geometry_kind.map_or(kind, |k| k.merge(kind)));
-        Ok(conn.last_insert_rowid())
+        Ok(fid)
     }
 
     fn commit(mut self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
@@ -410,6 +481,7 @@ impl LayerWriter for GpkgLayerWriter {
                     import_id
                 ],
             )?;
+            create_spatial_index(&conn, name, std::mem::take(&mut self.rtree_entries))?;
             conn.execute("UPDATE bando_meta SET value = value + 1 WHERE key = 'generation'", [])?;
             conn.execute_batch("COMMIT")?;
             Ok(import_id)
@@ -475,6 +547,11 @@ mod tests {
         assert_eq!(seen[0].properties, vec![Value::Text("ODT".into())]);
         assert!(matches!(store.begin_layer(spec("parcels", false)), Err(StoreError::LayerExists(_))));
         assert_eq!(store.history("parcels").unwrap().len(), 1);
+        let conn = store.reader();
+        let check: String = conn.query_row("SELECT rtreecheck('rtree_parcels_geom')", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        let indexed: i64 = conn.query_row("SELECT count(*) FROM rtree_parcels_geom WHERE minx <= 107.55 AND maxx >= 107.55", [], |r| r.get(0)).unwrap();
+        assert_eq!(indexed, 1);
     }
 
     #[test]

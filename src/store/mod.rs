@@ -7,6 +7,7 @@
 //! spatial indexes in memory (`index`) or HTTP.
 
 pub mod gpkg;
+mod gpkg_rtree;
 mod wkb;
 
 use std::path::PathBuf;

@@ -111,6 +111,33 @@ fn write_wkb(geometry: &Geometry<f64>, out: &mut Vec<u8>) {
     }
 }
 
+/// The bounding box a GeoPackage blob carries in its header.
+pub struct Envelope {
+    pub min_x: f64,
+    pub max_x: f64,
+    pub min_y: f64,
+    pub max_y: f64,
+}
+
+/// The envelope of a GeoPackage blob: from its header when present, else computed from the
+/// geometry; `None` for empty geometries and blobs that are not GeoPackage geometries.
+pub fn envelope(blob: &[u8]) -> Option<Envelope> {
+    if blob.len() < 8 || &blob[0..2] != b"GP" || blob[3] & 0b0001_0000 != 0 {
+        return None;
+    }
+    let le = blob[3] & 1 == 1;
+    if (blob[3] >> 1) & 0b111 != 0 && blob.len() >= 40 {
+        let read = |i: usize| {
+            let b: [u8; 8] = blob[8 + i * 8..16 + i * 8].try_into().expect("8 bytes");
+            if le { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) }
+        };
+        return Some(Envelope { min_x: read(0), max_x: read(1), min_y: read(2), max_y: read(3) });
+    }
+    let geometry = decode_gpkg(blob).ok()??;
+    let b = Bbox::of(&geometry)?;
+    Some(Envelope { min_x: b.west, max_x: b.east, min_y: b.south, max_y: b.north })
+}
+
 /// Decodes a GeoPackage blob; `Ok(None)` for an empty geometry.
 pub fn decode_gpkg(blob: &[u8]) -> Result<Option<Geometry<f64>>, String> {
     if blob.len() < 8 || &blob[0..2] != b"GP" {
