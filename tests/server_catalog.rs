@@ -30,6 +30,13 @@ fn health_layers_and_layer_detail() {
     assert!(err["error"]["message"].as_str().unwrap().contains("GET /layers"));
     let (status, _) = server.get_json("/no/such/route");
     assert_eq!(status, 404);
+    // axum's own rejections come back as bando's JSON errors too
+    let (status, err) = server.get_json("/layers/%FF%FE");
+    assert_eq!(status, 400, "{err}");
+    assert!(err["error"]["message"].is_string());
+    let response = ureq::post(&server.url("/layers")).call();
+    let Err(ureq::Error::Status(405, r)) = response else { panic!("POST /layers should be 405") };
+    assert!(r.content_type().starts_with("application/json"));
 }
 
 #[test]

@@ -52,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/layers/{name}", get(layers::detail))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
+        .layer(axum::middleware::map_response(error::json_rejections))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
