@@ -292,3 +292,28 @@ fn a_running_server_sees_a_new_import_without_restart() {
     }
     assert_eq!(server.get_json("/layers/parcels").1["feature_count"], 3);
 }
+
+#[test]
+fn every_listed_format_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let src = parcels_geojson(d);
+    let store = d.join("s.gpkg");
+    for (driver, ext) in [("GPKG", "gpkg"), ("FlatGeobuf", "fgb"), ("KML", "kml"), ("GML", "gml"), ("GeoJSONSeq", "geojsons")] {
+        let file = d.join(format!("parcels.{ext}"));
+        ogr2ogr(&["-f", driver, file.to_str().unwrap(), src.to_str().unwrap()]);
+        let layer = format!("p_{ext}");
+        let (ok, out) = import(&[file.to_str().unwrap(), "--layer", &layer, "--kind", "cadastral", "--src-crs", "EPSG:4326", "--store", store.to_str().unwrap()]);
+        assert!(ok, "{driver}: {out}");
+        assert_eq!(sql(&store, &format!("SELECT count(*) FROM {layer}")), "3", "{driver}");
+    }
+    // DXF carries no CRS: survey drawings in VN-2000 TM-3 metres, declared by province.
+    let vn = d.join("vn.geojson");
+    std::fs::write(&vn, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[562897.886,1820978.931],[562997.886,1821078.931]]}}]}"#).unwrap();
+    let dxf = d.join("survey.dxf");
+    ogr2ogr(&["-f", "DXF", dxf.to_str().unwrap(), vn.to_str().unwrap()]);
+    let (ok, out) = import(&[dxf.to_str().unwrap(), "--layer", "survey", "--kind", "infrastructure", "--src-crs", "VN2000:Hue", "--store", store.to_str().unwrap()]);
+    assert!(ok, "DXF: {out}");
+    let west: f64 = sql(&store, "SELECT min_x FROM bando_layers WHERE name = 'survey'").parse().unwrap();
+    assert!((west - 107.5909).abs() < 1e-6, "DXF landed at {west}");
+}
