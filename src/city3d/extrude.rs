@@ -50,10 +50,9 @@ fn clean_ring(ring: &LineString<f64>, origin: (f64, f64), kx: f64, counter_clock
         points.push((c.x, c.y));
         local.push(xy);
     }
-    while local.len() > 1 && {
-        let (a, b) = (local[0], local[local.len() - 1]);
-        (a[0] - b[0]).hypot(a[1] - b[1]) < SAME_POINT_M
-    } {
+    // The closing point (and any run of repeats before it) duplicates the first one.
+    let same_as_first = |p: &[f64; 2], first: &[f64; 2]| (p[0] - first[0]).hypot(p[1] - first[1]) < SAME_POINT_M;
+    while local.len() > 1 && same_as_first(&local[local.len() - 1], &local[0]) {
         points.pop();
         local.pop();
     }
@@ -87,7 +86,7 @@ fn unit_gltf(v: [f64; 3]) -> [f32; 3] {
 
 impl Mesh {
     fn push(&mut self, position: [f64; 3], center: [f64; 3], normal: [f32; 3], feature: f32) -> u32 {
-        let index = (self.positions.len()) as u32;
+        let index = self.positions.len() as u32;
         self.positions.push(relative(position, center));
         self.normals.push(normal);
         self.feature_ids.push(feature);

@@ -31,7 +31,7 @@ use crate::scenarios::{BoundFilter, ThreeD};
 pub use building::HeightStats;
 pub use cache::{CacheKey, ResponseCache};
 pub use export::{export_tileset, ExportOptions, ExportSummary};
-pub use tiling::{TileId, MAX_LEVEL};
+pub use tiling::{Node, TileId, Tree};
 
 /// Why a 3D tileset or tile cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -164,8 +164,8 @@ impl City3d {
     }
 
     /// The tile tree of the whole layer (one pass over its buildings and a Morton sort).
-    pub fn tree(&self) -> tiling::Tree {
-        tiling::Tree::build(self)
+    pub fn tree(&self) -> Tree {
+        Tree::build(self)
     }
 
     /// tileset.json, with content URIs `tiles/{id}.glb` relative to it.
@@ -188,8 +188,10 @@ impl City3d {
         building::prepare(feature, &self.fields, &self.options)
     }
 
+    /// An attribute of a building; Null where the feature has fewer properties than the layer fields.
     fn property(&self, index: u32, field: usize) -> &Value {
-        &self.layer.features[index as usize].properties[field]
+        const NULL: &Value = &Value::Null;
+        self.layer.features.get(index as usize).and_then(|f| f.properties.get(field)).unwrap_or(NULL)
     }
 }
 
