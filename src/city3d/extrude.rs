@@ -220,6 +220,19 @@ mod tests {
     }
 
     #[test]
+    fn a_multipolygon_is_one_feature_of_several_solids() {
+        let a = polygon![(x: 107.0, y: 16.0), (x: 107.0001, y: 16.0), (x: 107.0001, y: 16.0001), (x: 107.0, y: 16.0001)];
+        let b = polygon![(x: 107.0003, y: 16.0), (x: 107.0004, y: 16.0), (x: 107.0004, y: 16.0001), (x: 107.0003, y: 16.0001)];
+        let center = to_ecef(107.0, 16.0, 0.0);
+        let mut mesh = Mesh::default();
+        let feature = Feature { id: 9, geometry: geo_types::MultiPolygon(vec![a, b]).into(), properties: vec![] };
+        assert!(mesh.extrude(&feature, 0.0, 10.0, center, 7));
+        assert_eq!((mesh.indices.len() / 3, mesh.features), (24, 1));
+        assert!(mesh.feature_ids.iter().all(|&f| f == 7.0));
+        assert_outward(&mesh);
+    }
+
+    #[test]
     fn clockwise_input_with_a_courtyard_and_repeated_points_still_faces_out() {
         let outer = vec![(107.0, 16.0), (107.0, 16.0002), (107.0002, 16.0002), (107.0002, 16.0002), (107.0002, 16.0), (107.0, 16.0)];
         let hole = vec![(107.00005, 16.00005), (107.00015, 16.00005), (107.00015, 16.00015), (107.00005, 16.00015), (107.00005, 16.00005)];

@@ -289,6 +289,71 @@ mod tests {
         }
     }
 
+    use crate::city3d::{City3dOptions, Styling};
+    use crate::feature::{FieldDef, FieldType, Feature, GeometryKind, LayerKind, Value};
+    use crate::index::LayerData;
+    use crate::store::LayerMeta;
+    use geo_types::polygon;
+
+    /// 40 houses on a grid plus 6 stacked on one spot (more than a tile holds, never separable).
+    fn town() -> City3d {
+        let house = |x: f64, y: f64| polygon![(x: x, y: y), (x: x + 0.0001, y: y), (x: x + 0.0001, y: y + 0.0001), (x: x, y: y + 0.0001)];
+        let mut footprints: Vec<_> = (0..40).map(|i| house(107.5 + (i % 8) as f64 * 0.001, 16.4 + (i / 8) as f64 * 0.001)).collect();
+        footprints.extend((0..6).map(|_| house(107.5031, 16.4021)));
+        let features = footprints
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| Feature { id: i as i64 + 1, geometry: p.into(), properties: vec![Value::Float(6.0 + i as f64)] })
+            .collect();
+        let meta = LayerMeta {
+            name: "town".into(),
+            kind: LayerKind::Building,
+            geometry_type: GeometryKind::Polygon,
+            feature_count: 46,
+            bbox: None,
+            fields: vec![FieldDef { name: "height_m".into(), ty: FieldType::Float }],
+            source_file: String::new(),
+            source_sha256: String::new(),
+            source_crs: String::new(),
+            imported_at: String::new(),
+            import_id: 1,
+        };
+        let options = City3dOptions { max_buildings_per_tile: 4, ..City3dOptions::default() };
+        City3d::new(std::sync::Arc::new(LayerData::build(meta, features)), Styling::plain(), options).unwrap()
+    }
+
+    fn all_nodes(n: &Node) -> Vec<&Node> {
+        std::iter::once(n).chain(n.children.iter().flat_map(all_nodes)).collect()
+    }
+
+    #[test]
+    fn the_r_tree_finds_exactly_the_leaves_of_the_tree() {
+        let city = town();
+        let tree = city.tree();
+        let root = tree.root.as_ref().unwrap();
+        let leaves = root.leaves();
+        assert_eq!(leaves.iter().map(|l| l.buildings.len()).sum::<usize>(), 46);
+        let stacked = leaves.iter().find(|l| l.buildings.len() == 6).expect("the stack stays in one tile");
+        assert_eq!(stacked.id.level, MAX_LEVEL);
+        for node in all_nodes(root) {
+            let found = tile_buildings(&city, node.id);
+            if node.has_content() {
+                assert_eq!(found.unwrap(), node.buildings, "{}", node.id.name());
+                assert!(node.buildings.len() <= 4 || node.id.level == MAX_LEVEL);
+            } else {
+                assert!(matches!(found, Err(City3dError::NoSuchTile(_))), "inner tile {} has content", node.id.name());
+            }
+            for child in &node.children {
+                assert!(child.geometric_error < node.geometric_error);
+                let (c, p) = (child.region, node.region);
+                assert!(c[0] >= p[0] && c[1] >= p[1] && c[2] <= p[2] && c[3] <= p[3] && c[4] >= p[4] && c[5] <= p[5]);
+            }
+        }
+        // Cells no tile covers: below a leaf, and empty quadrants.
+        let below = leaves.iter().find(|l| l.id.level < MAX_LEVEL).unwrap().id.child(0);
+        assert!(matches!(tile_buildings(&city, below), Err(City3dError::NoSuchTile(_))));
+    }
+
     #[test]
     fn morton_codes_nest_cells() {
         let q = (0x00ab_cdef, 0x0012_3456);
