@@ -135,7 +135,17 @@ fn bad_requests_get_json_4xx_never_500() {
         "id = \"flat\"\ntitle = \"No 3D\"\n[[layers]]\nlayer = \"parcels\"\n",
     )
     .unwrap();
+    std::fs::write(
+        tilesets.path().join("none.toml"),
+        "id = \"none\"\ntitle = \"Nothing\"\n[[layers]]\nlayer = \"buildings\"\n[three_d]\nlayer = \"buildings\"\nwhere = [{ field = \"use\", op = \"eq\", value = \"castle\" }]\n",
+    )
+    .unwrap();
     let server = Server::start(&store, &["--tilesets", tilesets.path().to_str().unwrap()]);
+    // A filter that matches nothing is an empty tileset, not an error.
+    let (status, empty) = server.get_json("/scenarios/none/3d/tileset.json");
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["extras"]["buildings"], 0);
+    assert!(empty["root"]["children"].is_null() && empty["root"]["content"].is_null(), "{empty}");
     let cases = [
         ("/3d/no_such_layer/tileset.json", 404),
         ("/3d/schools/tileset.json", 400),          // points, not footprints
@@ -247,6 +257,12 @@ fn height_fallbacks_are_counted_and_a_reimport_invalidates_the_cache() {
     assert_eq!(report["failures"], serde_json::json!([]), "{report}");
     let top = tileset["root"]["boundingVolume"]["region"][5].as_f64().unwrap();
     assert!((top - 13.2).abs() < 1e-9, "highest roof is 4 floors × 3.3 m, got {top}");
+
+    // The storey height is a setting: the floors-only house (4 floors) follows it.
+    let tall_storeys = Server::start(&store, &["--storey-height", "4.0"]);
+    let (_, t) = tall_storeys.get_json("/3d/houses/tileset.json");
+    assert_eq!(t["root"]["boundingVolume"]["region"][5].as_f64(), Some(16.0), "{t}");
+    drop(tall_storeys);
 
     // Re-import with a taller first house: the cached tileset must not survive it.
     std::fs::write(&source, trap_buildings(20.0)).unwrap();
