@@ -171,11 +171,9 @@ pub struct Tree {
     pub stats: HeightStats,
 }
 
-struct Item {
-    code: u64,
-    index: u32,
-    prepared: Prepared,
-}
+/// A building's place on the Morton curve: (code, feature index). Sorting these 16-byte keys, not
+/// the buildings' facts, keeps the sort cache-friendly.
+type Key = (u64, u32);
 
 impl Tree {
     pub fn build(city: &City3d) -> Tree {
@@ -184,28 +182,22 @@ impl Tree {
             return Tree { root: None, stats: HeightStats::default() };
         };
         let count = city.layer().features.len() as u32;
-        let mut skipped = 0u64;
-        let prepared: Vec<Option<Item>> = (0..count)
-            .into_par_iter()
-            .map(|index| city.prepare(index).map(|p| Item { code: morton(grid.quantize(p.center())), index, prepared: p }))
+        let prepared: Vec<Option<Prepared>> = (0..count).into_par_iter().map(|index| city.prepare(index)).collect();
+        let mut keys: Vec<Key> = prepared
+            .iter()
+            .enumerate()
+            .filter_map(|(index, p)| p.as_ref().map(|p| (morton(grid.quantize(p.center())), index as u32)))
             .collect();
-        let mut items: Vec<Item> = Vec::with_capacity(prepared.len());
-        for (index, item) in prepared.into_iter().enumerate() {
-            match item {
-                Some(item) => items.push(item),
-                None if city.layer().features.get(index).is_some_and(|f| city.styling.includes(f)) => skipped += 1,
-                None => {}
-            }
-        }
-        items.par_sort_unstable_by_key(|i| (i.code, i.index));
+        keys.par_sort_unstable();
+        let included = city.layer().features.par_iter().filter(|f| city.styling.includes(f)).count() as u64;
         let stats = HeightStats {
-            buildings: items.len() as u64,
-            defaulted_height: items.iter().filter(|i| i.prepared.defaulted).count() as u64,
-            skipped_degenerate: skipped,
+            buildings: keys.len() as u64,
+            defaulted_height: prepared.iter().flatten().filter(|p| p.defaulted).count() as u64,
+            skipped_degenerate: included - keys.len() as u64,
         };
         let root_error = grid.diagonal_m() / ROOT_ERROR_DIVISOR;
         let max = city.options.max_buildings_per_tile.max(1);
-        let root = (!items.is_empty()).then(|| split(&items, TileId::ROOT, root_error, max));
+        let root = (!keys.is_empty()).then(|| split(&keys, &prepared, TileId::ROOT, root_error, max));
         tracing::info!(
             layer = %city.layer().meta.name,
             buildings = stats.buildings,
@@ -222,23 +214,25 @@ impl Tree {
 /// leaf widths, which keeps a province-wide view light and a street view complete.
 const ROOT_ERROR_DIVISOR: f64 = 10.0;
 
-fn split(items: &[Item], id: TileId, error: f64, max: usize) -> Node {
-    if items.len() <= max || id.level == MAX_LEVEL {
-        let region = items.iter().map(|i| region_of(&i.prepared)).reduce(union).unwrap_or_default();
-        let mut buildings: Vec<(u32, Prepared)> = items.iter().map(|i| (i.index, i.prepared)).collect();
+/// `keys` are sorted; `prepared` is indexed by feature and is Some for every key.
+fn split(keys: &[Key], prepared: &[Option<Prepared>], id: TileId, error: f64, max: usize) -> Node {
+    if keys.len() <= max || id.level == MAX_LEVEL {
+        let mut buildings: Vec<(u32, Prepared)> =
+            keys.iter().filter_map(|&(_, index)| prepared[index as usize].map(|p| (index, p))).collect();
         buildings.sort_unstable_by_key(|b| b.0);
+        let region = buildings.iter().map(|(_, p)| region_of(p)).reduce(union).unwrap_or_default();
         return Node { id, region, geometric_error: error, children: Vec::new(), buildings };
     }
     let shift = 2 * (MAX_LEVEL - id.level - 1) as u32;
-    let digit = |i: &Item| ((i.code >> shift) & 3) as u8;
+    let digit = |k: &Key| ((k.0 >> shift) & 3) as u8;
     let mut children = Vec::with_capacity(4);
-    let mut rest = items;
+    let mut rest = keys;
     for d in 0..4u8 {
-        let end = rest.partition_point(|i| digit(i) <= d);
+        let end = rest.partition_point(|k| digit(k) <= d);
         let (part, tail) = rest.split_at(end);
         rest = tail;
         if !part.is_empty() {
-            children.push(split(part, id.child(d), error / 2.0, max));
+            children.push(split(part, prepared, id.child(d), error / 2.0, max));
         }
     }
     let region = children.iter().map(|c| c.region).reduce(union).unwrap_or_default();
