@@ -108,6 +108,36 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
     }
 }
 
+/// Raw HTTP/1.1 GET (ureq would decompress behind our back): (head, body).
+fn raw_get(base: &str, path: &str, accept_encoding: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept_encoding}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (String::from_utf8_lossy(&response[..split]).to_lowercase(), response[split + 4..].to_vec())
+}
+
+#[test]
+fn tiles_go_out_gzipped_to_clients_that_accept_it() {
+    let server = Server::start(&demo_store(2_000), &[]);
+    let (_, tileset) = server.get_json("/3d/buildings/tileset.json");
+    let tile = format!("/3d/buildings/{}", content_uris(&tileset["root"])[0]);
+    for _ in 0..2 {
+        // the second round is served from the cache
+        let (head, gz) = raw_get(&server.base, &tile, "gzip, deflate");
+        assert!(head.contains("content-encoding: gzip") && head.contains("vary: accept-encoding"), "{head}");
+        let (head, plain) = raw_get(&server.base, &tile, "identity");
+        assert!(!head.contains("content-encoding"), "{head}");
+        assert_eq!(&plain[..4], b"glTF");
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
+        assert_eq!(unzipped, plain);
+        assert!(gz.len() * 2 < plain.len(), "gzip {} vs {}", gz.len(), plain.len());
+    }
+}
+
 #[test]
 fn export_gzip_writes_gzip_files_under_plain_names() {
     let store = demo_store(2_000);

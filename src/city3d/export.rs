@@ -1,10 +1,8 @@
 //! Writes a whole tileset to a folder for static hosting: `tileset.json` and `tiles/{id}.glb`,
 //! the same bytes the server sends. With gzip the files keep their names and hold gzip data (the
 //! host must send `Content-Encoding: gzip`). Tiles are made in parallel (rayon) with a progress
-//! bar on stderr. Gzip runs at the fast level: float vertex data barely compresses further at the
-//! default level, which costs four times the time.
+//! bar on stderr.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -31,10 +29,7 @@ pub struct ExportSummary {
 fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<(), City3dError> {
     let failed = |e: std::io::Error| City3dError::Write { path: path.display().to_string(), reason: e.to_string() };
     if gzip {
-        let file = std::fs::File::create(path).map_err(failed)?;
-        let mut encoder = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
-        encoder.write_all(bytes).map_err(failed)?;
-        encoder.finish().map_err(failed)?.flush().map_err(failed)
+        std::fs::write(path, super::cache::gzip(bytes).map_err(failed)?).map_err(failed)
     } else {
         std::fs::write(path, bytes).map_err(failed)
     }

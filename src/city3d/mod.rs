@@ -29,7 +29,7 @@ use crate::index::LayerData;
 use crate::scenarios::{BoundFilter, ThreeD};
 
 pub use building::HeightStats;
-pub use cache::{CacheKey, ResponseCache};
+pub use cache::{gunzip, gzip, CacheKey, ResponseCache};
 pub use export::{export_tileset, ExportOptions, ExportSummary};
 pub use tiling::{Node, TileId, Tree};
 

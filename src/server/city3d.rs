@@ -1,17 +1,18 @@
 //! 3D Tiles routes: `/3d/{layer}/tileset.json` and `/3d/{layer}/tiles/{id}.glb` for a building
 //! layer, `/scenarios/{id}/3d/tileset.json` and `.../3d/tiles/{id}.glb` for a scenario's
-//! `[three_d]` variant (filtered, coloured). Responses are made on a blocking thread and cached
-//! by (variant, import_id, file); the core in `city3d` does all the work.
+//! `[three_d]` variant (filtered, coloured). Responses are made on a blocking thread, gzipped and
+//! cached by (variant, import_id, file), and sent gzipped to clients that accept it; the core in
+//! `city3d` does all the work.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiResult;
 use super::AppState;
-use crate::city3d::{CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling};
+use crate::city3d::{gunzip, gzip, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling};
 use crate::error::Error;
 
 /// The 3D options and response cache of a running server.
@@ -50,7 +51,16 @@ fn layer_city(state: &AppState, name: &str, styling: impl FnOnce(&crate::index::
     Ok(City3d::new(layer, styling, state.city3d.options)?)
 }
 
-async fn respond(state: AppState, variant: String, city: City3d, file: File) -> ApiResult<Response> {
+/// Whether the client takes `Content-Encoding: gzip` (every browser and 3D Tiles client does).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|coding| coding.split(';').next().is_some_and(|c| c.trim() == "gzip")))
+}
+
+async fn respond(state: AppState, variant: String, city: City3d, file: File, headers: HeaderMap) -> ApiResult<Response> {
     let key = CacheKey {
         variant,
         import_id: city.layer().meta.import_id,
@@ -63,12 +73,15 @@ async fn respond(state: AppState, variant: String, city: City3d, file: File) -> 
         File::Tileset => "application/json",
         File::Tile(_) => "model/gltf-binary",
     };
-    let bytes = match state.city3d.cache.get(&key) {
+    let compressed = match state.city3d.cache.get(&key) {
         Some(bytes) => bytes,
         None => {
-            let bytes = tokio::task::spawn_blocking(move || match file {
-                File::Tileset => Ok(city.tileset_json()),
-                File::Tile(id) => city.tile_glb(&id),
+            let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Error> {
+                let raw = match file {
+                    File::Tileset => city.tileset_json(),
+                    File::Tile(id) => city.tile_glb(&id)?,
+                };
+                gzip(&raw).map_err(|e| Error::Internal(format!("gzip: {e}")))
             })
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
@@ -77,7 +90,14 @@ async fn respond(state: AppState, variant: String, city: City3d, file: File) -> 
             bytes
         }
     };
-    Ok(([(header::CONTENT_TYPE, content_type)], bytes.as_ref().clone()).into_response())
+    let vary = (header::VARY, "accept-encoding");
+    if accepts_gzip(&headers) {
+        let headers = [(header::CONTENT_TYPE, content_type), (header::CONTENT_ENCODING, "gzip"), vary];
+        Ok((headers, compressed.as_ref().clone()).into_response())
+    } else {
+        let raw = gunzip(&compressed).map_err(|e| Error::Internal(format!("gunzip: {e}")))?;
+        Ok(([(header::CONTENT_TYPE, content_type), vary], raw).into_response())
+    }
 }
 
 fn layer_variant(state: &AppState, layer: &str, file: File) -> Result<(String, City3d, File), Error> {
@@ -94,22 +114,22 @@ fn scenario_variant(state: &AppState, id: &str, file: File) -> Result<(String, C
     Ok((format!("scenario:{id}"), city, file))
 }
 
-pub async fn layer_tileset(State(state): State<AppState>, Path(layer): Path<String>) -> ApiResult<Response> {
+pub async fn layer_tileset(State(state): State<AppState>, Path(layer): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let (variant, city, file) = layer_variant(&state, &layer, File::Tileset)?;
-    respond(state, variant, city, file).await
+    respond(state, variant, city, file, headers).await
 }
 
-pub async fn layer_tile(State(state): State<AppState>, Path((layer, name)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn layer_tile(State(state): State<AppState>, Path((layer, name)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Response> {
     let (variant, city, file) = layer_variant(&state, &layer, File::tile(name)?)?;
-    respond(state, variant, city, file).await
+    respond(state, variant, city, file, headers).await
 }
 
-pub async fn scenario_tileset(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn scenario_tileset(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let (variant, city, file) = scenario_variant(&state, &id, File::Tileset)?;
-    respond(state, variant, city, file).await
+    respond(state, variant, city, file, headers).await
 }
 
-pub async fn scenario_tile(State(state): State<AppState>, Path((id, name)): Path<(String, String)>) -> ApiResult<Response> {
+pub async fn scenario_tile(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Response> {
     let (variant, city, file) = scenario_variant(&state, &id, File::tile(name)?)?;
-    respond(state, variant, city, file).await
+    respond(state, variant, city, file, headers).await
 }
