@@ -295,12 +295,13 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
     tracing::info!(layers = catalog.snapshot().len(), seconds = started.elapsed().as_secs_f64(), "store loaded");
     let scenarios = Arc::new(Scenarios::load(&args.tilesets)?);
-    let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options()?, if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 }));
+    let cache_bytes = if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 };
+    let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options()?, cache_bytes));
     let config = ServerConfig {
         addr: args.addr,
         watch_interval: Duration::from_secs_f64(args.watch_seconds.max(0.05)),
         public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
-        cache_bytes: if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 },
+        cache_bytes,
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
     };
