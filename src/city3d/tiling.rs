@@ -254,7 +254,10 @@ pub fn tile_buildings(city: &City3d, id: TileId) -> Result<Vec<(u32, Prepared)>,
             .take(limit)
             .collect()
     };
-    let mut buildings = in_cell(id, usize::MAX);
+    // More than N in a cell above the deepest level means an inner tile: stop counting there, so
+    // asking for `r.glb` of a big layer costs N+1 buildings, not the layer.
+    let limit = if id.level == MAX_LEVEL { usize::MAX } else { max + 1 };
+    let mut buildings = in_cell(id, limit);
     if buildings.is_empty() || (buildings.len() > max && id.level < MAX_LEVEL) {
         return Err(missing());
     }
