@@ -2,6 +2,7 @@
 //! into what went wrong from the caller's point of view. The HTTP layer maps [`ErrorKind`] to a
 //! status in exactly one place (`server::error`); the CLI prints the message.
 
+use crate::city3d::City3dError;
 use crate::crs::CrsError;
 use crate::import::ImportError;
 use crate::scenarios::ScenarioError;
@@ -18,6 +19,8 @@ pub enum Error {
     Crs(#[from] CrsError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    City3d(#[from] City3dError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -49,6 +52,11 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
             Error::Scenario(_) => ErrorKind::BadRequest,
+            Error::City3d(e) => match e {
+                City3dError::NoSuchTile(_) => ErrorKind::NotFound,
+                City3dError::Write { .. } => ErrorKind::Internal,
+                _ => ErrorKind::BadRequest,
+            },
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,

@@ -9,10 +9,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use bando::city3d::{City3d, City3dOptions, ExportOptions, Styling};
 use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
-use bando::index::Catalog;
+use bando::index::{Catalog, LayerData};
 use bando::scenarios::Scenarios;
 use bando::server::{self, AppState, ServerConfig};
 use bando::store::gpkg::GpkgStore;
@@ -36,6 +37,59 @@ enum Command {
     Serve(ServeArgs),
     /// Build the synthetic demo province into a store (for trying bando and for benchmarks).
     Demo(DemoArgs),
+    /// Write tiles to files for static hosting.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// OGC 3D Tiles 1.1 of a building layer: OUT_DIR/tileset.json and OUT_DIR/tiles/*.glb.
+    #[command(name = "3dtiles")]
+    Threedtiles(ThreedtilesArgs),
+}
+
+/// LoD1 settings shared by `serve` and `export 3dtiles`.
+#[derive(Args)]
+struct City3dArgs {
+    /// Height of one storey (m) for buildings with floors but no height_m.
+    #[arg(long, default_value_t = 3.3)]
+    storey_height: f64,
+    /// Height (m) of buildings whose height is missing, negative or over 1,000 m.
+    #[arg(long, default_value_t = 3.3)]
+    default_height: f64,
+    /// A 3D tile is split into four while it holds more buildings than this.
+    #[arg(long, default_value_t = 1000)]
+    max_buildings_per_tile: usize,
+}
+
+impl City3dArgs {
+    fn options(&self) -> anyhow::Result<City3dOptions> {
+        let valid = |h: f64| h.is_finite() && h > 0.0 && h <= bando::city3d::MAX_PLAUSIBLE_HEIGHT_M;
+        anyhow::ensure!(valid(self.storey_height) && valid(self.default_height), "storey and default heights must be in (0, 1000] m");
+        anyhow::ensure!(self.max_buildings_per_tile > 0, "--max-buildings-per-tile must be at least 1");
+        Ok(City3dOptions {
+            storey_height_m: self.storey_height,
+            default_height_m: self.default_height,
+            max_buildings_per_tile: self.max_buildings_per_tile,
+        })
+    }
+}
+
+#[derive(Args)]
+struct ThreedtilesArgs {
+    /// The building layer (polygons with height_m or floors).
+    #[arg(long)]
+    layer: String,
+    /// Folder to write tileset.json and tiles/ into (created if missing).
+    out_dir: PathBuf,
+    /// Write every file gzip-compressed under its plain name (serve with Content-Encoding: gzip).
+    #[arg(long)]
+    gzip: bool,
+    #[arg(long, default_value = DEFAULT_STORE)]
+    store: PathBuf,
+    #[command(flatten)]
+    city3d: City3dArgs,
 }
 
 #[derive(Args)]
@@ -107,6 +161,8 @@ struct ServeArgs {
     /// Folder of MapLibre styles.
     #[arg(long, default_value = "styles")]
     styles: PathBuf,
+    #[command(flatten)]
+    city3d: City3dArgs,
 }
 
 #[derive(Args)]
@@ -137,6 +193,7 @@ fn main() {
         Command::Import(args) => run_import(args),
         Command::Serve(args) => run_serve(args),
         Command::Demo(args) => run_demo(args),
+        Command::Export(ExportCommand::Threedtiles(args)) => run_export_3dtiles(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -238,16 +295,39 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
     tracing::info!(layers = catalog.snapshot().len(), seconds = started.elapsed().as_secs_f64(), "store loaded");
     let scenarios = Arc::new(Scenarios::load(&args.tilesets)?);
+    let cache_bytes = if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 };
+    let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options()?, cache_bytes));
     let config = ServerConfig {
         addr: args.addr,
         watch_interval: Duration::from_secs_f64(args.watch_seconds.max(0.05)),
         public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
-        cache_bytes: if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 },
+        cache_bytes,
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
     };
-    let state = AppState { store, catalog, scenarios, config: Arc::new(config) };
+    let state = AppState { store, catalog, scenarios, config: Arc::new(config), city3d };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
+    Ok(())
+}
+
+fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
+    let options = args.city3d.options()?;
+    let store = GpkgStore::open(&args.store)?;
+    let meta = store.layer(&args.layer)?;
+    let layer = Arc::new(LayerData::load(&store, meta)?);
+    let city = City3d::new(layer, Styling::plain(), options)?;
+    let summary = bando::city3d::export_tileset(&city, &args.out_dir, ExportOptions { gzip: args.gzip, progress: true })?;
+    println!(
+        "wrote {} tiles of {} buildings ({} with a default height, {} degenerate skipped) to {} in {:.2} s ({:.0} buildings/s, {:.0} GLB bytes/building)",
+        summary.tiles,
+        summary.buildings,
+        summary.defaulted_height,
+        summary.skipped_degenerate,
+        args.out_dir.display(),
+        summary.seconds,
+        summary.buildings as f64 / summary.seconds.max(1e-9),
+        summary.glb_bytes as f64 / (summary.buildings.max(1) as f64)
+    );
     Ok(())
 }

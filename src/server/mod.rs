@@ -3,6 +3,7 @@
 //! request, run the core on a blocking thread when the work is CPU-bound, and map errors in one
 //! place (`error`). Nothing outside this module imports axum.
 
+pub mod city3d;
 pub mod error;
 mod layers;
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub scenarios: Arc<Scenarios>,
     pub config: Arc<ServerConfig>,
+    /// 3D Tiles options and response cache.
+    pub city3d: Arc<city3d::City3dState>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(layers::health))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
+        .route("/3d/{layer}/tileset.json", get(city3d::layer_tileset))
+        .route("/3d/{layer}/tiles/{file}", get(city3d::layer_tile))
+        .route("/scenarios/{id}/3d/tileset.json", get(city3d::scenario_tileset))
+        .route("/scenarios/{id}/3d/tiles/{file}", get(city3d::scenario_tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(axum::middleware::map_response(error::json_rejections))

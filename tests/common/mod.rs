@@ -30,6 +30,9 @@ pub fn demo_store(parcels: usize) -> PathBuf {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
     let path = dir.path().join(format!("demo-{parcels}.gpkg"));
+    // Tests run in parallel threads: one builds, the others wait (two builds would share a temp file).
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     if !path.exists() {
         let out = bando(&["demo", "--parcels", &parcels.to_string(), "--store", path.to_str().unwrap()]);
         assert!(out.status.success(), "demo build failed: {}", stderr_of(&out));

@@ -1,0 +1,309 @@
+//! 3D Tiles of a real `bando serve`: every GLB through the Khronos glTF validator, the tileset and
+//! the placement of every vertex through an independent checker (PROJ, GEOS), scenario variants,
+//! bad requests, height fallbacks, re-import invalidation and `bando export 3dtiles`.
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Downloads tileset.json and every content file it names into `dir`; returns the tileset.
+fn download_tileset(server: &Server, base: &str, dir: &Path) -> serde_json::Value {
+    let (status, body, content_type) = server.get(&format!("{base}/tileset.json"));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(content_type.starts_with("application/json"));
+    std::fs::create_dir_all(dir.join("tiles")).unwrap();
+    std::fs::write(dir.join("tileset.json"), &body).unwrap();
+    let tileset: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for uri in content_uris(&tileset["root"]) {
+        let (status, glb, content_type) = server.get(&format!("{base}/{uri}"));
+        assert_eq!(status, 200, "{uri}: {}", String::from_utf8_lossy(&glb));
+        assert_eq!(content_type, "model/gltf-binary");
+        std::fs::write(dir.join(&uri), glb).unwrap();
+    }
+    tileset
+}
+
+fn content_uris(tile: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = tile["content"]["uri"].as_str().map(String::from).into_iter().collect();
+    for child in tile["children"].as_array().into_iter().flatten() {
+        out.extend(content_uris(child));
+    }
+    out
+}
+
+fn glbs_in(dir: &Path) -> Vec<String> {
+    let mut files: Vec<String> =
+        std::fs::read_dir(dir.join("tiles")).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    files.sort();
+    files
+}
+
+/// Runs the Khronos validator over every GLB; returns how many it checked.
+fn validate_glbs(dir: &Path) -> usize {
+    let files = glbs_in(dir);
+    let validator = repo_root().join("tests/js/validate-gltf.mjs");
+    let mut args = vec![validator.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let out = run_checker("node", &args);
+    for line in out.lines() {
+        let report: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(report["errors"], 0, "{line}");
+    }
+    files.len()
+}
+
+fn check_placement(dir: &Path, store: &Path, layer: &str) -> serde_json::Value {
+    let out = run_checker(
+        "python3",
+        &["tests/py/check_3dtiles.py", dir.to_str().unwrap(), store.to_str().unwrap(), layer],
+    );
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+/// The JSON chunk of a GLB.
+fn glb_json(glb: &[u8]) -> serde_json::Value {
+    let len = u32::from_le_bytes(glb[12..16].try_into().unwrap()) as usize;
+    serde_json::from_slice(&glb[20..20 + len]).unwrap()
+}
+
+#[test]
+fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
+    let store = demo_store(5_000);
+    let server = Server::start(&store, &["--max-buildings-per-tile", "250"]);
+    let dir = tempfile::tempdir().unwrap();
+    let tileset = download_tileset(&server, "/3d/buildings", dir.path());
+    assert_eq!(tileset["asset"]["version"], "1.1");
+    assert_eq!(tileset["root"]["refine"], "ADD");
+    let tiles = validate_glbs(dir.path());
+    assert!(tiles > 4, "expected a real quadtree, got {tiles} tiles");
+    let report = check_placement(dir.path(), &store, "buildings");
+    assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+    assert!(report["vertices_of_buildings_with_holes"].as_u64().unwrap() > 0, "no courtyard was checked: {report}");
+
+    // The attributes a click shows: schema and property table with every layer field.
+    let (_, glb, _) = server.get(&format!("/3d/buildings/{}", content_uris(&tileset["root"])[0]));
+    let gltf = glb_json(&glb);
+    let metadata = &gltf["extensions"]["EXT_structural_metadata"];
+    let props = metadata["schema"]["classes"]["building"]["properties"].as_object().unwrap();
+    for field in ["fid", "floors", "height_m", "base_height_m", "temporary_house", "use"] {
+        assert!(props.contains_key(field), "{field} missing from {props:?}");
+    }
+    let primitive = &gltf["meshes"][0]["primitives"][0];
+    assert_eq!(primitive["extensions"]["EXT_mesh_features"]["featureIds"][0]["propertyTable"], 0);
+    assert!(primitive["attributes"]["_FEATURE_ID_0"].is_number());
+
+    // Exported files are the bytes the server sends.
+    let out = tempfile::tempdir().unwrap();
+    let exported = bando(&[
+        "export", "3dtiles", "--layer", "buildings", out.path().to_str().unwrap(),
+        "--store", store.to_str().unwrap(), "--max-buildings-per-tile", "250",
+    ]);
+    assert!(exported.status.success(), "{}", stderr_of(&exported));
+    assert_eq!(std::fs::read(out.path().join("tileset.json")).unwrap(), std::fs::read(dir.path().join("tileset.json")).unwrap());
+    for file in glbs_in(dir.path()) {
+        let name = Path::new(&file).file_name().unwrap();
+        assert_eq!(std::fs::read(out.path().join("tiles").join(name)).unwrap(), std::fs::read(&file).unwrap(), "{file}");
+    }
+}
+
+/// Raw HTTP/1.1 GET (ureq would decompress behind our back): (head, body).
+fn raw_get(base: &str, path: &str, accept_encoding: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept_encoding}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    (String::from_utf8_lossy(&response[..split]).to_lowercase(), response[split + 4..].to_vec())
+}
+
+#[test]
+fn tiles_go_out_gzipped_to_clients_that_accept_it() {
+    let server = Server::start(&demo_store(2_000), &[]);
+    let (_, tileset) = server.get_json("/3d/buildings/tileset.json");
+    let tile = format!("/3d/buildings/{}", content_uris(&tileset["root"])[0]);
+    for _ in 0..2 {
+        // the second round is served from the cache
+        let (head, gz) = raw_get(&server.base, &tile, "gzip, deflate");
+        assert!(head.contains("content-encoding: gzip") && head.contains("vary: accept-encoding"), "{head}");
+        let (head, plain) = raw_get(&server.base, &tile, "identity");
+        assert!(!head.contains("content-encoding"), "{head}");
+        assert_eq!(&plain[..4], b"glTF");
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut unzipped).unwrap();
+        assert_eq!(unzipped, plain);
+        assert!(gz.len() * 2 < plain.len(), "gzip {} vs {}", gz.len(), plain.len());
+    }
+}
+
+#[test]
+fn export_gzip_writes_gzip_files_under_plain_names() {
+    let store = demo_store(2_000);
+    let out = tempfile::tempdir().unwrap();
+    let exported = bando(&["export", "3dtiles", "--layer", "buildings", out.path().to_str().unwrap(), "--gzip", "--store", store.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr_of(&exported));
+    let summary = String::from_utf8_lossy(&exported.stdout);
+    assert!(summary.contains("buildings"), "{summary}");
+    let raw = std::fs::read(out.path().join("tileset.json")).unwrap();
+    assert_eq!(&raw[..2], &[0x1f, 0x8b], "tileset.json is not gzip");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut text).unwrap();
+    let tileset: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(tileset["asset"]["version"], "1.1");
+    let missing = bando(&["export", "3dtiles", "--layer", "nope", out.path().to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    assert!(!missing.status.success());
+}
+
+#[test]
+fn bad_requests_get_json_4xx_never_500() {
+    let store = demo_store(2_000);
+    let tilesets = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tilesets.path().join("flat.toml"),
+        "id = \"flat\"\ntitle = \"No 3D\"\n[[layers]]\nlayer = \"parcels\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tilesets.path().join("none.toml"),
+        "id = \"none\"\ntitle = \"Nothing\"\n[[layers]]\nlayer = \"buildings\"\n[three_d]\nlayer = \"buildings\"\nwhere = [{ field = \"use\", op = \"eq\", value = \"castle\" }]\n",
+    )
+    .unwrap();
+    let server = Server::start(&store, &["--tilesets", tilesets.path().to_str().unwrap()]);
+    // A filter that matches nothing is an empty tileset, not an error.
+    let (status, empty) = server.get_json("/scenarios/none/3d/tileset.json");
+    assert_eq!(status, 200, "{empty}");
+    assert_eq!(empty["extras"]["buildings"], 0);
+    assert!(empty["root"]["children"].is_null() && empty["root"]["content"].is_null(), "{empty}");
+    let cases = [
+        ("/3d/no_such_layer/tileset.json", 404),
+        ("/3d/schools/tileset.json", 400),          // points, not footprints
+        ("/3d/parcels/tileset.json", 400),          // polygons without heights
+        ("/3d/buildings/tiles/r9.glb", 400),
+        ("/3d/buildings/tiles/x.glb", 400),
+        ("/3d/buildings/tiles/r0.png", 400),
+        ("/3d/buildings/tiles/r00000000000000000000000000000.glb", 400),
+        ("/3d/buildings/tiles/r.glb", 404),         // the root is an inner tile
+        ("/3d/buildings/tiles/r3333333333.glb", 404),
+        ("/scenarios/nope/3d/tileset.json", 404),
+        ("/scenarios/flat/3d/tileset.json", 404),
+        ("/scenarios/flat/3d/tiles/r0.glb", 404),
+    ];
+    for (path, want) in cases {
+        let (status, body) = server.get_json(path);
+        assert_eq!(status, want, "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
+    }
+}
+
+#[test]
+fn a_scenario_filters_and_colours_its_buildings() {
+    let store = demo_store(2_000);
+    let tilesets = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tilesets.path().join("welfare.toml"),
+        r##"
+id = "welfare"
+title = "Nhà tạm"
+[[layers]]
+layer = "buildings"
+[three_d]
+layer = "buildings"
+where = [{ field = "use", op = "eq", value = "residential" }]
+colors = [{ where = [{ field = "temporary_house", op = "eq", value = true }], color = "#ff0000" }]
+default_color = "#cccccc"
+"##,
+    )
+    .unwrap();
+    let server = Server::start(&store, &["--tilesets", tilesets.path().to_str().unwrap()]);
+    let dir = tempfile::tempdir().unwrap();
+    let tileset = download_tileset(&server, "/scenarios/welfare/3d", dir.path());
+    validate_glbs(dir.path());
+    let (_, plain) = server.get_json("/3d/buildings/tileset.json");
+    let (all, residential) = (plain["extras"]["buildings"].as_u64().unwrap(), tileset["extras"]["buildings"].as_u64().unwrap());
+    assert!(residential > 0 && residential < all, "filter kept {residential} of {all}");
+    let mut red = 0;
+    for file in glbs_in(dir.path()) {
+        let gltf = glb_json(&std::fs::read(&file).unwrap());
+        for material in gltf["materials"].as_array().unwrap() {
+            if material["pbrMetallicRoughness"]["baseColorFactor"] == serde_json::json!([1.0, 0.0, 0.0, 1.0]) {
+                red += 1;
+            }
+        }
+        let uses = gltf["extensions"]["EXT_structural_metadata"]["propertyTables"][0]["properties"]["use"].clone();
+        assert!(uses.is_object());
+    }
+    assert!(red > 0, "no temporary house was coloured red");
+}
+
+/// A GeoJSON building layer with every height trap: missing, negative, absurd, floors only, a base
+/// above the top, and a sliver footprint.
+fn trap_buildings(extra_height: f64) -> String {
+    let square = |i: usize| {
+        let (x, y) = (107.58 + i as f64 * 0.0003, 16.46);
+        format!("[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]", x + 0.0001, x + 0.0001, y + 0.0001, y + 0.0001)
+    };
+    let props = [
+        format!(r#"{{"height_m": {}, "floors": 2, "base_height_m": 0}}"#, 9.0 + extra_height),
+        r#"{"height_m": null, "floors": 4, "base_height_m": null}"#.to_string(),
+        r#"{"height_m": -3, "floors": null, "base_height_m": null}"#.to_string(),
+        r#"{"height_m": 5000, "floors": null, "base_height_m": null}"#.to_string(),
+        r#"{"height_m": 10, "floors": 3, "base_height_m": 12}"#.to_string(),
+    ];
+    let mut features: Vec<String> = props
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!(r#"{{"type":"Feature","properties":{p},"geometry":{{"type":"Polygon","coordinates":{}}}}}"#, square(i)))
+        .collect();
+    features.push(r#"{"type":"Feature","properties":{"height_m": 6, "floors": 2, "base_height_m": 0},"geometry":{"type":"Polygon","coordinates":[[[107.59,16.47],[107.5900003,16.47],[107.59,16.4700003],[107.59,16.47]]]}}"#.to_string());
+    format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+}
+
+fn import(store: &Path, file: &Path, replace: bool) {
+    let mut args = vec!["import", file.to_str().unwrap(), "--layer", "houses", "--kind", "building", "--store", store.to_str().unwrap()];
+    if replace {
+        args.push("--replace");
+    }
+    let out = bando(&args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn height_fallbacks_are_counted_and_a_reimport_invalidates_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("houses.gpkg");
+    let source = dir.path().join("houses.geojson");
+    std::fs::write(&source, trap_buildings(0.0)).unwrap();
+    import(&store, &source, false);
+    let server = Server::start(&store, &["--watch-seconds", "0.1"]);
+    let tiles = dir.path().join("tiles1");
+    let tileset = download_tileset(&server, "/3d/houses", &tiles);
+    assert_eq!(tileset["extras"]["buildings"], 5, "{tileset}");
+    assert_eq!(tileset["extras"]["defaulted_height"], 2, "{tileset}");
+    assert_eq!(tileset["extras"]["skipped_degenerate"], 1, "{tileset}");
+    validate_glbs(&tiles);
+    let report = check_placement(&tiles, &store, "houses");
+    assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+    let top = tileset["root"]["boundingVolume"]["region"][5].as_f64().unwrap();
+    assert!((top - 13.2).abs() < 1e-9, "highest roof is 4 floors × 3.3 m, got {top}");
+
+    // The storey height is a setting: the floors-only house (4 floors) follows it.
+    let tall_storeys = Server::start(&store, &["--storey-height", "4.0"]);
+    let (_, t) = tall_storeys.get_json("/3d/houses/tileset.json");
+    assert_eq!(t["root"]["boundingVolume"]["region"][5].as_f64(), Some(16.0), "{t}");
+    drop(tall_storeys);
+
+    // Re-import with a taller first house: the cached tileset must not survive it.
+    std::fs::write(&source, trap_buildings(20.0)).unwrap();
+    import(&store, &source, true);
+    let started = Instant::now();
+    loop {
+        let (_, t) = server.get_json("/3d/houses/tileset.json");
+        if t["root"]["boundingVolume"]["region"][5].as_f64() == Some(29.0) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "re-import not picked up: {t}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
