@@ -17,6 +17,8 @@ fn health_layers_and_layer_detail() {
         assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
     }
 
+    let cors = ureq::get(&server.url("/layers")).set("Origin", "http://wall-display.local").call().unwrap();
+    assert_eq!(cors.header("access-control-allow-origin"), Some("*"), "map clients on other origins may read");
     let (status, parcels) = server.get_json("/layers/parcels");
     assert_eq!(status, 200);
     assert_eq!(parcels["feature_count"], 2000);

@@ -60,6 +60,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(axum::middleware::map_response(error::json_rejections))
+        // Map clients (MapLibre, CesiumJS) are often served from another origin than the tiles.
+        .layer(tower_http::cors::CorsLayer::new().allow_origin(tower_http::cors::Any).allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::HEAD]).allow_headers(tower_http::cors::Any))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
