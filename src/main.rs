@@ -107,6 +107,9 @@ struct ServeArgs {
     /// Folder of MapLibre styles.
     #[arg(long, default_value = "styles")]
     styles: PathBuf,
+    /// Folder of the web viewer served at / (its libraries in DIR/node_modules, from npm ci).
+    #[arg(long, default_value = "web")]
+    web: PathBuf,
 }
 
 #[derive(Args)]
@@ -245,6 +248,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_bytes: if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 },
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
+        web_dir: args.web,
     };
     let state = AppState { store, catalog, scenarios, config: Arc::new(config) };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

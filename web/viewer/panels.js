@@ -1,0 +1,122 @@
+// The right-hand panels: statistics per ward (`GET /stats`) and the scenario's indicators
+// (`GET /scenarios/{id}/indicators`) with below-target units marked in the list and on the map.
+
+import { getJson, normaliseStats, normaliseIndicators, formatTarget, fmt } from './api.js';
+import { layerLabel } from './labels.js';
+import { el, clear, apiFailure, hideBanner } from './ui.js';
+
+export class Panels {
+  constructor(view, tools, state) {
+    this.view = view;
+    this.tools = tools;
+    this.state = state;
+    this.statsSelect = document.getElementById('stats-layer');
+    this.statsSelect.addEventListener('change', () => this.loadStats(this.statsSelect.value));
+  }
+
+  /** Called when the scenario (or the catalog) changes. */
+  async refresh() {
+    const scenario = this.state.scenario;
+    const layers = scenario ? [...new Set(scenario.layers.map((l) => l.layer))] : (this.state.catalog || []).map((l) => l.name);
+    const candidates = layers.filter((l) => l !== 'wards' && l !== 'province');
+    clear(this.statsSelect);
+    candidates.forEach((l) => this.statsSelect.append(el('option', { value: l }, `${layerLabel(l)} (${l})`)));
+    await Promise.all([
+      candidates.length ? this.loadStats(candidates[0]) : Promise.resolve(),
+      this.loadIndicators(),
+    ]);
+  }
+
+  async loadStats(layer) {
+    const host = document.getElementById('stats');
+    clear(host).append(el('p', { class: 'muted' }, 'Đang tính…'));
+    let rows;
+    try {
+      rows = normaliseStats(await getJson('stats', { layer, by: 'wards' }));
+    } catch (e) {
+      clear(host).append(el('p', { class: 'muted' }, e.routeMissing ? 'API thống kê chưa có trên máy chủ này (GET /stats not available yet).' : `Lỗi: ${e.message}`));
+      if (!e.routeMissing) apiFailure('stats', 'Thống kê (statistics)', e);
+      return;
+    }
+    hideBanner('stats');
+    clear(host);
+    if (rows.length === 0) { host.append(el('p', { class: 'muted' }, 'Không có số liệu.')); return; }
+    const extra = ['area_m2', 'length_m', 'sum'].find((k) => rows.some((r) => typeof r[k] === 'number'));
+    const extraLabel = { area_m2: 'Diện tích (ha)', length_m: 'Chiều dài (km)', sum: 'Tổng' }[extra];
+    const extraValue = (r) => (extra === 'area_m2' ? r.area_m2 / 10000 : extra === 'length_m' ? r.length_m / 1000 : r.sum);
+    const max = Math.max(1, ...rows.map((r) => Number(r.count) || 0));
+    const sorted = [...rows].sort((a, b) => (Number(b.count) || 0) - (Number(a.count) || 0));
+    host.append(el('table', { class: 'data-table', dataset: { test: 'stats-table' } },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Phường/xã'), el('th', { class: 'num' }, 'Số lượng'), extra ? el('th', { class: 'num' }, extraLabel) : null)),
+      el('tbody', {}, sorted.map((r) => el('tr', { dataset: { code: r.code } },
+        el('td', {}, r.name || r.code, r.group !== undefined ? el('span', { class: 'muted' }, ` · ${r.group}`) : null),
+        el('td', { class: 'num bar-cell' }, el('span', { class: 'bar', style: { width: `${(100 * (Number(r.count) || 0)) / max}%` } }), el('span', {}, fmt(r.count))),
+        extra ? el('td', { class: 'num' }, fmt(extraValue(r))) : null)))));
+  }
+
+  async loadIndicators() {
+    const host = document.getElementById('indicators');
+    this.view.setOverlay('alerts', null);
+    const scenario = this.state.scenario;
+    if (!scenario) { clear(host).append(el('p', { class: 'muted' }, '—')); return; }
+    if (Array.isArray(scenario.indicators) && scenario.indicators.length === 0) {
+      clear(host).append(el('p', { class: 'muted' }, 'Kịch bản này không có chỉ tiêu (no indicators).'));
+      return;
+    }
+    clear(host).append(el('p', { class: 'muted' }, 'Đang tính…'));
+    let rows;
+    try {
+      rows = normaliseIndicators(await getJson(`scenarios/${encodeURIComponent(scenario.id)}/indicators`));
+    } catch (e) {
+      clear(host).append(el('p', { class: 'muted' }, e.routeMissing ? 'API chỉ tiêu chưa có trên máy chủ này (indicators not available yet).' : `Lỗi: ${e.message}`));
+      if (!e.routeMissing) apiFailure('indicators', 'Chỉ tiêu (indicators)', e);
+      return;
+    }
+    if (this.state.scenario !== scenario) return;
+    clear(host);
+    if (rows.length === 0) { host.append(el('p', { class: 'muted' }, 'Không có số liệu.')); return; }
+    const byIndicator = new Map();
+    for (const r of rows) {
+      const key = r.indicator || r.title;
+      if (!byIndicator.has(key)) byIndicator.set(key, []);
+      byIndicator.get(key).push(r);
+    }
+    const below = new Set();
+    for (const [key, list] of byIndicator) {
+      const bad = list.filter((r) => r.status === 'below_target');
+      bad.forEach((r) => below.add(String(r.code)));
+      const first = list[0];
+      const meta = (scenario.indicators || []).find((i) => i.id === key) || {};
+      const unit = first.measureUnit || meta.unit || '';
+      const sorted = [...list].sort((a, b) => (a.status === b.status ? 0 : a.status === 'below_target' ? -1 : 1));
+      host.append(el('div', { class: 'indicator', dataset: { indicator: key } },
+        el('div', { class: 'indicator-head' },
+          el('span', { class: 'indicator-title' }, first.title || meta.title || key),
+          el('span', { class: `badge ${bad.length ? 'bad' : 'good'}`, dataset: { test: 'indicator-badge' } },
+            bad.length ? `${bad.length}/${list.length} dưới chỉ tiêu` : `Đạt ${list.length}/${list.length}`)),
+        el('div', { class: 'muted small' }, `Chỉ tiêu (target): ${formatTarget(first.target ?? meta.target, unit)}`),
+        el('table', { class: 'data-table' }, el('tbody', {}, sorted.map((r) => el('tr', {
+          class: r.status === 'below_target' ? 'below-target' : 'ok',
+          dataset: { code: r.code, status: r.status },
+          title: r.status === 'below_target' ? 'Dưới chỉ tiêu (below target)' : 'Đạt (ok)',
+          onclick: () => this.#focusUnit(r.code),
+        },
+        el('td', {}, r.status === 'below_target' ? '⚠ ' : '✓ ', r.name || r.code),
+        el('td', { class: 'num' }, `${fmt(typeof r.value === 'number' && r.value > 0 && r.value < 1 && unit === '%' ? r.value * 100 : r.value)}${unit ? ` ${unit}` : ''}`)))))));
+    }
+    this.belowTarget = below;
+    if (below.size > 0) {
+      const wards = await this.tools.loadWards();
+      if (this.state.scenario !== scenario) return;
+      const features = (wards || []).filter((w) => below.has(w.code) && w.geometry)
+        .map((w) => ({ type: 'Feature', properties: { code: w.code, name: w.name }, geometry: w.geometry }));
+      this.view.setOverlay('alerts', { type: 'FeatureCollection', features });
+    }
+  }
+
+  async #focusUnit(code) {
+    const wards = await this.tools.loadWards();
+    const w = (wards || []).find((x) => x.code === String(code));
+    if (w && w.geometry) this.view.flyToGeometry(w.geometry);
+  }
+}
