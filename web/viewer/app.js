@@ -151,6 +151,7 @@ function showView(which) {
   document.getElementById('map').classList.toggle('hidden', which !== 'map');
   document.getElementById('city3d').classList.toggle('hidden', which !== '3d');
   document.querySelector('.toolbar').classList.toggle('disabled', which !== 'map');
+  document.getElementById('tool-hint').classList.toggle('hidden', which !== 'map');
   if (which === 'map') { view.map.resize(); return Promise.resolve(); }
   return city.show(state.scenario && bando.loadedScenario ? state.scenario.id : null);
 }

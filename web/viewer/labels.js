@@ -77,3 +77,25 @@ export function layerLabel(id) {
 export function fieldLabel(name) {
   return FIELDS[name] || name;
 }
+
+/** Names of coded values (land-use codes of Circular 08/2024/TT-BTNMT, statuses). */
+const VALUES = {
+  land_use: {
+    ODT: 'Đất ở tại đô thị', ONT: 'Đất ở tại nông thôn', LUC: 'Đất chuyên trồng lúa', LUK: 'Đất trồng lúa còn lại',
+    BHK: 'Đất trồng cây hằng năm khác', CLN: 'Đất trồng cây lâu năm', NTS: 'Đất nuôi trồng thủy sản', RSX: 'Đất rừng sản xuất',
+    RPH: 'Đất rừng phòng hộ', TMD: 'Đất thương mại, dịch vụ', SKC: 'Đất cơ sở sản xuất phi nông nghiệp', SKK: 'Đất khu công nghiệp',
+    DGD: 'Đất xây dựng cơ sở giáo dục', DYT: 'Đất xây dựng cơ sở y tế', DGT: 'Đất giao thông', DTL: 'Đất thủy lợi',
+    TSC: 'Đất trụ sở cơ quan', CQP: 'Đất quốc phòng', CAN: 'Đất an ninh', SON: 'Đất sông, ngòi, kênh, rạch', NTD: 'Đất nghĩa trang',
+    DVH: 'Đất xây dựng cơ sở văn hóa', DTT: 'Đất xây dựng cơ sở thể dục, thể thao', DKV: 'Đất khu vui chơi, giải trí công cộng',
+  },
+  status: {
+    ok: 'bình thường', working: 'hoạt động', on: 'đang bật', off: 'tắt', broken: 'hỏng', fault: 'sự cố', faulty: 'sự cố',
+    maintenance: 'bảo trì', offline: 'mất kết nối', active: 'hoạt động', alert: 'cảnh báo', good: 'tốt', poor: 'kém',
+  },
+};
+
+/** "ODT — Đất ở tại đô thị" for a coded value; `fallback` when the value has no known name. */
+export function valueLabel(field, value, fallback) {
+  const name = VALUES[field] && VALUES[field][value];
+  return name ? `${value} — ${name}` : fallback;
+}

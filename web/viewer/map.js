@@ -4,7 +4,7 @@
 
 import * as maplibregl from '../vendor/maplibre-gl/maplibre-gl.mjs';
 import { apiUrl, fmt } from './api.js';
-import { layerLabel, fieldLabel } from './labels.js';
+import { layerLabel, fieldLabel, valueLabel as codeLabel } from './labels.js';
 import { el, clear, showBanner, hideBanner } from './ui.js';
 
 const HUE = [107.585, 16.463];
@@ -170,9 +170,9 @@ export class MapView {
       return;
     }
     for (const block of entries) {
-      const items = block.items.map((it) => el('li', {}, el('span', { class: `swatch ${block.kind}`, style: { background: it.color, borderColor: it.color } }), el('span', {}, it.label)));
+      const items = block.items.map((it) => el('li', {}, el('span', { class: `swatch ${block.kind}`, style: { background: it.color } }), el('span', {}, it.label)));
       host.append(el('div', { class: 'legend-block', dataset: { layer: block.id } },
-        el('div', { class: 'legend-title' }, block.title),
+        block.items.length > 1 ? el('div', { class: 'legend-title' }, block.title) : null,
         el('ul', {}, items)));
     }
   }
@@ -334,7 +334,7 @@ function swatchFor(layers) {
     const prop = PAINT_COLOR[l.type];
     const value = prop && l.paint && l.paint[prop];
     const items = value !== undefined ? colourItems(value) : [];
-    if (items.length > 0) return el('span', { class: `swatch ${kindOf(l.type)}`, style: { background: items[0].color, borderColor: items[0].color } });
+    if (items.length > 0) return el('span', { class: `swatch ${kindOf(l.type)}`, style: { background: items[0].color } });
   }
   return el('span', { class: 'swatch none' });
 }
@@ -343,7 +343,7 @@ function kindOf(type) {
   return type === 'line' ? 'line' : type === 'circle' || type === 'symbol' ? 'point' : 'fill';
 }
 
-/** Legend blocks from a style: one per drawing layer, its colours and what they mean. */
+/** Legend blocks from a style: one per drawn source layer, its colours and what they mean. */
 export function legendFromStyle(style) {
   const blocks = [];
   for (const layer of style.layers || []) {
@@ -351,25 +351,21 @@ export function legendFromStyle(style) {
     const prop = PAINT_COLOR[layer.type];
     if (!prop) continue;
     const value = layer.paint && layer.paint[prop];
-    if (value === undefined) {
-      if (layer.type === 'symbol') continue; // labels in the default colour say nothing
-    }
-    const items = value === undefined ? [{ label: layerLabel(layer['source-layer'] || layer.id), color: '#000000' }] : colourItems(value);
+    if (value === undefined && layer.type === 'symbol') continue; // labels in the default colour say nothing
+    const items = value === undefined ? [{ label: '', color: '#000000' }] : colourItems(value);
     if (items.length === 0) continue;
     if (layer.type === 'symbol' && items.length === 1) continue; // plain labels: not a legend entry
     const sourceLayer = layer['source-layer'] || layer.id;
     const title = (layer.metadata && (layer.metadata['bando:title'] || layer.metadata.title)) || layerLabel(sourceLayer);
+    const field = Array.isArray(value) ? describeInput(value[0] === 'interpolate' ? value[2] : value[1]) : '';
     if (items.length === 1) items[0].label = title;
-    blocks.push({ id: layer.id, title, kind: kindOf(layer.type), items });
+    // a fill and its outline (or a second style layer of the same data) say the same thing once
+    const same = blocks.find((b) => b.sourceLayer === sourceLayer);
+    if (same && (items.length === 1 || same.items.length > 1)) continue;
+    if (same) blocks.splice(blocks.indexOf(same), 1);
+    blocks.push({ id: layer.id, sourceLayer, title: items.length > 1 && field ? `${title} · ${field}` : title, kind: kindOf(layer.type), items });
   }
-  // one block per title: a fill and its outline say the same thing
-  const seen = new Set();
-  return blocks.filter((b) => {
-    const key = `${b.title}|${b.items.map((i) => i.label + i.color).join(',')}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  return blocks;
 }
 
 /** [{label, color}] for a paint colour: a constant, match, case, step, interpolate or legacy stops. */
@@ -384,11 +380,10 @@ export function colourItems(value) {
   const op = value[0];
   const items = [];
   if (op === 'match') {
-    const field = describeInput(value[1]);
     for (let i = 2; i + 1 < value.length; i += 2) {
       const labels = Array.isArray(value[i]) ? value[i] : [value[i]];
       const color = constColour(value[i + 1]);
-      if (color) items.push({ label: `${field ? `${field}: ` : ''}${labels.map(fmt).join(', ')}`, color });
+      if (color) items.push({ label: labels.map((v) => valueLabel(value[1], v)).join(', '), color });
     }
     const fallback = constColour(value[value.length - 1]);
     if (value.length % 2 === 1 && fallback) items.push({ label: 'khác (other)', color: fallback });
@@ -471,4 +466,9 @@ export function boundsOf(geometry) {
   if (geometry.type === 'GeometryCollection') geometry.geometries.forEach((g) => walk(g.coordinates));
   else if (geometry.coordinates) walk(geometry.coordinates);
   return Number.isFinite(w) ? [[w, s], [e, n]] : null;
+}
+
+function valueLabel(input, v) {
+  const field = Array.isArray(input) && input[0] === 'get' ? input[1] : '';
+  return codeLabel(field, v, fmt(v));
 }

@@ -33,7 +33,8 @@ export class QueryTools {
     document.querySelectorAll('.tool[data-tool]').forEach((b) => b.addEventListener('click', () => this.setTool(b.dataset.tool)));
     document.getElementById('clear-query').addEventListener('click', () => this.clearAll());
     document.getElementById('radius-m').addEventListener('change', () => {
-      if (this.radiusCentre) this.runRadius(this.radiusCentre, this.radiusMetres());
+      const same = this.lastQuery && this.lastQuery.kind === 'radius' && this.lastQuery.params.radius_m === this.radiusMetres();
+      if (this.radiusCentre && !same) this.runRadius(this.radiusCentre, this.radiusMetres());
     });
     document.getElementById('ward-select').addEventListener('change', (e) => {
       if (e.target.value) this.runWard(e.target.value);
