@@ -100,7 +100,7 @@ export function normaliseStats(body) {
   } else if (Array.isArray(body)) {
     rows = body;
   } else if (body) {
-    rows = body.units || body.rows || body.stats || body.results || body.groups || [];
+    rows = body.units || body.rows || body.stats || body.results || Object.values(body).find(Array.isArray) || [];
   }
   return rows.map((r) => {
     const unit = r.unit && typeof r.unit === 'object' ? r.unit : {};
@@ -129,6 +129,7 @@ export function normaliseIndicators(body) {
       value: u.value,
       target: u.target ?? ind.target,
       status: u.status ?? (u.ok === false ? 'below_target' : 'ok'),
+      measure: ind.measure ?? u.measure ?? '',
     });
   };
   let list = [];
@@ -144,14 +145,14 @@ export function normaliseIndicators(body) {
   return out;
 }
 
-/** "≤ 5", "≥ 95 %", from a target {min, max} or a number. */
-export function formatTarget(target, unit) {
+/** "≤ 5", "≥ 95 %", from a target {min, max} or a number; `scale` 100 for shares shown in %. */
+export function formatTarget(target, unit, scale = 1) {
   if (target === undefined || target === null) return '';
   const u = unit ? ` ${unit}` : '';
-  if (typeof target === 'number') return `${fmt(target)}${u}`;
+  if (typeof target === 'number') return `${fmt(target * scale)}${u}`;
   const parts = [];
-  if (target.min !== undefined && target.min !== null) parts.push(`≥ ${fmt(target.min)}${u}`);
-  if (target.max !== undefined && target.max !== null) parts.push(`≤ ${fmt(target.max)}${u}`);
+  if (target.min !== undefined && target.min !== null) parts.push(`≥ ${fmt(target.min * scale)}${u}`);
+  if (target.max !== undefined && target.max !== null) parts.push(`≤ ${fmt(target.max * scale)}${u}`);
   return parts.join(', ');
 }
 

@@ -87,22 +87,24 @@ export class Panels {
       bad.forEach((r) => below.add(String(r.code)));
       const first = list[0];
       const meta = (scenario.indicators || []).find((i) => i.id === key) || {};
-      const unit = first.measureUnit || meta.unit || '';
+      const share = (first.measure || meta.measure) === 'share';
+      const unit = share ? '%' : first.measureUnit || meta.unit || '';
+      const scale = share ? 100 : 1;
       const sorted = [...list].sort((a, b) => (a.status === b.status ? 0 : a.status === 'below_target' ? -1 : 1));
       host.append(el('div', { class: 'indicator', dataset: { indicator: key } },
         el('div', { class: 'indicator-head' },
           el('span', { class: 'indicator-title' }, first.title || meta.title || key),
           el('span', { class: `badge ${bad.length ? 'bad' : 'good'}`, dataset: { test: 'indicator-badge' } },
             bad.length ? `${bad.length}/${list.length} dưới chỉ tiêu` : `Đạt ${list.length}/${list.length}`)),
-        el('div', { class: 'muted small' }, `Chỉ tiêu (target): ${formatTarget(first.target ?? meta.target, unit)}`),
+        el('div', { class: 'muted small' }, `Chỉ tiêu (target): ${formatTarget(first.target ?? meta.target, unit, scale)}`),
         el('table', { class: 'data-table' }, el('tbody', {}, sorted.map((r) => el('tr', {
-          class: r.status === 'below_target' ? 'below-target' : 'ok',
+          class: r.status === 'below_target' ? 'below-target' : r.status === 'ok' ? 'ok' : 'no-data',
           dataset: { code: r.code, status: r.status },
-          title: r.status === 'below_target' ? 'Dưới chỉ tiêu (below target)' : 'Đạt (ok)',
+          title: r.status === 'below_target' ? 'Dưới chỉ tiêu (below target)' : r.status === 'ok' ? 'Đạt (ok)' : 'Không có số liệu (no data)',
           onclick: () => this.#focusUnit(r.code),
         },
-        el('td', {}, r.status === 'below_target' ? '⚠ ' : '✓ ', r.name || r.code),
-        el('td', { class: 'num' }, `${fmt(typeof r.value === 'number' && r.value > 0 && r.value < 1 && unit === '%' ? r.value * 100 : r.value)}${unit ? ` ${unit}` : ''}`)))))));
+        el('td', {}, r.status === 'below_target' ? '⚠ ' : r.status === 'ok' ? '✓ ' : '· ', r.name || r.code),
+        el('td', { class: 'num' }, typeof r.value === 'number' ? `${fmt(r.value * scale)}${unit ? ` ${unit}` : ''}` : 'không có số liệu')))))));
     }
     this.belowTarget = below;
     if (below.size > 0) {
