@@ -167,7 +167,7 @@ async function partCore() {
   try {
     check(await page.evaluate(() => document.body.dataset.ready) === 'true', 'the viewer started');
     check(await page.locator('#map canvas.maplibregl-canvas').count() === 1, 'a MapLibre canvas is on the page');
-    check(await page.evaluate(() => window.bando.map.isStyleLoaded() !== false), 'the map has a style loaded');
+    check(await page.evaluate(() => (window.bando.map.getStyle()?.layers || []).some((l) => l.type === 'background')), 'the map has a style (at least its background)');
     const listed = await page.locator('[data-test=catalog] li').count();
     check(listed === catalog.length, 'the store catalog is listed', `${listed} of ${catalog.length}`);
     const chips = await page.locator('[data-test=api-status] .api-chip').count();

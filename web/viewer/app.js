@@ -5,7 +5,7 @@
 // For tests and operators' scripts the live objects are on `window.bando`.
 
 import { getJson, probe, normaliseScenarioList, apiUrl } from './api.js';
-import { MapView } from './map.js';
+import { MapView, catalogStyle } from './map.js';
 import { QueryTools } from './query.js';
 import { Panels } from './panels.js';
 import { City3D } from './city3d.js';
@@ -143,10 +143,43 @@ async function selectScenario(id) {
   if (state.view === '3d') city.show(id);
 }
 
+/**
+ * No scenario maps on this server: draw the whole catalog from the layer tiles (`/tiles/...`)
+ * when those exist, else leave the plain background with the banner saying why.
+ */
+async function showCatalogMap() {
+  const names = state.catalog.map((l) => l.name).filter((n) => /^[a-z0-9_]+$/.test(n));
+  state.scenario = { id: null, title: 'Toàn bộ dữ liệu kho', description: 'Không có kịch bản: mọi lớp trong kho, màu theo loại dữ liệu (all layers of the store).', layers: names.map((n) => ({ layer: n })) };
+  if (names.length > 0) {
+    const tileJson = `tiles/${names.join(',')}.json`;
+    try {
+      const tj = await getJson(tileJson);
+      document.getElementById('scenario-title').textContent = state.scenario.title;
+      document.getElementById('scenario-desc').textContent = state.scenario.description;
+      // centre on the densest data (parcels, else wards), not the middle of the sea zones
+      const focus = ['parcels', 'buildings', 'wards'].map((n) => state.catalog.find((l) => l.name === n && l.bbox)).find(Boolean);
+      const b = focus && focus.bbox;
+      const center = b ? [(b.west + b.east) / 2, (b.south + b.north) / 2, 15] : Array.isArray(tj.center) ? tj.center : null;
+      if (center) state.scenario.center = [center[0], center[1], Math.max(center[2] ?? 14, 14)];
+      await new Promise((resolve) => {
+        view.map.once('style.load', resolve);
+        view.setScenario(state.scenario, catalogStyle(state.catalog, apiUrl(tileJson)), apiUrl(tileJson));
+      });
+      bando.loadedScenario = null;
+      bando.catalogMap = true;
+      showBanner('scenarios', 'info', 'Chưa có API kịch bản trên máy chủ này: hiển thị mọi lớp dữ liệu từ /tiles (scenario maps not available yet; showing the catalog).');
+    } catch (e) {
+      if (!e.routeMissing) apiFailure('tiles', 'Ô bản đồ (tiles)', e);
+    }
+  }
+  panels.refresh();
+}
+
 // ---------------------------------------------------------------- 2D / 3D
 
 function showView(which) {
   state.view = which;
+  document.body.dataset.view = which;
   document.querySelectorAll('.view-tabs .tab').forEach((t) => t.classList.toggle('active', t.dataset.view === which));
   document.getElementById('map').classList.toggle('hidden', which !== 'map');
   document.getElementById('city3d').classList.toggle('hidden', which !== '3d');
@@ -166,7 +199,7 @@ bando.ready = (async () => {
   const wanted = decodeURIComponent((location.hash.match(/scenario=([^&]+)/) || [])[1] || '');
   const first = state.scenarios.find((s) => s.id === wanted) || state.scenarios[0];
   if (first) await selectScenario(first.id);
-  else panels.refresh();
+  else await showCatalogMap();
   document.body.dataset.ready = 'true';
 })().catch((e) => {
   showBanner('boot', 'error', 'Trình xem không khởi động được (viewer failed to start).', e && e.message);

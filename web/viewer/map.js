@@ -21,6 +21,39 @@ export function blankStyle() {
   };
 }
 
+const KIND_COLOURS = { admin: '#5c6f82', cadastral: '#d9c7a3', housing: '#e07b39', building: '#a39a8c', planning: '#8e7cc3', infrastructure: '#3d85c6', poi: '#1e88e5', iot: '#00897b' };
+const DRAW_ORDER = ['water', 'planning_zones', 'industrial_parks', 'fishing_zones', 'parcels', 'buildings', 'province', 'wards', 'roads'];
+
+/**
+ * A style drawing every catalog layer from `/tiles/{layers}` (issue 3's layer tiles) with plain
+ * colours by kind: the map shown when a server has tiles but no scenario maps.
+ */
+export function catalogStyle(catalog, tileJsonUrl) {
+  const layers = [{ id: 'background', type: 'background', paint: { 'background-color': '#f2efe9' } }];
+  const rank = (l) => {
+    const i = DRAW_ORDER.indexOf(l.name);
+    const geom = String(l.geometry_type || '').toUpperCase();
+    return i >= 0 ? i : geom.includes('POINT') ? 100 : geom.includes('LINE') ? 50 : 10;
+  };
+  for (const l of [...catalog].sort((a, b) => rank(a) - rank(b))) {
+    const geom = String(l.geometry_type || '').toUpperCase();
+    const colour = l.name === 'water' ? '#a5c8e4' : KIND_COLOURS[l.kind] || '#777777';
+    const base = { source: 'bando-catalog', 'source-layer': l.name, metadata: { 'bando:title': layerLabel(l.name) } };
+    if (geom.includes('POLYGON')) {
+      if (l.kind === 'admin') {
+        layers.push({ ...base, id: `${l.name}-line`, type: 'line', paint: { 'line-color': colour, 'line-width': l.name === 'province' ? 2.5 : 1.5, 'line-dasharray': l.name === 'province' ? [1, 0] : [3, 2] } });
+      } else {
+        layers.push({ ...base, id: `${l.name}-fill`, type: 'fill', paint: { 'fill-color': colour, 'fill-opacity': l.kind === 'planning' ? 0.25 : 0.7, 'fill-outline-color': '#6d6d6d' } });
+      }
+    } else if (geom.includes('LINE')) {
+      layers.push({ ...base, id: `${l.name}-line`, type: 'line', paint: { 'line-color': l.kind === 'infrastructure' ? '#ffffff' : colour, 'line-width': 3 } });
+    } else {
+      layers.push({ ...base, id: `${l.name}-point`, type: 'circle', paint: { 'circle-color': colour, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 12, 1.5, 17, 5], 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 } });
+    }
+  }
+  return { version: 8, name: 'bando catalog', sources: { 'bando-catalog': { type: 'vector', url: tileJsonUrl } }, layers };
+}
+
 export class MapView {
   constructor(container) {
     this.map = new maplibregl.Map({

@@ -58,7 +58,7 @@ export class Panels {
     const host = document.getElementById('indicators');
     this.view.setOverlay('alerts', null);
     const scenario = this.state.scenario;
-    if (!scenario) { clear(host).append(el('p', { class: 'muted' }, '—')); return; }
+    if (!scenario || !scenario.id) { clear(host).append(el('p', { class: 'muted' }, '—')); return; }
     if (Array.isArray(scenario.indicators) && scenario.indicators.length === 0) {
       clear(host).append(el('p', { class: 'muted' }, 'Kịch bản này không có chỉ tiêu (no indicators).'));
       return;

@@ -24,6 +24,8 @@ export function clear(node) {
 }
 
 const banners = new Map();
+/** Banners that only concern one view are hidden in the other (see viewer.css). */
+const SCOPE = { scenarios: 'map', scenario: 'map', style: 'map', tiles: 'map', extrude: 'map', query: 'map', wards: 'map', '3d': '3d' };
 
 /**
  * Shows (or replaces) the banner `key`. level: 'error' | 'warn' | 'info'. `detail` is shown
@@ -33,7 +35,7 @@ export function showBanner(key, level, text, detail) {
   const host = document.getElementById('banners');
   if (!host) return;
   hideBanner(key);
-  const node = el('div', { class: `banner ${level}`, role: level === 'error' ? 'alert' : 'status', dataset: { key, test: `banner-${level}` } },
+  const node = el('div', { class: `banner ${level}`, role: level === 'error' ? 'alert' : 'status', dataset: { key, scope: SCOPE[key] || 'all', test: `banner-${level}` } },
     el('span', { class: 'banner-icon', 'aria-hidden': 'true' }, level === 'error' ? '⚠' : level === 'warn' ? '!' : 'ℹ'),
     el('div', { class: 'banner-text' }, el('strong', {}, text), detail ? el('div', { class: 'banner-detail' }, detail) : null),
     el('button', { class: 'banner-close', title: 'Đóng (close)', onclick: () => hideBanner(key) }, '×'));
