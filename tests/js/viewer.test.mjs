@@ -126,11 +126,16 @@ async function openViewer(hash = '') {
     return route.abort();
   });
   const page = await context.newPage();
+  const glyphs = { ok: 0, failed: [] };
+  page.on('response', (r) => {
+    if (!/\/fonts\//.test(r.url())) return;
+    if (r.status() === 200) glyphs.ok++; else glyphs.failed.push(`${r.status()} ${r.url()}`);
+  });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) console.log(`       console: ${m.text()}`); });
   await page.goto(new URL(`/${hash}`, base).href);
   await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 60000 });
-  return { context, page, external, pageErrors };
+  return { context, page, external, pageErrors, glyphs };
 }
 
 /** Waits until the map has loaded everything it asked for. */
@@ -201,7 +206,7 @@ async function partMap() {
   const list = (await api('/scenarios')).json;
   const scenarios = Array.isArray(list) ? list : list.scenarios || [];
   require_(scenarios.length >= 2, 'at least two scenarios to switch between', scenarios.length);
-  const { context, page, external, pageErrors } = await openViewer();
+  const { context, page, external, pageErrors, glyphs } = await openViewer();
   try {
     const options = await page.locator('#scenario-select option').count();
     check(options === scenarios.length, 'the picker lists every scenario', `${options} of ${scenarios.length}`);
@@ -289,6 +294,18 @@ async function partMap() {
     await shot(page, 'map-2_5d', page.locator('#map'));
     await page.locator('[data-test=extrude-toggle]').uncheck();
 
+    // Vietnamese labels: glyphs come from bando's /fonts, and label layers place text.
+    const labels = await page.evaluate(async () => {
+      const map = window.bando.map;
+      const ids = map.getStyle().layers.filter((l) => l.type === 'symbol' && l.layout && l.layout['text-field']).map((l) => l.id);
+      const texts = ids.length ? map.queryRenderedFeatures({ layers: ids }).map((f) => JSON.stringify(f.properties)) : [];
+      return { ids, n: texts.length, sample: texts.slice(0, 3) };
+    });
+    const styleGlyphs = (await api(`/scenarios/${scenarios[0].id}/style.json`)).json.glyphs;
+    if (styleGlyphs && labels.ids.length) {
+      check(glyphs.ok > 0 && glyphs.failed.length === 0, 'label glyphs loaded from bando', glyphs);
+      check(labels.n > 0, 'labels placed on the map', labels);
+    }
     const banners = await page.locator('[data-test=banners]').innerText();
     check(!/tiles failed|failed|lỗi/i.test(banners), 'no error banners with the scenario API present', banners);
     check(external.length === 0, 'no request left 127.0.0.1 (offline)', external.slice(0, 5));

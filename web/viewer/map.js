@@ -108,6 +108,13 @@ export class MapView {
 
   #afterStyleLoad() {
     this.#addOverlays();
+    // a scenario style that extrudes its own buildings: the 2.5D switch reflects it
+    const ownExtrusion = (this.map.getStyle().layers || []).some((l) => l.type === 'fill-extrusion' && !l.id.startsWith(OVERLAY_PREFIX) && (l.layout || {}).visibility !== 'none');
+    if (ownExtrusion && !this.extrude) {
+      this.extrude = true;
+      const box = document.getElementById('extrude-toggle');
+      if (box) box.checked = true;
+    }
     if (this.extrude) this.#applyExtrusion(true);
     this.#renderLayerList();
     this.#renderLegend();
