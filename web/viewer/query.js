@@ -42,6 +42,7 @@ export class QueryTools {
     this.map.on('mousedown', (e) => this.#onDown(e));
     this.map.on('mousemove', (e) => this.#onMove(e));
     this.map.on('mouseup', (e) => this.#onUp(e));
+    window.addEventListener('mouseup', () => this.#onUp()); // released outside the map
     this.map.on('click', (e) => this.#onClick(e));
     this.map.on('dblclick', (e) => this.#onDblClick(e));
     window.addEventListener('keydown', (e) => {
@@ -168,7 +169,10 @@ export class QueryTools {
   }
 
   finishPolygon() {
-    if (this.polygon.length < 3) return;
+    // a double-click adds its own two clicks: drop repeated vertices
+    const vertices = this.polygon.filter((p, i, all) => i === 0 || Math.abs(p[0] - all[i - 1][0]) > 1e-7 || Math.abs(p[1] - all[i - 1][1]) > 1e-7);
+    if (vertices.length < 3) return;
+    this.polygon = vertices;
     const ring = [...this.polygon, this.polygon[0]];
     this.polygon = [];
     this.#drawPolygon(ring.slice(0, -1));
