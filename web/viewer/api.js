@@ -130,6 +130,8 @@ export function normaliseIndicators(body) {
       target: u.target ?? ind.target,
       status: u.status ?? (u.ok === false ? 'below_target' : 'ok'),
       measure: ind.measure ?? u.measure ?? '',
+      by: ind.by ?? u.by ?? '',
+      id: u.id ?? unitObj.id,
     });
   };
   let list = [];

@@ -119,7 +119,10 @@ export class City3D {
     }
     hideBanner('3d');
     if (failures.length) showBanner('3d', 'info', 'Kịch bản không có lớp 3D riêng: hiển thị toàn bộ công trình (showing all buildings).', failures.join(' · '));
-    await viewer.zoomTo(this.tileset, new Cesium.HeadingPitchRange(Cesium.Math.toRadians(20), Cesium.Math.toRadians(-35), 0));
+    // an oblique view of the centre of the city, close enough to see single buildings
+    const sphere = this.tileset.boundingSphere;
+    viewer.camera.lookAt(sphere.center, new Cesium.HeadingPitchRange(Cesium.Math.toRadians(25), Cesium.Math.toRadians(-32), Math.max(400, Math.min(sphere.radius * 0.7, 2500))));
+    viewer.camera.lookAtTransform(Cesium.Matrix4.IDENTITY);
     await new Promise((resolve) => {
       const done = () => { this.tileset.allTilesLoaded.removeEventListener(done); resolve(); };
       this.tileset.allTilesLoaded.addEventListener(done);
@@ -130,7 +133,7 @@ export class City3D {
   }
 
   statusText() {
-    return `3D Tiles: ${this.url} · bấm vào công trình để xem thuộc tính (click a building)`;
+    return `3D Tiles: ${new URL(this.url).pathname} · bấm vào công trình để xem thuộc tính (click a building)`;
   }
 
   clearPick() {

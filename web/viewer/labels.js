@@ -94,6 +94,8 @@ const VALUES = {
   },
 };
 
+VALUES.land_use_function = VALUES.land_use;
+
 /** "ODT — Đất ở tại đô thị" for a coded value; `fallback` when the value has no known name. */
 export function valueLabel(field, value, fallback) {
   const name = VALUES[field] && VALUES[field][value];

@@ -18,7 +18,9 @@ export class Panels {
   async refresh() {
     const scenario = this.state.scenario;
     const layers = scenario ? [...new Set(scenario.layers.map((l) => l.layer))] : (this.state.catalog || []).map((l) => l.name);
-    const candidates = layers.filter((l) => l !== 'wards' && l !== 'province');
+    // the scenario's biggest layer first: the figures people ask about (parcels, houses, lights)
+    const size = (name) => Number((this.state.catalog || []).find((c) => c.name === name)?.feature_count) || 0;
+    const candidates = layers.filter((l) => l !== 'wards' && l !== 'province').sort((a, b) => size(b) - size(a));
     clear(this.statsSelect);
     candidates.forEach((l) => this.statsSelect.append(el('option', { value: l }, `${layerLabel(l)} (${l})`)));
     await Promise.all([
@@ -81,12 +83,15 @@ export class Panels {
       if (!byIndicator.has(key)) byIndicator.set(key, []);
       byIndicator.get(key).push(r);
     }
-    const below = new Set();
+    const below = new Map(); // unit layer → Set of unit keys (code, else id) below target
+    const unitKey = (r) => (r.code !== '' && r.code !== null && r.code !== undefined ? `c:${r.code}` : `i:${r.id}`);
     for (const [key, list] of byIndicator) {
       const bad = list.filter((r) => r.status === 'below_target');
-      bad.forEach((r) => below.add(String(r.code)));
       const first = list[0];
       const meta = (scenario.indicators || []).find((i) => i.id === key) || {};
+      const by = first.by || meta.by || 'wards';
+      if (!below.has(by)) below.set(by, new Set());
+      bad.forEach((r) => below.get(by).add(unitKey(r)));
       const share = (first.measure || meta.measure) === 'share';
       const unit = share ? '%' : first.measureUnit || meta.unit || '';
       const scale = share ? 100 : 1;
@@ -101,24 +106,29 @@ export class Panels {
           class: r.status === 'below_target' ? 'below-target' : r.status === 'ok' ? 'ok' : 'no-data',
           dataset: { code: r.code, status: r.status },
           title: r.status === 'below_target' ? 'Dưới chỉ tiêu (below target)' : r.status === 'ok' ? 'Đạt (ok)' : 'Không có số liệu (no data)',
-          onclick: () => this.#focusUnit(r.code),
+          onclick: () => this.#focusUnit(by, unitKey(r)),
         },
         el('td', {}, r.status === 'below_target' ? '⚠ ' : r.status === 'ok' ? '✓ ' : '· ', r.name || r.code),
         el('td', { class: 'num' }, typeof r.value === 'number' ? `${fmt(r.value * scale)}${unit ? ` ${unit}` : ''}` : 'không có số liệu')))))));
     }
     this.belowTarget = below;
-    if (below.size > 0) {
-      const wards = await this.tools.loadWards();
-      if (this.state.scenario !== scenario) return;
-      const features = (wards || []).filter((w) => below.has(w.code) && w.geometry)
-        .map((w) => ({ type: 'Feature', properties: { code: w.code, name: w.name }, geometry: w.geometry }));
-      this.view.setOverlay('alerts', { type: 'FeatureCollection', features });
+    const features = [];
+    for (const [by, keys] of below) {
+      if (keys.size === 0) continue;
+      let units = [];
+      try { units = await this.tools.loadUnits(by); } catch { continue; }
+      for (const u of units) {
+        if (u.geometry && (keys.has(`c:${u.code}`) || keys.has(`i:${u.id}`))) features.push({ type: 'Feature', properties: { code: u.code, name: u.name, layer: by }, geometry: u.geometry });
+      }
     }
+    if (this.state.scenario !== scenario) return;
+    this.view.setOverlay('alerts', { type: 'FeatureCollection', features });
   }
 
-  async #focusUnit(code) {
-    const wards = await this.tools.loadWards();
-    const w = (wards || []).find((x) => x.code === String(code));
-    if (w && w.geometry) this.view.flyToGeometry(w.geometry);
+  async #focusUnit(by, key) {
+    let units = [];
+    try { units = await this.tools.loadUnits(by); } catch { return; }
+    const u = units.find((x) => `c:${x.code}` === key || `i:${x.id}` === key);
+    if (u && u.geometry) this.view.flyToGeometry(u.geometry);
   }
 }

@@ -271,32 +271,48 @@ export class QueryTools {
     if (c) this.view.openPopup(c, layerOf(feature), feature.id, feature.properties);
   }
 
-  // ---------------------------------------------------------------- wards
+  // ---------------------------------------------------------------- administrative units
 
-  /** Wards (code, name, geometry) for the picker and the indicator overlay; cached. */
-  async loadWards() {
-    if (this.wards) return this.wards;
-    if (this.wardsLoading) return this.wardsLoading;
-    this.wardsLoading = (async () => {
-      let wards = [];
-      try {
-        const meta = await getJson(`layers/${ADMIN_LAYER}`);
+  /**
+   * Units of an administrative layer ({id, code, name, geometry}), for the ward picker and the
+   * indicator overlay; cached per layer. Read with the bbox query over the layer's extent.
+   */
+  async loadUnits(layer) {
+    this.units = this.units || new Map();
+    if (!this.units.has(layer)) {
+      this.units.set(layer, (async () => {
+        const meta = await getJson(`layers/${encodeURIComponent(layer)}`);
         const b = meta.bbox;
         const bbox = b ? [b.west, b.south, b.east, b.north].join(',') : '102,8,110,24';
-        const fc = await getJson('query/bbox', { bbox, layers: ADMIN_LAYER, limit: 10000 });
-        wards = (fc.features || []).map((f) => ({ code: String(f.properties?.code ?? ''), name: f.properties?.name || '', geometry: f.geometry })).filter((w) => w.code);
-      } catch (e) {
-        if (this.tool === 'ward') apiFailure('wards', 'Danh sách phường/xã (ward list)', e);
-      }
-      wards.sort((a, b) => a.name.localeCompare(b.name, 'vi'));
-      this.wards = wards.length ? wards : null;
-      const select = document.getElementById('ward-select');
-      clear(select).append(el('option', { value: '' }, wards.length ? '— Phường/xã —' : '— chưa có danh sách —'));
-      wards.forEach((w) => select.append(el('option', { value: w.code }, `${w.name} (${w.code})`)));
-      this.wardsLoading = null;
-      return wards;
-    })();
-    return this.wardsLoading;
+        const fc = await getJson('query/bbox', { bbox, layers: layer, limit: 10000 });
+        return (fc.features || []).map((f) => ({
+          id: f.id,
+          code: String(f.properties?.code ?? f.properties?.zone_code ?? ''),
+          name: f.properties?.name || '',
+          geometry: f.geometry,
+        }));
+      })().catch((e) => { this.units.delete(layer); throw e; }));
+    }
+    return this.units.get(layer);
+  }
+
+  /** Wards for the picker (the list in the toolbar); cached. */
+  async loadWards() {
+    if (this.wards) return this.wards;
+    let wards = [];
+    try {
+      wards = (await this.loadUnits(ADMIN_LAYER)).filter((w) => w.code);
+    } catch (e) {
+      if (this.tool === 'ward') apiFailure('wards', 'Danh sách phường/xã (ward list)', e);
+    }
+    wards.sort((a, b) => a.name.localeCompare(b.name, 'vi'));
+    this.wards = wards.length ? wards : null;
+    const select = document.getElementById('ward-select');
+    const chosen = select.value;
+    clear(select).append(el('option', { value: '' }, wards.length ? '— Phường/xã —' : '— chưa có danh sách —'));
+    wards.forEach((w) => select.append(el('option', { value: w.code }, `${w.name} (${w.code})`)));
+    select.value = chosen;
+    return wards;
   }
 }
 
