@@ -3,7 +3,8 @@
 //! `tests/js/viewer.test.mjs` does the clicking; these tests start the server and run it, one
 //! part per test so a failure says which API it depends on.
 //!
-//! - `viewer_core` needs only the foundation's routes (/, /viewer, /vendor, /layers).
+//! - `viewer_core` needs only the foundation's routes (/, /viewer, /vendor, /layers);
+//!   `viewer_core_without_libraries` serves a web folder without node_modules.
 //! - `viewer_scenario_map_needs_tiles` needs issue 3 (scenarios, styles, tiles, glyphs).
 //! - `viewer_query_tools_needs_queries` needs issues 3 and 4 (queries, stats, indicators).
 //! - `viewer_3d_city_needs_3d_tiles` needs issue 5 (3D Tiles).
@@ -20,6 +21,10 @@ use common::*;
 static BROWSER: Mutex<()> = Mutex::new(());
 
 fn run_part(part: &str) {
+    run_part_with(part, &[]);
+}
+
+fn run_part_with(part: &str, serve_args: &[&str]) {
     let _one_at_a_time = BROWSER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = repo_root();
     assert!(
@@ -30,7 +35,7 @@ fn run_part(part: &str) {
         root.join("tests/js/node_modules/playwright-core").exists(),
         "playwright-core is missing: run `bash .ci/setup --test`"
     );
-    let server = Server::start(&demo_store(2_000), &[]);
+    let server = Server::start(&demo_store(2_000), serve_args);
     let artifacts = root.join("tests/artifacts/viewer");
     let out = Command::new("node")
         .arg(root.join("tests/js/viewer.test.mjs"))
@@ -49,6 +54,20 @@ fn run_part(part: &str) {
 #[test]
 fn viewer_core() {
     run_part("core");
+}
+
+/// A `--web` folder without its npm libraries: the page must say so, not stay blank.
+#[test]
+fn viewer_core_without_libraries() {
+    let web = tempfile::tempdir().expect("temp dir");
+    let src = repo_root().join("web");
+    std::fs::copy(src.join("index.html"), web.path().join("index.html")).expect("copy index.html");
+    std::fs::create_dir(web.path().join("viewer")).expect("viewer dir");
+    for entry in std::fs::read_dir(src.join("viewer")).expect("web/viewer") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), web.path().join("viewer").join(entry.file_name())).expect("copy viewer file");
+    }
+    run_part_with("nolibs", &["--web", web.path().to_str().expect("utf-8 temp path")]);
 }
 
 #[test]

@@ -14,6 +14,8 @@
 //          statistics and below-target indicators.
 //   3d     + issue 5 (3D Tiles): the 3D view renders the tileset and a click shows a building's
 //          attributes.
+//   nolibs (not in the default list) a server whose --web folder has no node_modules: the page
+//          shows an error saying how to install the libraries.
 // Screenshots go to <artifact-dir>. Exit status 0 only if every check of the chosen parts passed.
 
 import { createRequire } from 'node:module';
@@ -515,7 +517,26 @@ async function part3d() {
   }
 }
 
-const PARTS = { core: partCore, map: partMap, query: partQuery, '3d': part3d };
+/** Served from a web folder without node_modules: a clear error on the page, not a blank one. */
+async function partNoLibs() {
+  const lib = await fetch(new URL('/vendor/maplibre-gl/maplibre-gl.mjs', base));
+  await lib.arrayBuffer();
+  require_(lib.status === 404, '[nolibs] the server has no MapLibre files', lib.status);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const page = await context.newPage();
+    await page.goto(new URL('/', base).href);
+    const banner = page.locator('[data-test=banner-error]');
+    await banner.waitFor({ timeout: 20000 });
+    const text = await banner.innerText();
+    check(/did not load/.test(text) && /\.ci\/setup/.test(text), 'without its libraries the page says what to do', text);
+    await shot(page, 'nolibs-page');
+  } finally {
+    await context.close();
+  }
+}
+
+const PARTS = { core: partCore, map: partMap, query: partQuery, '3d': part3d, nolibs: partNoLibs };
 try {
   for (const part of parts) {
     if (!PARTS[part]) { check(false, `known part ${part}`); continue; }
