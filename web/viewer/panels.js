@@ -50,7 +50,7 @@ export class Panels {
     const sorted = [...rows].sort((a, b) => (Number(b.count) || 0) - (Number(a.count) || 0));
     host.append(el('table', { class: 'data-table', dataset: { test: 'stats-table' } },
       el('thead', {}, el('tr', {}, el('th', {}, 'Phường/xã'), el('th', { class: 'num' }, 'Số lượng'), extra ? el('th', { class: 'num' }, extraLabel) : null)),
-      el('tbody', {}, sorted.map((r) => el('tr', { dataset: { code: r.code } },
+      el('tbody', {}, sorted.map((r) => el('tr', { dataset: { code: r.code }, title: 'Bấm để xem trên bản đồ (show on the map)', onclick: () => this.#focusUnit('wards', r.code !== '' && r.code != null ? `c:${r.code}` : `i:${r.id}`) },
         el('td', {}, r.name || r.code, r.group !== undefined ? el('span', { class: 'muted' }, ` · ${r.group}`) : null),
         el('td', { class: 'num bar-cell' }, el('span', { class: 'bar', style: { width: `${(100 * (Number(r.count) || 0)) / max}%` } }), el('span', {}, fmt(r.count))),
         extra ? el('td', { class: 'num' }, fmt(extraValue(r))) : null)))));
