@@ -456,6 +456,13 @@ async function partQuery() {
     await page.waitForSelector('[data-test=stats-table] tbody tr', { timeout: 20000 }).catch(() => {});
     const shownStats = await page.locator('[data-test=stats-table] tbody tr').count();
     check(shownStats > 0 && shownStats === statRows, 'statistics per ward listed', `${shownStats} rows, API ${statRows}`);
+    await page.locator('[data-test=stats-choropleth]').check();
+    await page.waitForFunction(() => window.bando.view.overlayData.stats.features.length > 0, null, { timeout: 20000 }).catch(() => {});
+    const painted = await page.evaluate(() => window.bando.view.overlayData.stats.features.length);
+    check(painted === statRows, 'statistics painted per ward on the map', `${painted} wards, API ${statRows}`);
+    await mapIdle(page);
+    await shot(page, 'query-stats-choropleth', page.locator('#map'));
+    await page.locator('[data-test=stats-choropleth]').uncheck();
     const id = await page.evaluate(() => window.bando.loadedScenario);
     if (id) {
       const ind = await api(`/scenarios/${id}/indicators`);

@@ -69,7 +69,7 @@ export class MapView {
     this.scenario = null;
     this.hidden = new Set(); // toggle groups switched off (by group id)
     this.extrude = false;
-    this.overlayData = { draw: EMPTY_FC, results: EMPTY_FC, selected: EMPTY_FC, alerts: EMPTY_FC };
+    this.overlayData = { stats: EMPTY_FC, draw: EMPTY_FC, results: EMPTY_FC, selected: EMPTY_FC, alerts: EMPTY_FC };
     this.popup = null;
     this.inspectEnabled = true;
     this.sourceErrors = new Set();
@@ -261,6 +261,8 @@ export class MapView {
     const poly = ['match', ['geometry-type'], ['Polygon', 'MultiPolygon'], true, false];
     const line = ['match', ['geometry-type'], ['LineString', 'MultiLineString'], true, false];
     const point = ['match', ['geometry-type'], ['Point', 'MultiPoint'], true, false];
+    add({ id: 'bando-stats-fill', type: 'fill', source: 'bando-stats', paint: { 'fill-color': ['interpolate', ['linear'], ['get', 't'], 0, '#fff5eb', 0.5, '#fd8d3c', 1, '#a63603'], 'fill-opacity': 0.55 } });
+    add({ id: 'bando-stats-line', type: 'line', source: 'bando-stats', paint: { 'line-color': '#7f2704', 'line-width': 0.8 } });
     add({ id: 'bando-alerts-fill', type: 'fill', source: 'bando-alerts', paint: { 'fill-color': '#d64545', 'fill-opacity': 0.18 } });
     add({ id: 'bando-alerts-line', type: 'line', source: 'bando-alerts', paint: { 'line-color': '#c62828', 'line-width': 2.5, 'line-dasharray': [2, 1.5] } });
     add({ id: 'bando-results-fill', type: 'fill', source: 'bando-results', filter: poly, paint: { 'fill-color': '#ffb300', 'fill-opacity': 0.35 } });

@@ -12,6 +12,24 @@ export class Panels {
     this.state = state;
     this.statsSelect = document.getElementById('stats-layer');
     this.statsSelect.addEventListener('change', () => this.loadStats(this.statsSelect.value));
+    this.choropleth = document.getElementById('stats-choropleth');
+    this.choropleth.addEventListener('change', () => this.#paintStats());
+    this.statRows = [];
+  }
+
+  /** Colours the wards by the current statistic's count when the switch is on. */
+  async #paintStats() {
+    if (!this.choropleth.checked || this.statRows.length === 0) { this.view.setOverlay('stats', null); return; }
+    const rows = this.statRows;
+    let units = [];
+    try { units = await this.tools.loadUnits('wards'); } catch { return; }
+    const max = Math.max(1, ...rows.map((r) => Number(r.count) || 0));
+    const byKey = new Map(rows.map((r) => [r.code !== '' && r.code != null ? `c:${r.code}` : `i:${r.id}`, r]));
+    const features = units.filter((u) => u.geometry).map((u) => {
+      const r = byKey.get(`c:${u.code}`) || byKey.get(`i:${u.id}`);
+      return r ? { type: 'Feature', properties: { code: u.code, name: u.name, count: Number(r.count) || 0, t: (Number(r.count) || 0) / max }, geometry: u.geometry } : null;
+    }).filter(Boolean);
+    if (rows === this.statRows) this.view.setOverlay('stats', { type: 'FeatureCollection', features });
   }
 
   /** Called when the scenario (or the catalog) changes. */
@@ -33,6 +51,8 @@ export class Panels {
     const host = document.getElementById('stats');
     clear(host).append(el('p', { class: 'muted' }, 'Đang tính…'));
     let rows;
+    this.statRows = [];
+    this.view.setOverlay('stats', null);
     try {
       rows = normaliseStats(await getJson('stats', { layer, by: 'wards' }));
     } catch (e) {
@@ -41,6 +61,8 @@ export class Panels {
       return;
     }
     hideBanner('stats');
+    this.statRows = rows;
+    this.#paintStats();
     clear(host);
     if (rows.length === 0) { host.append(el('p', { class: 'muted' }, 'Không có số liệu.')); return; }
     const extra = ['area_m2', 'length_m', 'sum'].find((k) => rows.some((r) => typeof r[k] === 'number'));
