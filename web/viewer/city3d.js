@@ -3,7 +3,7 @@
 // Clicking a building shows its attributes (EXT_structural_metadata via Cesium3DTileFeature).
 
 import { apiUrl, fmt } from './api.js';
-import { fieldLabel } from './labels.js';
+import { fieldLabel, valueLabel } from './labels.js';
 import { el, clear, showBanner, hideBanner } from './ui.js';
 
 let cesiumLoading = null;
@@ -158,7 +158,7 @@ export class City3D {
     this.lastPick = props;
     clear(this.panel).append(
       el('div', { class: 'popup-title' }, 'Công trình (building)', el('button', { class: 'banner-close', onclick: () => this.clearPick() }, '×')),
-      el('table', { class: 'attr-table' }, el('tbody', {}, Object.entries(props).map(([k, v]) => el('tr', {}, el('th', { title: k }, fieldLabel(k)), el('td', {}, fmt(v)))))));
+      el('table', { class: 'attr-table' }, el('tbody', {}, Object.entries(props).map(([k, v]) => el('tr', {}, el('th', { title: k }, fieldLabel(k)), el('td', {}, valueLabel(k, v, fmt(v))))))));
     this.panel.classList.remove('hidden');
     return props;
   }

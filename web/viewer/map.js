@@ -360,7 +360,7 @@ export function absolutiseStyle(style, base) {
 function attributeTable(layerId, id, properties) {
   const rows = Object.entries(properties || {})
     .filter(([k]) => k !== 'layer')
-    .map(([k, v]) => el('tr', {}, el('th', { title: k }, fieldLabel(k)), el('td', {}, k === 'distance_m' ? `${fmt(v)} m` : fmt(v))));
+    .map(([k, v]) => el('tr', {}, el('th', { title: k }, fieldLabel(k)), el('td', {}, k === 'distance_m' ? `${fmt(v)} m` : codeLabel(k, v, fmt(v)))));
   return el('div', { class: 'popup-body', dataset: { test: 'feature-popup' } },
     el('div', { class: 'popup-title' }, layerLabel(layerId), el('code', {}, id !== undefined && id !== null ? ` #${id}` : '')),
     el('table', { class: 'attr-table' }, el('tbody', {}, rows)));
