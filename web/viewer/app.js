@@ -137,6 +137,7 @@ async function selectScenario(id) {
     view.showBlank();
   }
   if (request !== scenarioRequest) return;
+  if (style) fitIfEmpty(id);
   bando.loadedScenario = style ? id : null;
   document.body.dataset.scenario = bando.loadedScenario || '';
   panels.refresh();
@@ -173,6 +174,19 @@ async function showCatalogMap() {
     }
   }
   panels.refresh();
+}
+
+/** When the scenario's initial view shows none of its data, fit the map to its tiles' bounds. */
+function fitIfEmpty(id) {
+  view.map.once('idle', () => {
+    if (bando.loadedScenario !== id) return;
+    const drawn = view.map.queryRenderedFeatures().filter((f) => !f.layer.id.startsWith('bando-')).length;
+    const source = view.map.getSource(id);
+    const b = source && source.bounds;
+    if (drawn === 0 && Array.isArray(b) && b.length === 4 && b.every(Number.isFinite)) {
+      view.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40, maxZoom: 16, duration: 0 });
+    }
+  });
 }
 
 // ---------------------------------------------------------------- 2D / 3D
