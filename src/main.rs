@@ -163,6 +163,9 @@ struct ServeArgs {
     styles: PathBuf,
     #[command(flatten)]
     city3d: City3dArgs,
+    /// Folder of the web viewer served at / (its libraries in DIR/node_modules, from npm ci).
+    #[arg(long, default_value = "web")]
+    web: PathBuf,
 }
 
 #[derive(Args)]
@@ -304,6 +307,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_bytes,
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
+        web_dir: args.web,
     };
     let state = AppState { store, catalog, scenarios, config: Arc::new(config), city3d };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -6,6 +6,7 @@
 pub mod city3d;
 pub mod error;
 mod layers;
+mod viewer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub struct ServerConfig {
     pub tilesets_dir: PathBuf,
     /// Where MapLibre styles live.
     pub styles_dir: PathBuf,
+    /// The web viewer's folder (`web/`: index.html, viewer/, node_modules/ for MapLibre and Cesium).
+    pub web_dir: PathBuf,
 }
 
 /// What every handler can reach.
@@ -50,6 +53,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .merge(viewer::routes(&state.config.web_dir))
         .route("/health", get(layers::health))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
