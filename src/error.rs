@@ -4,6 +4,7 @@
 
 use crate::crs::CrsError;
 use crate::import::ImportError;
+use crate::query::QueryError;
 use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
 
@@ -18,6 +19,8 @@ pub enum Error {
     Crs(#[from] CrsError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -49,6 +52,11 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
             Error::Scenario(_) => ErrorKind::BadRequest,
+            Error::Query(e) => match e {
+                QueryError::UnknownLayer(_) | QueryError::UnknownUnit { .. } => ErrorKind::NotFound,
+                QueryError::TooManyVertices { .. } => ErrorKind::TooLarge,
+                _ => ErrorKind::BadRequest,
+            },
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,

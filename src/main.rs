@@ -107,6 +107,9 @@ struct ServeArgs {
     /// Folder of MapLibre styles.
     #[arg(long, default_value = "styles")]
     styles: PathBuf,
+    /// Largest radius (m) a spatial query may ask for.
+    #[arg(long, default_value_t = 50_000.0)]
+    max_radius_m: f64,
 }
 
 #[derive(Args)]
@@ -233,6 +236,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         args.store
     };
+    anyhow::ensure!(args.max_radius_m.is_finite() && args.max_radius_m > 0.0, "--max-radius-m must be a positive number of metres");
     let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
@@ -245,6 +249,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_bytes: if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 },
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
+        query_limits: bando::query::Limits { max_radius_m: args.max_radius_m, ..Default::default() },
     };
     let state = AppState { store, catalog, scenarios, config: Arc::new(config) };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

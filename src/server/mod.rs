@@ -5,6 +5,7 @@
 
 pub mod error;
 mod layers;
+mod query;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     pub tilesets_dir: PathBuf,
     /// Where MapLibre styles live.
     pub styles_dir: PathBuf,
+    /// Bounds on spatial queries (largest radius, largest query polygon).
+    pub query_limits: crate::query::Limits,
 }
 
 /// What every handler can reach.
@@ -50,6 +54,16 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(layers::health))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
+        .route("/query/point", get(query::point))
+        .route("/query/radius", get(query::radius))
+        .route("/query/bbox", get(query::bbox))
+        .route("/query/nearest", get(query::nearest))
+        .route(
+            "/query/boundary",
+            get(query::boundary_by_admin).post(query::boundary_by_polygon).layer(DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
+        )
+        .route("/stats", get(query::stats))
+        .route("/scenarios/{id}/indicators", get(query::indicators))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
