@@ -88,7 +88,7 @@ fn position(json: &Json) -> Result<Coord<f64>, QueryError> {
 /// Rejects edges that cross or touch other than at their shared vertex: self-intersecting
 /// rings, rings crossing each other, overlapping parts.
 fn check_simple(shape: &MultiPolygon<f64>) -> Result<(), QueryError> {
-    let edges = edges_of(shape);
+    let edges = edges_of(&shape.0);
     let tree = RTree::bulk_load(edges.iter().copied().enumerate().map(|(i, e)| IndexedEdge { i, e }).collect());
     for (i, e) in edges.iter().enumerate() {
         let line = geo_types::Line::new(e.a, e.b);

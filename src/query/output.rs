@@ -101,11 +101,43 @@ fn value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// Decimal places of written coordinates: 1e-9 degree is 0.1 mm, as PostGIS's ST_AsGeoJSON
+/// writes by default; five fewer digits than shortest round-trip, and integer formatting instead
+/// of float formatting.
+const COORD_SCALE: f64 = 1e9;
+
+/// A coordinate in degrees with at most 9 decimals, trailing zeros dropped.
+fn coordinate(out: &mut Vec<u8>, v: f64) {
+    let scaled = (v * COORD_SCALE).round();
+    if !(scaled.abs() < 9e15) {
+        return number(out, v);
+    }
+    let scaled = scaled as i64;
+    if scaled < 0 {
+        out.push(b'-');
+    }
+    let magnitude = scaled.unsigned_abs();
+    out.extend_from_slice(itoa::Buffer::new().format(magnitude / 1_000_000_000).as_bytes());
+    let mut fraction = magnitude % 1_000_000_000;
+    if fraction > 0 {
+        let mut digits = 9;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        out.push(b'.');
+        let mut buffer = itoa::Buffer::new();
+        let text = buffer.format(fraction).as_bytes();
+        out.extend(std::iter::repeat_n(b'0', digits - text.len()));
+        out.extend_from_slice(text);
+    }
+}
+
 fn position(out: &mut Vec<u8>, c: Coord<f64>) {
     out.push(b'[');
-    number(out, c.x);
+    coordinate(out, c.x);
     out.push(b',');
-    number(out, c.y);
+    coordinate(out, c.y);
     out.push(b']');
 }
 
@@ -291,6 +323,15 @@ pub fn csv(list: &HitList) -> Result<Vec<u8>, QueryError> {
 mod tests {
     use super::*;
     use geo_types::polygon;
+
+    #[test]
+    fn coordinates_keep_nine_decimals() {
+        for (v, text) in [(107.584800558719, "107.584800559"), (-0.5, "-0.5"), (16.0, "16"), (-0.000000001, "-0.000000001"), (1.05, "1.05")] {
+            let mut out = Vec::new();
+            coordinate(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
+    }
 
     #[test]
     fn geometry_and_strings_are_valid_json() {

@@ -5,8 +5,10 @@
 //! PostGIS `geometry`; boundary points count as inside (intersects semantics).
 
 use geo::kernels::{Kernel, Orientation, RobustKernel};
-use geo::{BoundingRect, CoordsIter, PreparedGeometry, Relate};
-use geo_types::{Coord, Geometry, MultiPolygon};
+use std::cell::OnceCell;
+
+use geo::{BoundingRect, CoordsIter, Intersects, PreparedGeometry, Relate};
+use geo_types::{Coord, Geometry, MultiPolygon, Polygon};
 use rstar::{RTree, RTreeObject, AABB};
 
 use crate::feature::Bbox;
@@ -22,6 +24,18 @@ impl RTreeObject for Edge {
     type Envelope = AABB<[f64; 2]>;
     fn envelope(&self) -> Self::Envelope {
         AABB::from_corners([self.a.x, self.a.y], [self.b.x, self.b.y])
+    }
+}
+
+impl Edge {
+    /// Whether the segment meets the box (its envelope is known to). The envelope of a long
+    /// diagonal edge covers much more than the edge; testing the box's corners against the
+    /// edge's line keeps features far from the edge on the fast path. Collinear counts as meeting.
+    fn meets(&self, b: &Bbox) -> bool {
+        let corners = [(b.west, b.south), (b.east, b.south), (b.east, b.north), (b.west, b.north)];
+        let mut sides = corners.iter().map(|&(x, y)| RobustKernel::orient2d(self.a, self.b, Coord { x, y }));
+        let Some(first) = sides.next() else { return true };
+        first == Orientation::Collinear || sides.any(|o| o != first)
     }
 }
 
@@ -47,14 +61,27 @@ pub struct Region {
     edges: RTree<Edge>,
 }
 
-/// The edges of every ring of a multipolygon.
-pub(crate) fn edges_of(shape: &MultiPolygon<f64>) -> Vec<Edge> {
-    shape
-        .0
+/// The edges of every ring of some polygons.
+pub(crate) fn edges_of(polygons: &[Polygon<f64>]) -> Vec<Edge> {
+    polygons
         .iter()
         .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
         .flat_map(|ring| ring.0.windows(2).map(|w| Edge { a: w[0], b: w[1] }))
         .collect()
+}
+
+/// The edges of a feature's lines and rings; `None` for collections (left to DE-9IM).
+fn segments(g: &Geometry<f64>) -> Option<Vec<(Coord<f64>, Coord<f64>)>> {
+    let path = |cs: &[Coord<f64>]| cs.windows(2).map(|w| (w[0], w[1])).collect::<Vec<_>>();
+    Some(match g {
+        Geometry::Point(_) | Geometry::MultiPoint(_) => Vec::new(),
+        Geometry::Line(l) => vec![(l.start, l.end)],
+        Geometry::LineString(ls) => path(&ls.0),
+        Geometry::MultiLineString(ml) => ml.0.iter().flat_map(|l| path(&l.0)).collect(),
+        Geometry::Polygon(p) => edges_of(std::slice::from_ref(p)).into_iter().map(|e| (e.a, e.b)).collect(),
+        Geometry::MultiPolygon(mp) => edges_of(&mp.0).into_iter().map(|e| (e.a, e.b)).collect(),
+        Geometry::Rect(_) | Geometry::Triangle(_) | Geometry::GeometryCollection(_) => return None,
+    })
 }
 
 impl Region {
@@ -62,7 +89,7 @@ impl Region {
     pub fn new(shape: MultiPolygon<f64>) -> Option<Region> {
         let rect = shape.bounding_rect()?;
         let bbox = Bbox { west: rect.min().x, south: rect.min().y, east: rect.max().x, north: rect.max().y };
-        let edges = RTree::bulk_load(edges_of(&shape));
+        let edges = RTree::bulk_load(edges_of(&shape.0));
         Some(Region { shape, bbox, edges })
     }
 
@@ -99,29 +126,90 @@ impl Region {
 
     /// Whether any edge of the region enters the box.
     pub fn edges_meet(&self, bbox: &Bbox) -> bool {
-        self.edges.locate_in_envelope_intersecting(&aabb(bbox)).next().is_some()
+        self.edges.locate_in_envelope_intersecting(&aabb(bbox)).any(|e| e.meets(bbox))
     }
 
-    /// A preparation of the shape for exact tests of features near the region's boundary.
-    pub fn prepared(&self) -> PreparedGeometry<'_, &MultiPolygon<f64>> {
-        PreparedGeometry::from(&self.shape)
+/// Prepares the region for relating many features to it.
+    pub fn relater(&self) -> Relater<'_> {
+        Relater { region: self, graph: OnceCell::new() }
     }
 
-    /// How `geometry` relates to the region. Features far from every edge are decided from one
-    /// vertex; the rest by the DE-9IM of the prepared shape.
-    pub fn relate<'r>(&self, prepared: &PreparedGeometry<'r, &'r MultiPolygon<f64>>, geometry: &Geometry<f64>) -> Relation {
-        let Some(b) = Bbox::of(geometry) else { return Relation::Disjoint };
-        if !self.bbox.intersects(&b) {
+    /// Decides a feature near the boundary from robust orientation tests against the region
+    /// edges `near` (those meeting its box); `None` when a vertex or edge touches the boundary
+    /// without crossing it, which only the full DE-9IM settles.
+    fn classify_near(&self, geometry: &Geometry<f64>, near: &[Edge]) -> Option<Relation> {
+        let (mut inside, mut outside) = (false, false);
+        for c in geometry.coords_iter() {
+            match self.locate(c) {
+                Position::Inside => inside = true,
+                Position::Outside => outside = true,
+                Position::Boundary => return None,
+            }
+        }
+        let mut crossed = false;
+        for (p, q) in segments(geometry)? {
+            for e in near {
+                let disjoint_boxes = p.x.max(q.x) < e.a.x.min(e.b.x)
+                    || p.x.min(q.x) > e.a.x.max(e.b.x)
+                    || p.y.max(q.y) < e.a.y.min(e.b.y)
+                    || p.y.min(q.y) > e.a.y.max(e.b.y);
+                if disjoint_boxes {
+                    continue;
+                }
+                let o = [
+                    RobustKernel::orient2d(e.a, e.b, p),
+                    RobustKernel::orient2d(e.a, e.b, q),
+                    RobustKernel::orient2d(p, q, e.a),
+                    RobustKernel::orient2d(p, q, e.b),
+                ];
+                if o.contains(&Orientation::Collinear) {
+                    return None;
+                }
+                crossed |= o[0] != o[1] && o[2] != o[3];
+            }
+        }
+        if crossed || (inside && outside) {
+            return Some(Relation::Intersects);
+        }
+        // The feature's outline keeps to one side of the region's boundary; a ring of the region
+        // inside a polygonal feature still makes them overlap (or breaks "within").
+        let encloses_region_ring = matches!(geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_))
+            && near.iter().any(|e| geometry.intersects(&e.a));
+        Some(match (inside, encloses_region_ring) {
+            (true, false) => Relation::Within,
+            (false, false) => Relation::Disjoint,
+            (_, true) => Relation::Intersects,
+        })
+    }
+}
+
+/// A region ready to relate many features: the DE-9IM graph is built on first need only.
+pub struct Relater<'r> {
+    region: &'r Region,
+    graph: OnceCell<PreparedGeometry<'r, &'r MultiPolygon<f64>>>,
+}
+
+impl Relater<'_> {
+    /// How `geometry` (whose bounding box is `bbox`) relates to the region. Features whose box
+    /// no region edge enters are decided from one vertex, the others by orientation tests, and
+    /// the few touching the boundary by DE-9IM.
+    pub fn relate(&self, geometry: &Geometry<f64>, bbox: &Bbox) -> Relation {
+        let region = self.region;
+        if !region.bbox.intersects(bbox) {
             return Relation::Disjoint;
         }
-        if !self.edges_meet(&b) {
-            return match geometry.coords_iter().next().map(|c| self.locate(c)) {
+        let near: Vec<Edge> = region.edges.locate_in_envelope_intersecting(&aabb(bbox)).filter(|e| e.meets(bbox)).copied().collect();
+        if near.is_empty() {
+            return match geometry.coords_iter().next().map(|c| region.locate(c)) {
                 Some(Position::Inside | Position::Boundary) => Relation::Within,
                 _ => Relation::Disjoint,
             };
         }
+        if let Some(relation) = region.classify_near(geometry, &near) {
+            return relation;
+        }
         // The matrix is region-to-feature: the region contains the feature = the feature is within.
-        let matrix = prepared.relate(geometry);
+        let matrix = self.graph.get_or_init(|| PreparedGeometry::from(&region.shape)).relate(geometry);
         if matrix.is_contains() {
             Relation::Within
         } else if matrix.is_intersects() {
@@ -159,11 +247,17 @@ mod tests {
     #[test]
     fn features_relate_by_fast_path_and_exactly() {
         let r = square_with_hole();
-        let prepared = r.prepared();
+        let relater = r.relater();
+        let relate = |g: Geometry<f64>| relater.relate(&g, &Bbox::of(&g).unwrap());
         let small = |x: f64, y: f64| -> Geometry<f64> { polygon![(x: x, y: y), (x: x + 0.5, y: y), (x: x + 0.5, y: y + 0.5)].into() };
-        assert_eq!(r.relate(&prepared, &small(1.0, 1.0)), Relation::Within);
-        assert_eq!(r.relate(&prepared, &small(4.5, 4.5)), Relation::Disjoint);
-        assert_eq!(r.relate(&prepared, &small(9.8, 1.0)), Relation::Intersects);
-        assert_eq!(r.relate(&prepared, &small(20.0, 1.0)), Relation::Disjoint);
+        assert_eq!(relate(small(1.0, 1.0)), Relation::Within);
+        assert_eq!(relate(small(4.5, 4.5)), Relation::Disjoint);
+        assert_eq!(relate(small(9.8, 1.0)), Relation::Intersects, "crosses the exterior");
+        assert_eq!(relate(small(3.8, 4.5)), Relation::Intersects, "crosses into the hole");
+        assert_eq!(relate(small(20.0, 1.0)), Relation::Disjoint);
+        let around_hole: Geometry<f64> = polygon![(x: 3.0, y: 3.0), (x: 7.0, y: 3.0), (x: 7.0, y: 7.0), (x: 3.0, y: 7.0)].into();
+        assert_eq!(relate(around_hole), Relation::Intersects, "encloses the hole");
+        let touching: Geometry<f64> = polygon![(x: 9.0, y: 1.0), (x: 10.0, y: 1.0), (x: 10.0, y: 2.0), (x: 9.0, y: 2.0)].into();
+        assert_eq!(relate(touching), Relation::Within, "inside, touching the boundary (DE-9IM)");
     }
 }

@@ -75,12 +75,12 @@ impl Units {
 
     /// The units in id order, only those meeting `area` when one is given.
     pub fn listed(&self, area: Option<&Region>) -> Vec<u32> {
-        let prepared = area.map(Region::prepared);
+        let relater = area.map(Region::relater);
         (0..self.regions.len() as u32)
-            .filter(|&u| self.regions[u as usize].is_some())
-            .filter(|&u| match (area, &prepared) {
-                (Some(a), Some(p)) => a.relate(p, &self.layer.features[u as usize].geometry) != Relation::Disjoint,
-                _ => true,
+            .filter(|&u| match (&self.regions[u as usize], &relater) {
+                (None, _) => false,
+                (Some(unit), Some(r)) => r.relate(&self.layer.features[u as usize].geometry, &unit.bbox) != Relation::Disjoint,
+                (Some(_), None) => true,
             })
             .collect()
     }

@@ -407,6 +407,11 @@ class Checker:
             region = self.random_polygon()
             if region is not None:
                 self.check_boundary(self.rng.choice(["parcels", "buildings", "housing", "roads"]), region, self.rng.choice(["intersects", "within"]))
+        for _ in range(n(60)):
+            # A feature's own outline as the query area: edges that touch without crossing.
+            layer = self.layer(self.rng.choice(["parcels", "buildings", "planning_zones"]))
+            region = layer.geoms[self.rng.randrange(len(layer.geoms))]
+            self.check_boundary(self.rng.choice(["parcels", "buildings", "housing"]), region, self.rng.choice(["intersects", "within"]))
         wards = self.layer("wards")
         for i in range(len(wards.geoms)):
             code = wards.props[i]["code"]
