@@ -109,7 +109,7 @@ const COORD_SCALE: f64 = 1e9;
 /// A coordinate in degrees with at most 9 decimals, trailing zeros dropped.
 fn coordinate(out: &mut Vec<u8>, v: f64) {
     let scaled = (v * COORD_SCALE).round();
-    if !(scaled.abs() < 9e15) {
+    if !scaled.is_finite() || scaled.abs() >= 9e15 {
         return number(out, v);
     }
     let scaled = scaled as i64;
