@@ -205,6 +205,10 @@ fn densified(coords: &[Coord<f64>]) -> Vec<Coord<f64>> {
     for pair in coords.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         out.push(a);
+        // A degree is at most 111.7 km either way: short edges need no radii.
+        if ((b.x - a.x).abs() + (b.y - a.y).abs()) * 111_700.0 <= MAX_EDGE_M {
+            continue;
+        }
         let (kx, ky) = metres_per_degree((a.y + b.y) / 2.0);
         let len = ((b.x - a.x) * kx).hypot((b.y - a.y) * ky);
         let pieces = (len / MAX_EDGE_M).ceil() as usize;

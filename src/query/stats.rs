@@ -147,6 +147,24 @@ struct UnitFigures {
     groups: Option<Vec<Group>>,
 }
 
+/// One feature's contribution, measured once (in parallel) whichever groups it adds to.
+#[derive(Clone, Copy)]
+struct Sample {
+    sum: f64,
+    area_m2: f64,
+    length_m: f64,
+}
+
+impl Sample {
+    fn of(g: &Geometry<f64>, properties: &[Value], m: Measures) -> Sample {
+        Sample {
+            sum: m.sum.and_then(|i| properties[i].as_f64()).unwrap_or(0.0),
+            area_m2: if m.area { area_m2(g) } else { 0.0 },
+            length_m: if m.length { length_m(g) } else { 0.0 },
+        }
+    }
+}
+
 /// Which measures a layer gets.
 #[derive(Clone, Copy)]
 struct Measures {
@@ -165,16 +183,12 @@ impl Figures {
         }
     }
 
-    fn add(&mut self, g: &Geometry<f64>, properties: &[Value], m: Measures) {
+    fn add(&mut self, sample: Sample) {
         self.count += 1;
-        if let (Some(sum), Some(i)) = (self.sum.as_mut(), m.sum) {
-            *sum += properties[i].as_f64().unwrap_or(0.0);
-        }
-        if let Some(a) = self.area_m2.as_mut() {
-            *a += area_m2(g);
-        }
-        if let Some(l) = self.length_m.as_mut() {
-            *l += length_m(g);
+        for (total, value) in [(&mut self.sum, sample.sum), (&mut self.area_m2, sample.area_m2), (&mut self.length_m, sample.length_m)] {
+            if let Some(t) = total.as_mut() {
+                *t += value;
+            }
         }
     }
 
@@ -225,12 +239,20 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     // Per unit, per group key (the group's value as JSON text, which orders and compares).
     let mut table: BTreeMap<u32, BTreeMap<String, (serde_json::Value, Figures)>> = BTreeMap::new();
     let mut total = Figures::empty(measures);
-    for &(unit, i) in &assigned.pairs {
+    let samples: Vec<Sample> = assigned
+        .pairs
+        .par_iter()
+        .map(|&(_, i)| {
+            let f = &data.features[i as usize];
+            Sample::of(&f.geometry, &f.properties, measures)
+        })
+        .collect();
+    for (&(unit, i), &sample) in assigned.pairs.iter().zip(&samples) {
         let f = &data.features[i as usize];
         let group = group_by.map_or(serde_json::Value::Null, |g| json_value(&f.properties[g]));
         let entry = table.entry(unit).or_default().entry(group.to_string()).or_insert_with(|| (group, Figures::empty(measures)));
-        entry.1.add(&f.geometry, &f.properties, measures);
-        total.add(&f.geometry, &f.properties, measures);
+        entry.1.add(sample);
+        total.add(sample);
     }
     let rows: Vec<UnitFigures> = units
         .listed(area.as_ref())
