@@ -5,6 +5,7 @@
 use crate::city3d::City3dError;
 use crate::crs::CrsError;
 use crate::import::ImportError;
+use crate::query::QueryError;
 use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
 
@@ -21,6 +22,8 @@ pub enum Error {
     Scenario(#[from] ScenarioError),
     #[error(transparent)]
     City3d(#[from] City3dError),
+    #[error(transparent)]
+    Query(#[from] QueryError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -55,6 +58,11 @@ impl Error {
             Error::City3d(e) => match e {
                 City3dError::NoSuchTile(_) => ErrorKind::NotFound,
                 City3dError::Write { .. } => ErrorKind::Internal,
+                _ => ErrorKind::BadRequest,
+            },
+            Error::Query(e) => match e {
+                QueryError::UnknownLayer(_) | QueryError::UnknownUnit { .. } => ErrorKind::NotFound,
+                QueryError::TooManyVertices { .. } => ErrorKind::TooLarge,
                 _ => ErrorKind::BadRequest,
             },
             Error::Store(e) => match e {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod feature;
 pub mod import;
 pub mod index;
+pub mod query;
 pub mod scenarios;
 pub mod server;
 pub mod store;

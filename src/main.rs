@@ -166,6 +166,9 @@ struct ServeArgs {
     /// Folder of the web viewer served at / (its libraries in DIR/node_modules, from npm ci).
     #[arg(long, default_value = "web")]
     web: PathBuf,
+    /// Largest radius (m) a spatial query may ask for.
+    #[arg(long, default_value_t = 50_000.0)]
+    max_radius_m: f64,
 }
 
 #[derive(Args)]
@@ -293,6 +296,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         args.store
     };
+    anyhow::ensure!(args.max_radius_m.is_finite() && args.max_radius_m > 0.0, "--max-radius-m must be a positive number of metres");
     let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
@@ -308,6 +312,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
         web_dir: args.web,
+        query_limits: bando::query::Limits { max_radius_m: args.max_radius_m, ..Default::default() },
     };
     let state = AppState { store, catalog, scenarios, config: Arc::new(config), city3d };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

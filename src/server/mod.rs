@@ -7,6 +7,7 @@ pub mod city3d;
 pub mod error;
 mod layers;
 mod viewer;
+mod query;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 
@@ -38,6 +40,8 @@ pub struct ServerConfig {
     pub styles_dir: PathBuf,
     /// The web viewer's folder (`web/`: index.html, viewer/, node_modules/ for MapLibre and Cesium).
     pub web_dir: PathBuf,
+    /// Bounds on spatial queries (largest radius, largest query polygon).
+    pub query_limits: crate::query::Limits,
 }
 
 /// What every handler can reach.
@@ -61,6 +65,16 @@ pub fn router(state: AppState) -> Router {
         .route("/3d/{layer}/tiles/{file}", get(city3d::layer_tile))
         .route("/scenarios/{id}/3d/tileset.json", get(city3d::scenario_tileset))
         .route("/scenarios/{id}/3d/tiles/{file}", get(city3d::scenario_tile))
+        .route("/query/point", get(query::point))
+        .route("/query/radius", get(query::radius))
+        .route("/query/bbox", get(query::bbox))
+        .route("/query/nearest", get(query::nearest))
+        .route(
+            "/query/boundary",
+            get(query::boundary_by_admin).post(query::boundary_by_polygon).layer(DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
+        )
+        .route("/stats", get(query::stats))
+        .route("/scenarios/{id}/indicators", get(query::indicators))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(axum::middleware::map_response(error::json_rejections))

@@ -1,0 +1,126 @@
+//! Spatial queries over the in-memory layers: by point, radius, boundary (a drawn polygon or an
+//! administrative unit), box and nearest; statistics per administrative unit; and scenario
+//! indicators against their targets. Distances are metres on the WGS84 ellipsoid ([`geodesy`]);
+//! topological predicates are planar in lon/lat, like PostGIS `geometry` and GEOS.
+//!
+//! Owns: parameter checking, the query algorithms (always through the layers' R-trees), result
+//! order and paging, and writing answers as GeoJSON, CSV or JSON bytes. Does not know HTTP (the
+//! server hands it parameters and a body and gets bytes back), does not read the store, and does
+//! not change scenarios: it reads their indicators.
+
+pub mod geodesy;
+mod indicators;
+mod input;
+mod output;
+mod params;
+mod region;
+mod search;
+mod stats;
+
+use std::sync::Arc;
+
+use crate::index::{Catalog, LayerData};
+use crate::scenarios::Scenarios;
+
+pub use input::parse_polygon;
+pub use output::Format;
+pub use params::Params;
+pub use region::{Position, Region, Relation};
+pub use search::{bbox_hits, boundary_hits, nearest_hits, point_hits, radius_hits, Hit, Matches, Predicate};
+
+/// Most results one page may hold, and the page size when none is asked for.
+pub const MAX_LIMIT: usize = 10_000;
+pub const DEFAULT_LIMIT: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// A parameter that is missing, malformed or out of range; the message names it.
+    #[error("{0}")]
+    BadParameter(String),
+    #[error("no layer named '{0}'; GET /layers lists the layers")]
+    UnknownLayer(String),
+    #[error("layer '{layer}' has no unit with code '{code}'")]
+    UnknownUnit { layer: String, code: String },
+    #[error("invalid query polygon: {0}")]
+    InvalidGeometry(String),
+    #[error("the query polygon has more than {max} vertices; simplify it or split the query")]
+    TooManyVertices { max: usize },
+}
+
+/// Bounds on the work one request may ask for.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest radius (m) for `/query/radius` and the `tolerance_m` of point queries.
+    pub max_radius_m: f64,
+    /// Largest query polygon, in vertices.
+    pub max_vertices: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_radius_m: 50_000.0, max_vertices: 100_000 }
+    }
+}
+
+/// What a query reads: layers, scenarios, limits.
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    pub scenarios: &'a Scenarios,
+    pub limits: Limits,
+}
+
+/// The operations a client can ask for.
+pub enum Operation<'a> {
+    Point,
+    Radius,
+    Bbox,
+    Nearest,
+    /// A drawn polygon in the body, or `admin=<layer>:<code>` in the parameters.
+    Boundary { body: Option<&'a [u8]> },
+    Stats,
+    Indicators { scenario: &'a str },
+}
+
+/// An answer ready to send: its media type and bytes.
+pub struct Answer {
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// Runs one operation. CPU-bound: call it off the async runtime's threads.
+pub fn run(ctx: &Context, operation: Operation, params: &Params) -> crate::Result<Answer> {
+    match operation {
+        Operation::Point => search::point(ctx, params),
+        Operation::Radius => search::radius(ctx, params),
+        Operation::Bbox => search::bbox(ctx, params),
+        Operation::Nearest => search::nearest(ctx, params),
+        Operation::Boundary { body } => search::boundary(ctx, params, body),
+        Operation::Stats => stats::stats(ctx, params),
+        Operation::Indicators { scenario } => indicators::indicators(ctx, scenario, params),
+    }
+}
+
+/// Looks a layer up by name.
+fn layer(catalog: &Catalog, name: &str) -> Result<Arc<LayerData>, QueryError> {
+    catalog.get(name).ok_or_else(|| QueryError::UnknownLayer(name.to_string()))
+}
+
+/// The feature of an administrative layer whose `code` field equals `code`, as a region.
+fn admin_unit(catalog: &Catalog, spec: &str) -> Result<Region, QueryError> {
+    let (layer_name, code) = spec
+        .split_once(':')
+        .ok_or_else(|| QueryError::BadParameter(format!("'{spec}' is not <admin layer>:<code>, e.g. wards:19900")))?;
+    let data = layer(catalog, layer_name)?;
+    let field = data
+        .meta
+        .field_index("code")
+        .ok_or_else(|| QueryError::BadParameter(format!("layer '{layer_name}' has no 'code' field, so it cannot name administrative units")))?;
+    let unknown = || QueryError::UnknownUnit { layer: layer_name.to_string(), code: code.to_string() };
+    // Admin layers hold tens to thousands of units and no index on codes; one pass is cheap.
+    let feature = data.features.iter().find(|f| f.properties[field].to_string() == code).ok_or_else(unknown)?;
+    let shape = stats::polygons_of(&feature.geometry).ok_or_else(|| {
+        QueryError::BadParameter(format!("unit '{code}' of layer '{layer_name}' is not a polygon, so it cannot bound a query"))
+    })?;
+    Region::new(shape).ok_or_else(unknown)
+}

@@ -1,0 +1,285 @@
+//! Figures per administrative unit: how many features of a layer fall in each unit (optionally
+//! per value of a field, and only inside a given area), the sum of a numeric field, and their area
+//! or length on the ellipsoid.
+//!
+//! A feature belongs to the unit containing its centroid (boundary included; a centroid on a
+//! shared boundary goes to the unit with the lowest id), so every feature is counted once and the
+//! units' figures add up to the layer's. Area and length are the whole feature's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use geo::Centroid;
+use geo_types::{Coord, Geometry, MultiPolygon};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::geodesy::{area_m2, length_m};
+use super::region::{Position, Region, Relation};
+use super::{admin_unit, layer, parse_polygon, Answer, Context, LayerData, Params, QueryError};
+use crate::feature::{GeometryKind, Value};
+
+/// The polygons of a geometry, if it has any.
+pub(crate) fn polygons_of(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
+    match g {
+        Geometry::Polygon(p) => Some(MultiPolygon(vec![p.clone()])),
+        Geometry::MultiPolygon(mp) => Some(mp.clone()),
+        Geometry::Rect(r) => Some(MultiPolygon(vec![r.to_polygon()])),
+        Geometry::Triangle(t) => Some(MultiPolygon(vec![t.to_polygon()])),
+        _ => None,
+    }
+}
+
+/// The units of an administrative layer, each prepared as a [`Region`].
+pub(crate) struct Units {
+    pub layer: Arc<LayerData>,
+    regions: Vec<Option<Region>>,
+    code: Option<usize>,
+    name: Option<usize>,
+}
+
+/// How a unit is named in answers.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct UnitName {
+    pub id: i64,
+    pub code: Option<String>,
+    pub name: Option<String>,
+}
+
+impl Units {
+    pub fn new(layer: Arc<LayerData>) -> Result<Units, QueryError> {
+        let regions: Vec<Option<Region>> = layer.features.par_iter().map(|f| polygons_of(&f.geometry).and_then(Region::new)).collect();
+        if regions.iter().all(Option::is_none) {
+            return Err(QueryError::BadParameter(format!("layer '{}' has no polygons, so it cannot group by unit", layer.meta.name)));
+        }
+        let code = layer.meta.field_index("code");
+        let name = layer.meta.field_index("name");
+        Ok(Units { layer, regions, code, name })
+    }
+
+    /// The unit containing `p`: the lowest id among those whose boundary or interior holds it.
+    pub fn unit_of(&self, p: Coord<f64>) -> Option<u32> {
+        self.layer
+            .tree
+            .locate_all_at_point(&[p.x, p.y])
+            .map(|e| e.index)
+            .filter(|&i| self.regions[i as usize].as_ref().is_some_and(|r| r.locate(p) != Position::Outside))
+            .min()
+    }
+
+    pub fn name(&self, unit: u32) -> UnitName {
+        let f = &self.layer.features[unit as usize];
+        let text = |i: Option<usize>| i.map(|i| f.properties[i].to_string());
+        UnitName { id: f.id, code: text(self.code), name: text(self.name) }
+    }
+
+    /// The units in id order, only those meeting `area` when one is given.
+    pub fn listed(&self, area: Option<&Region>) -> Vec<u32> {
+        let relater = area.map(Region::relater);
+        (0..self.regions.len() as u32)
+            .filter(|&u| match (&self.regions[u as usize], &relater) {
+                (None, _) => false,
+                (Some(unit), Some(r)) => r.relate(&self.layer.features[u as usize].geometry, &unit.bbox) != Relation::Disjoint,
+                (Some(_), None) => true,
+            })
+            .collect()
+    }
+}
+
+/// Features of a layer sorted into units.
+pub(crate) struct Assignment {
+    /// (unit, feature index) in feature order.
+    pub pairs: Vec<(u32, u32)>,
+    /// Features considered (in the area, when one is given) whose centroid lies in no unit.
+    pub unassigned: usize,
+}
+
+/// Puts every feature of `data` whose centroid is in `area` (when given) into the unit holding
+/// its centroid. Uses the layer's R-tree when an area narrows it.
+pub(crate) fn assign(data: &LayerData, units: &Units, area: Option<&Region>) -> Assignment {
+    let candidates: Vec<u32> = match area {
+        Some(a) => {
+            let mut v: Vec<u32> = data.tree.locate_in_envelope_intersecting(&crate::index::aabb(&a.bbox)).map(|e| e.index).collect();
+            v.sort_unstable();
+            v
+        }
+        None => (0..data.features.len() as u32).collect(),
+    };
+    let considered: Vec<(Option<u32>, u32)> = candidates
+        .into_par_iter()
+        .filter_map(|i| {
+            let c = data.features[i as usize].geometry.centroid()?.0;
+            if area.is_some_and(|a| a.locate(c) == Position::Outside) {
+                return None;
+            }
+            Some((units.unit_of(c), i))
+        })
+        .collect();
+    let pairs: Vec<(u32, u32)> = considered.iter().filter_map(|&(u, i)| u.map(|u| (u, i))).collect();
+    Assignment { unassigned: considered.len() - pairs.len(), pairs }
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+struct Figures {
+    count: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sum: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    area_m2: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    length_m: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct Group {
+    value: serde_json::Value,
+    #[serde(flatten)]
+    figures: Figures,
+}
+
+#[derive(Serialize)]
+struct UnitFigures {
+    #[serde(flatten)]
+    unit: UnitName,
+    #[serde(flatten)]
+    figures: Figures,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<Group>>,
+}
+
+/// One feature's contribution, measured once (in parallel) whichever groups it adds to.
+#[derive(Clone, Copy)]
+struct Sample {
+    sum: f64,
+    area_m2: f64,
+    length_m: f64,
+}
+
+impl Sample {
+    fn of(g: &Geometry<f64>, properties: &[Value], m: Measures) -> Sample {
+        Sample {
+            sum: m.sum.and_then(|i| properties[i].as_f64()).unwrap_or(0.0),
+            area_m2: if m.area { area_m2(g) } else { 0.0 },
+            length_m: if m.length { length_m(g) } else { 0.0 },
+        }
+    }
+}
+
+/// Which measures a layer gets.
+#[derive(Clone, Copy)]
+struct Measures {
+    sum: Option<usize>,
+    area: bool,
+    length: bool,
+}
+
+impl Figures {
+    fn empty(m: Measures) -> Figures {
+        Figures {
+            count: 0,
+            sum: m.sum.map(|_| 0.0),
+            area_m2: m.area.then_some(0.0),
+            length_m: m.length.then_some(0.0),
+        }
+    }
+
+    fn add(&mut self, sample: Sample) {
+        self.count += 1;
+        for (total, value) in [(&mut self.sum, sample.sum), (&mut self.area_m2, sample.area_m2), (&mut self.length_m, sample.length_m)] {
+            if let Some(t) = total.as_mut() {
+                *t += value;
+            }
+        }
+    }
+
+    fn rounded(mut self) -> Figures {
+        let r = |v: Option<f64>| v.map(|x| (x * 1000.0).round() / 1000.0);
+        self.sum = r(self.sum);
+        self.area_m2 = r(self.area_m2);
+        self.length_m = r(self.length_m);
+        self
+    }
+}
+
+fn json_value(v: &Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// The `within=` area: `<admin layer>:<code>` or a GeoJSON polygon.
+fn within(ctx: &Context, params: &Params) -> Result<Option<Region>, QueryError> {
+    match params.get("within") {
+        None => Ok(None),
+        Some(text) if text.starts_with('{') => Region::new(parse_polygon(text.as_bytes(), ctx.limits.max_vertices)?)
+            .map(Some)
+            .ok_or_else(|| QueryError::InvalidGeometry("the polygon is empty".into())),
+        Some(spec) => admin_unit(ctx.catalog, spec).map(Some),
+    }
+}
+
+/// `layer, by, within, group_by, sum`.
+pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
+    let data = layer(ctx.catalog, params.required("layer")?)?;
+    let units = Units::new(layer(ctx.catalog, params.required("by")?)?)?;
+    let area = within(ctx, params)?;
+    let field = |key: &str| -> Result<Option<usize>, QueryError> {
+        params
+            .get(key)
+            .map(|name| data.meta.field_index(name).ok_or_else(|| QueryError::BadParameter(format!("layer '{}' has no field '{name}' ({key}=)", data.meta.name))))
+            .transpose()
+    };
+    let group_by = field("group_by")?;
+    let kind = data.meta.geometry_type;
+    let measures = Measures {
+        sum: field("sum")?,
+        area: kind.is_polygonal(),
+        length: matches!(kind, GeometryKind::LineString | GeometryKind::MultiLineString),
+    };
+
+    let assigned = assign(&data, &units, area.as_ref());
+    // Per unit, per group key (the group's value as JSON text, which orders and compares).
+    let mut table: BTreeMap<u32, BTreeMap<String, (serde_json::Value, Figures)>> = BTreeMap::new();
+    let mut total = Figures::empty(measures);
+    let samples: Vec<Sample> = assigned
+        .pairs
+        .par_iter()
+        .map(|&(_, i)| {
+            let f = &data.features[i as usize];
+            Sample::of(&f.geometry, &f.properties, measures)
+        })
+        .collect();
+    for (&(unit, i), &sample) in assigned.pairs.iter().zip(&samples) {
+        let f = &data.features[i as usize];
+        let group = group_by.map_or(serde_json::Value::Null, |g| json_value(&f.properties[g]));
+        let entry = table.entry(unit).or_default().entry(group.to_string()).or_insert_with(|| (group, Figures::empty(measures)));
+        entry.1.add(sample);
+        total.add(sample);
+    }
+    let rows: Vec<UnitFigures> = units
+        .listed(area.as_ref())
+        .into_iter()
+        .map(|u| {
+            let groups = table.remove(&u).unwrap_or_default();
+            let mut figures = Figures::empty(measures);
+            for (_, g) in groups.values() {
+                figures.count += g.count;
+                figures.sum = figures.sum.zip(g.sum).map(|(a, b)| a + b);
+                figures.area_m2 = figures.area_m2.zip(g.area_m2).map(|(a, b)| a + b);
+                figures.length_m = figures.length_m.zip(g.length_m).map(|(a, b)| a + b);
+            }
+            let groups = group_by.map(|_| groups.into_values().map(|(value, f)| Group { value, figures: f.rounded() }).collect());
+            UnitFigures { unit: units.name(u), figures: figures.rounded(), groups }
+        })
+        .collect();
+    let body = serde_json::json!({
+        "layer": data.meta.name,
+        "by": units.layer.meta.name,
+        "within": params.get("within"),
+        "group_by": params.get("group_by"),
+        "sum_field": params.get("sum"),
+        "units": rows,
+        "total": total.rounded(),
+        // Features in the area whose centroid lies in no unit.
+        "unassigned": assigned.unassigned,
+    });
+    Ok(Answer { content_type: "application/json", body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))? })
+}

@@ -1,0 +1,87 @@
+//! `/query/*`, `/stats`, `/scenarios/{id}/indicators`: parameters and body handed to
+//! [`crate::query::run`] on a blocking thread (queries are CPU work), bytes handed back.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{json_error, ApiResult};
+use super::AppState;
+use crate::error::Error;
+use crate::query::{self, Context, Operation, Params};
+
+/// What a handler hands over: the operation (with its owned inputs) and the parameters.
+enum Job {
+    Point,
+    Radius,
+    Bbox,
+    Nearest,
+    Boundary(Option<Bytes>),
+    Stats,
+    Indicators(String),
+}
+
+type RawParams = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+async fn run(state: AppState, params: RawParams, job: Job) -> ApiResult<Response> {
+    let Query(params) = params.map_err(|e| Error::bad_request(format!("cannot read the query string: {}", e.body_text())))?;
+    let answer = tokio::task::spawn_blocking(move || {
+        let ctx = Context { catalog: &state.catalog, scenarios: &state.scenarios, limits: state.config.query_limits };
+        let operation = match &job {
+            Job::Point => Operation::Point,
+            Job::Radius => Operation::Radius,
+            Job::Bbox => Operation::Bbox,
+            Job::Nearest => Operation::Nearest,
+            Job::Boundary(body) => Operation::Boundary { body: body.as_deref() },
+            Job::Stats => Operation::Stats,
+            Job::Indicators(id) => Operation::Indicators { scenario: id },
+        };
+        query::run(&ctx, operation, &Params(&params))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("query task failed: {e}")))??;
+    Ok(([(CONTENT_TYPE, answer.content_type)], answer.body).into_response())
+}
+
+pub async fn point(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Point).await
+}
+
+pub async fn radius(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Radius).await
+}
+
+pub async fn bbox(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Bbox).await
+}
+
+pub async fn nearest(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Nearest).await
+}
+
+pub async fn boundary_by_admin(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Boundary(None)).await
+}
+
+/// A body over the route's limit arrives as a rejection; it still gets a JSON error.
+pub async fn boundary_by_polygon(State(s): State<AppState>, p: RawParams, body: Result<Bytes, BytesRejection>) -> Response {
+    match body {
+        Ok(body) => run(s, p, Job::Boundary(Some(body))).await.into_response(),
+        Err(e) => json_error(e.status(), &e.body_text()),
+    }
+}
+
+pub async fn stats(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Stats).await
+}
+
+pub async fn indicators(State(s): State<AppState>, Path(id): Path<String>, p: RawParams) -> ApiResult<Response> {
+    run(s, p, Job::Indicators(id)).await
+}
+
+/// Largest accepted query polygon body: 100,000 vertices written out generously.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
