@@ -6,6 +6,7 @@ use crate::crs::CrsError;
 use crate::import::ImportError;
 use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
+use crate::tiles::TileError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -18,6 +19,8 @@ pub enum Error {
     Crs(#[from] CrsError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Tile(#[from] TileError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -49,6 +52,11 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
             Error::Scenario(_) => ErrorKind::BadRequest,
+            Error::Tile(e) => match e {
+                TileError::UnknownLayer(_) => ErrorKind::NotFound,
+                TileError::BadScenario { .. } => ErrorKind::Conflict,
+                _ => ErrorKind::BadRequest,
+            },
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,

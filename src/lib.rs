@@ -14,5 +14,6 @@ pub mod index;
 pub mod scenarios;
 pub mod server;
 pub mod store;
+pub mod tiles;
 
 pub use error::{Error, ErrorKind, Result};

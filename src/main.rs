@@ -17,6 +17,7 @@ use bando::scenarios::Scenarios;
 use bando::server::{self, AppState, ServerConfig};
 use bando::store::gpkg::GpkgStore;
 use bando::store::Store;
+use bando::tiles::TileService;
 
 const DEFAULT_STORE: &str = "data/bando.gpkg";
 const DEMO_STORE: &str = "data/demo.gpkg";
@@ -246,7 +247,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
     };
-    let state = AppState { store, catalog, scenarios, config: Arc::new(config) };
+    let tiles = Arc::new(TileService::new(config.cache_bytes));
+    let state = AppState { store, catalog, scenarios, config: Arc::new(config), tiles };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
     Ok(())

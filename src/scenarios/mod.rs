@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use filter::{Condition, Filter, Op};
+pub use filter::{BoundFilter, Condition, Filter, Op};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

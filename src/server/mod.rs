@@ -5,6 +5,7 @@
 
 pub mod error;
 mod layers;
+mod tiles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use axum::Router;
 use crate::index::Catalog;
 use crate::scenarios::Scenarios;
 use crate::store::Store;
+use crate::tiles::TileService;
 
 /// Settings of a running server.
 #[derive(Debug, Clone)]
@@ -43,6 +45,8 @@ pub struct AppState {
     pub catalog: Arc<Catalog>,
     pub scenarios: Arc<Scenarios>,
     pub config: Arc<ServerConfig>,
+    /// Tile making: generalisation ladders, the tile cache, PMTiles archives, glyphs.
+    pub tiles: Arc<TileService>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -50,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(layers::health))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::layer_tile))
+        .route("/tiles/{file}", get(tiles::layer_tilejson))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -65,7 +71,10 @@ fn spawn_store_watch(state: AppState) {
             tick.tick().await;
             let (store, catalog) = (state.store.clone(), state.catalog.clone());
             match tokio::task::spawn_blocking(move || catalog.refresh(store.as_ref())).await {
-                Ok(Ok(changed)) if !changed.is_empty() => tracing::info!(?changed, "store changed; layers reloaded"),
+                Ok(Ok(changed)) if !changed.is_empty() => {
+                    tracing::info!(?changed, "store changed; layers reloaded");
+                    state.tiles.forget_layers(&changed);
+                }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "store refresh failed; serving the previous state"),
                 Err(e) => tracing::warn!(error = %e, "store refresh task failed"),
@@ -95,5 +104,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
     spawn_store_watch(state.clone());
+    let (tiles, catalog) = (state.tiles.clone(), state.catalog.clone());
+    tokio::task::spawn_blocking(move || tiles.warm(&catalog));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
 }

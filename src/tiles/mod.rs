@@ -1,0 +1,121 @@
+//! Vector tiles: Mapbox Vector Tiles made on the fly from the in-memory index, generalised per
+//! zoom, cached already gzipped; TileJSON; scenario styles; SDF glyphs; PMTiles archives.
+//!
+//! One concern per file: `math` (tile pyramid and projection), `shape` (clip, simplify,
+//! quantise, wind), `mvt` (protobuf encoding), `ladder` (which features each zoom draws),
+//! `source` (what a request draws), `render` (one tile within its byte budget), `cache`,
+//! `tilejson`. This module never imports axum or tokio: the server calls [`TileService`] from
+//! a blocking thread.
+
+pub mod cache;
+pub mod ladder;
+pub mod math;
+pub mod mvt;
+pub mod render;
+pub mod shape;
+pub mod source;
+pub mod tilejson;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::index::{Catalog, LayerData};
+
+pub use cache::EncodedTile;
+use cache::TileCache;
+use ladder::Ladder;
+pub use math::TileId;
+pub use source::TileSource;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    #[error("{0}")]
+    BadTile(String),
+    #[error("no layer named '{0}'; GET /layers lists the layers in the store")]
+    UnknownLayer(String),
+    #[error("{0} layers requested; one tile combines at most {max}", max = source::MAX_LAYERS)]
+    TooManyLayers(usize),
+    #[error("bad layer list: {0}")]
+    BadLayerList(String),
+    #[error("scenario '{id}' does not fit the store: {reason}")]
+    BadScenario { id: String, reason: String },
+}
+
+/// gzip level for tiles kept in the cache (made once, served many times) and for tiles made per
+/// request with the cache off (speed first).
+const GZIP_CACHED: u32 = 6;
+const GZIP_UNCACHED: u32 = 1;
+
+type LadderSlot = Arc<OnceLock<Arc<Ladder>>>;
+
+/// Tile making for the server and the exporters: ladders per layer import, and the cache.
+pub struct TileService {
+    cache: Option<TileCache>,
+    /// Per layer name: the import the ladder was built for, and the ladder (built once).
+    ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
+}
+
+impl TileService {
+    /// `cache_bytes == 0` switches the cache off.
+    pub fn new(cache_bytes: u64) -> TileService {
+        TileService { cache: (cache_bytes > 0).then(|| TileCache::new(cache_bytes)), ladders: Mutex::new(HashMap::new()) }
+    }
+
+    /// The generalisation ladder of a layer's current import, built on first use.
+    pub fn ladder(&self, layer: &LayerData) -> Arc<Ladder> {
+        let slot = {
+            let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = ladders.entry(layer.meta.name.clone()).or_insert_with(|| (layer.meta.import_id, LadderSlot::default()));
+            if entry.0 != layer.meta.import_id {
+                *entry = (layer.meta.import_id, LadderSlot::default());
+            }
+            entry.1.clone()
+        };
+        slot.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let ladder = Ladder::build(layer);
+            tracing::info!(layer = %layer.meta.name, full_zoom = ladder.full_zoom, ms = started.elapsed().as_millis() as u64, "generalisation ladder built");
+            Arc::new(ladder)
+        })
+        .clone()
+    }
+
+    /// Builds the ladders of every layer (at start-up, so the first low-zoom tiles do not wait).
+    pub fn warm(&self, catalog: &Catalog) {
+        for layer in catalog.snapshot().values() {
+            self.ladder(layer);
+        }
+    }
+
+    /// A cached tile, if there is one (cheap: callable on an async thread).
+    pub fn cached(&self, source: &TileSource, tile: TileId) -> Option<Arc<EncodedTile>> {
+        self.cache.as_ref()?.get(&source.key, tile)
+    }
+
+    /// The tile, from the cache or rendered now (CPU-bound: call from a blocking thread).
+    /// `want_gzip` matters only with the cache off, where the gzip form is made only if asked for.
+    pub fn tile(&self, source: &TileSource, tile: TileId, want_gzip: bool) -> Arc<EncodedTile> {
+        if let Some(hit) = self.cached(source, tile) {
+            return hit;
+        }
+        let raw = render::render(source, tile, &|layer| self.ladder(layer));
+        let level = if self.cache.is_some() { Some(GZIP_CACHED) } else { want_gzip.then_some(GZIP_UNCACHED) };
+        let encoded = Arc::new(EncodedTile::new(raw, source.etag(tile), level));
+        if let Some(cache) = &self.cache {
+            cache.insert(&source.key, tile, encoded.clone());
+        }
+        encoded
+    }
+
+    /// Called after a re-import: drops cached tiles and ladders of the changed layers.
+    pub fn forget_layers(&self, layers: &[String]) {
+        if let Some(cache) = &self.cache {
+            cache.forget_layers(layers);
+        }
+        let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
+        for l in layers {
+            ladders.remove(l);
+        }
+    }
+}
