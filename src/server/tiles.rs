@@ -102,13 +102,19 @@ pub async fn serve_tile(state: &AppState, source: TileSource, tile: TileId, head
     }
     let gzip_ok = accepts_gzip(headers);
     if let Some(hit) = state.tiles.cached(&source, tile) {
-        return Ok(tile_response(&hit, gzip_ok));
+        return Ok(with_cache_status(tile_response(&hit, gzip_ok), "hit"));
     }
     let tiles = state.tiles.clone();
     let encoded = tokio::task::spawn_blocking(move || tiles.tile(&source, tile, gzip_ok))
         .await
         .map_err(|e| Error::Internal(format!("tile task failed: {e}")))?;
-    Ok(tile_response(&encoded, gzip_ok))
+    Ok(with_cache_status(tile_response(&encoded, gzip_ok), "miss"))
+}
+
+/// `X-Cache: hit|miss`, for operators and for tests of cache invalidation.
+fn with_cache_status(mut response: Response, status: &'static str) -> Response {
+    response.headers_mut().insert("x-cache", HeaderValue::from_static(status));
+    response
 }
 
 /// Splits `123.mvt` into `123`; anything else is not a tile path.

@@ -1,0 +1,264 @@
+//! Vector tiles of a real `bando serve`, decoded by independent decoders (Python
+//! mapbox-vector-tile, npm @mapbox/vector-tile) and compared with the store.
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// The demo's centre (the Huế citadel), where every demo layer has features.
+const CENTRE: (f64, f64) = (107.585, 16.463);
+
+/// The shared 2,000-parcel demo store, built by one test while the others wait (the harness's
+/// builder is not safe to call from parallel tests).
+fn shared_store() -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| demo_store(2_000)).clone()
+}
+
+fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
+    let n = 2f64.powi(z as i32);
+    let x = ((lon + 180.0) / 360.0 * n) as u32;
+    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u32;
+    (z, x, y)
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// GET over a plain HTTP/1.1 socket with explicit request headers, so the body and headers are
+/// exactly what the server sent (no client-side gunzip).
+fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("connect {host}: {e}"));
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
+        let (mut out, mut at) = (Vec::new(), 0);
+        loop {
+            let line_end = at + body[at..].windows(2).position(|w| w == b"\r\n").unwrap();
+            let size = usize::from_str_radix(std::str::from_utf8(&body[at..line_end]).unwrap().trim(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
+            at = line_end + 2 + size + 2;
+        }
+        body = out;
+    }
+    Reply { status, headers, body }
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).expect("valid gzip");
+    out
+}
+
+fn save(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn tiles_decode_independently_and_match_the_store() {
+    let store = shared_store();
+    let server = Server::start(&store, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (z, cx, cy) = tile_at(CENTRE.0, CENTRE.1, 16);
+    let mut files = Vec::new();
+    for layer in ["parcels", "buildings", "roads", "housing", "wards", "street_lights"] {
+        let mut features = 0;
+        for (x, y) in [(cx, cy), (cx - 1, cy), (cx, cy - 1), (cx - 1, cy - 1)] {
+            let reply = get_with(&server.url(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt")), &[("Accept-Encoding", "gzip")]);
+            if reply.status == 204 {
+                continue; // nothing of this layer here; the sum over the four tiles is checked below
+            }
+            assert_eq!(reply.status, 200, "{layer} {z}/{x}/{y}");
+            assert_eq!(reply.header("content-type"), Some("application/vnd.mapbox-vector-tile"));
+            assert_eq!(reply.header("content-encoding"), Some("gzip"));
+            let file = save(dir.path(), &format!("{layer}-{x}-{y}.mvt"), &gunzip(&reply.body));
+            let out = run_checker(
+                "python3",
+                &["tests/py/check_mvt.py", store.to_str().unwrap(), layer, &z.to_string(), &x.to_string(), &y.to_string(), &file, "--complete"],
+            );
+            let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+            features += summary["features"].as_u64().unwrap();
+            files.push(file);
+        }
+        assert!(features > 0, "{layer}: no features around the centre at z{z}");
+    }
+    let mut args = vec!["tests/js/check_mvt.mjs"];
+    args.extend(files.iter().map(String::as_str));
+    let winding: serde_json::Value = serde_json::from_str(&run_checker("node", &args)).unwrap();
+    let layers = &winding["layers"];
+    assert!(layers["parcels"]["rings"].as_u64().unwrap() > 10, "{winding}");
+    assert!(layers["buildings"]["holes"].as_u64().unwrap() > 0, "courtyard holes survive as counter-clockwise rings: {winding}");
+    assert!(layers["roads"]["points"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn gzip_etag_304_204_and_cache_headers() {
+    let store = shared_store();
+    let server = Server::start(&store, &[]);
+    let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, 15);
+    let url = server.url(&format!("/tiles/parcels,roads/{z}/{x}/{y}.mvt"));
+    let plain = get_with(&url, &[("Accept-Encoding", "identity")]);
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    let zipped = get_with(&url, &[("Accept-Encoding", "gzip, deflate")]);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&zipped.body), plain.body, "gzip and identity forms carry the same tile");
+    assert_eq!(zipped.header("x-cache"), Some("hit"));
+    assert!(zipped.header("cache-control").unwrap().contains("max-age"));
+    let etag = plain.header("etag").expect("etag").to_string();
+    let again = get_with(&url, &[("If-None-Match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+    // Layers come out in the order asked for.
+    let dir = tempfile::tempdir().unwrap();
+    let file = save(dir.path(), "t.mvt", &plain.body);
+    let out = run_checker("python3", &["-c", "import sys,mapbox_vector_tile as m;print(','.join(m.decode(open(sys.argv[1],'rb').read())))", &file]);
+    assert_eq!(out.trim(), "parcels,roads");
+    // Far from any data: an empty tile is 204.
+    let (z, x, y) = tile_at(100.0, 21.0, 16);
+    let empty = get_with(&server.url(&format!("/tiles/parcels/{z}/{x}/{y}.mvt")), &[]);
+    assert_eq!(empty.status, 204);
+}
+
+#[test]
+fn tilejson_has_absolute_urls_layers_and_fields() {
+    let store = shared_store();
+    let server = Server::start(&store, &[]);
+    let tj = get_with(&server.url("/tiles/parcels,roads.json"), &[]).json();
+    assert_eq!(tj["tilejson"], "3.0.0");
+    let url = tj["tiles"][0].as_str().unwrap();
+    assert_eq!(url, format!("{}/tiles/parcels,roads/{{z}}/{{x}}/{{y}}.mvt", server.base));
+    assert_eq!(tj["vector_layers"][0]["id"], "parcels");
+    assert_eq!(tj["vector_layers"][0]["fields"]["land_use"], "String");
+    assert_eq!(tj["vector_layers"][0]["fields"]["area_m2"], "Number");
+    assert_eq!(tj["vector_layers"][1]["fields"]["lanes"], "Number");
+    assert_eq!(tj["bounds"].as_array().unwrap().len(), 4);
+    assert_eq!(tj["center"].as_array().unwrap().len(), 3);
+    assert!(tj["attribution"].as_str().unwrap().len() > 5);
+    assert_eq!(tj["minzoom"], 0);
+    assert_eq!(tj["maxzoom"], 22);
+    let proxied = get_with(&server.url("/tiles/parcels.json"), &[("X-Forwarded-Host", "ioc.hue.gov.vn"), ("X-Forwarded-Proto", "https")]).json();
+    assert_eq!(proxied["tiles"][0], "https://ioc.hue.gov.vn/tiles/parcels/{z}/{x}/{y}.mvt");
+    drop(server);
+    let public = Server::start(&store, &["--public-url", "https://bando.example.vn/gis/"]);
+    let tj = get_with(&public.url("/tiles/parcels.json"), &[("X-Forwarded-Host", "ignored.example")]).json();
+    assert_eq!(tj["tiles"][0], "https://bando.example.vn/gis/tiles/parcels/{z}/{x}/{y}.mvt");
+}
+
+#[test]
+fn bad_tile_requests_are_4xx_json() {
+    let store = shared_store();
+    let server = Server::start(&store, &[]);
+    let many = vec!["parcels"; 300].join(",");
+    let cases: Vec<(String, u16)> = vec![
+        ("/tiles/parcels/23/0/0.mvt".into(), 400),
+        ("/tiles/parcels/-1/0/0.mvt".into(), 400),
+        ("/tiles/parcels/2/4/0.mvt".into(), 400),
+        ("/tiles/parcels/2/0/4.mvt".into(), 400),
+        ("/tiles/parcels/a/0/0.mvt".into(), 400),
+        ("/tiles/parcels/1/0/0x.mvt".into(), 400),
+        ("/tiles/parcels/1/0/0.png".into(), 404),
+        ("/tiles/parcels/99999999999999999999999/0/0.mvt".into(), 400),
+        ("/tiles/no_such_layer/1/0/0.mvt".into(), 404),
+        ("/tiles/parcels,,roads/1/0/0.mvt".into(), 400),
+        ("/tiles/parcels,parcels/1/0/0.mvt".into(), 400),
+        (format!("/tiles/{many}/1/0/0.mvt"), 400),
+        ("/tiles/%FF%FE/1/0/0.mvt".into(), 400),
+        ("/tiles/no_such_layer.json".into(), 404),
+        ("/tiles/parcels.xml".into(), 404),
+    ];
+    for (path, want) in cases {
+        let reply = get_with(&server.url(&path), &[]);
+        assert_eq!(reply.status, want, "{path}: {}", String::from_utf8_lossy(&reply.body));
+        let body = reply.json();
+        assert_eq!(body["error"]["status"], want, "{path}");
+        assert!(body["error"]["message"].as_str().unwrap().len() > 10, "{path}");
+    }
+    // The server is still fine.
+    assert_eq!(server.get("/health").0, 200);
+}
+
+fn write_points(path: &Path, points: &[(f64, f64, &str)]) {
+    let features: Vec<serde_json::Value> = points
+        .iter()
+        .map(|(lon, lat, name)| serde_json::json!({"type": "Feature", "properties": {"name": name, "category": "site"}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}))
+        .collect();
+    std::fs::write(path, serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()).unwrap();
+}
+
+#[test]
+fn a_reimport_invalidates_exactly_the_changed_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.gpkg");
+    std::fs::copy(shared_store(), &store).unwrap();
+    let sites = dir.path().join("sites.geojson");
+    write_points(&sites, &[(107.585, 16.463, "Một"), (107.586, 16.464, "Hai")]);
+    let s = store.to_str().unwrap();
+    let out = bando(&["import", sites.to_str().unwrap(), "--layer", "sites", "--kind", "poi", "--store", s]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let server = Server::start(&store, &["--watch-seconds", "0.2"]);
+    let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, 14);
+    let sites_url = server.url(&format!("/tiles/sites/{z}/{x}/{y}.mvt"));
+    let parcels_url = server.url(&format!("/tiles/parcels/{z}/{x}/{y}.mvt"));
+    let before = get_with(&sites_url, &[]);
+    assert_eq!(before.status, 200);
+    let parcels = get_with(&parcels_url, &[]);
+    assert_eq!(get_with(&sites_url, &[]).header("x-cache"), Some("hit"));
+    assert_eq!(get_with(&parcels_url, &[]).header("x-cache"), Some("hit"));
+
+    write_points(&sites, &[(107.585, 16.463, "Một"), (107.586, 16.464, "Hai"), (107.584, 16.462, "Ba")]);
+    let out = bando(&["import", sites.to_str().unwrap(), "--layer", "sites", "--kind", "poi", "--replace", "--store", s]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let started = Instant::now();
+    let after = loop {
+        let reply = get_with(&sites_url, &[]);
+        if reply.header("etag") != before.header("etag") {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the re-import never reached the tiles");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(after.header("x-cache"), Some("miss"));
+    let file = save(dir.path(), "sites.mvt", &after.body);
+    let out = run_checker("python3", &["tests/py/check_mvt.py", s, "sites", &z.to_string(), &x.to_string(), &y.to_string(), &file, "--complete"]);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["features"], 3, "the new import is drawn");
+    let parcels_after = get_with(&parcels_url, &[]);
+    assert_eq!(parcels_after.header("x-cache"), Some("hit"), "the parcels tile survived the sites re-import");
+    assert_eq!(parcels_after.body, parcels.body);
+}
