@@ -55,6 +55,9 @@ impl Error {
             Error::Tile(e) => match e {
                 TileError::UnknownLayer(_) => ErrorKind::NotFound,
                 TileError::BadScenario { .. } => ErrorKind::Conflict,
+                TileError::NoStyle(_) | TileError::UnknownFont(_) => ErrorKind::NotFound,
+                TileError::BadFont { .. } => ErrorKind::Internal,
+                TileError::BadStyle { .. } => ErrorKind::Internal,
                 _ => ErrorKind::BadRequest,
             },
             Error::Store(e) => match e {

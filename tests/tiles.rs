@@ -262,3 +262,132 @@ fn a_reimport_invalidates_exactly_the_changed_layer() {
     assert_eq!(parcels_after.header("x-cache"), Some("hit"), "the parcels tile survived the sites re-import");
     assert_eq!(parcels_after.body, parcels.body);
 }
+
+const SCENARIOS: [&str; 9] = [
+    "basemap",
+    "land_management",
+    "construction_planning",
+    "transport",
+    "street_lighting",
+    "environment",
+    "social_welfare",
+    "iuu_fishing",
+    "fire_safety",
+];
+
+#[test]
+fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
+    let store = shared_store();
+    let server = Server::start(&store, &[]);
+    let list = get_with(&server.url("/scenarios"), &[]).json();
+    let ids: Vec<&str> = list["scenarios"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for id in SCENARIOS {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for id in SCENARIOS {
+        let style = get_with(&server.url(&format!("/scenarios/{id}/style.json")), &[]);
+        assert_eq!(style.status, 200, "{id}");
+        let doc = style.json();
+        assert_eq!(doc["version"], 8);
+        assert_eq!(doc["glyphs"], format!("{}/fonts/{{fontstack}}/{{range}}.pbf", server.base));
+        for (name, source) in doc["sources"].as_object().unwrap() {
+            let url = source["url"].as_str().unwrap();
+            assert!(url.starts_with(&server.base), "{id}: source {name} points at {url}");
+            let tj = fetch(url);
+            assert_eq!(tj.0, 200, "{url}");
+            let tj: serde_json::Value = serde_json::from_slice(&tj.1).unwrap();
+            assert_eq!(tj["tilejson"], "3.0.0");
+            // Every source-layer the style draws is a vector layer of its source.
+            let vector_layers: Vec<&str> = tj["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+            for layer in doc["layers"].as_array().unwrap().iter().filter(|l| l["source"] == name.as_str()) {
+                let sl = layer["source-layer"].as_str().unwrap();
+                assert!(vector_layers.contains(&sl), "{id}: style layer {} draws {sl}, not in {vector_layers:?}", layer["id"]);
+            }
+        }
+        files.push(save(dir.path(), &format!("{id}.json"), &style.body));
+        let detail = get_with(&server.url(&format!("/scenarios/{id}")), &[]).json();
+        assert_eq!(detail["id"], id);
+    }
+    let mut args = vec!["tests/js/validate_style.mjs"];
+    args.extend(files.iter().map(String::as_str));
+    let report: serde_json::Value = serde_json::from_str(&run_checker("node", &args)).unwrap();
+    assert_eq!(report["checked"], SCENARIOS.len());
+    assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report}");
+
+    // Scenario tiles: layer ids, filters and the shown fields apply.
+    let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, 14);
+    let mut temporary = 0;
+    for (dx, dy) in [(0u32, 0u32), (1, 0), (0, 1), (1, 1)] {
+        let (x, y) = (x - 1, y - 1);
+        let reply = get_with(&server.url(&format!("/scenarios/social_welfare/{z}/{}/{}.mvt", x + dx, y + dy)), &[]);
+        if reply.status == 204 {
+            continue;
+        }
+        assert_eq!(reply.status, 200);
+        let file = save(dir.path(), "welfare.mvt", &reply.body);
+        let out = run_checker(
+            "python3",
+            &["tests/py/check_mvt.py", store.to_str().unwrap(), "housing", &z.to_string(), &(x + dx).to_string(), &(y + dy).to_string(), &file, "--mvt-layer", "temporary_houses", "--allow-absent"],
+        );
+        let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if summary["features"] == 0 {
+            continue;
+        }
+        temporary += summary["features"].as_u64().unwrap();
+        assert_eq!(summary["properties"], serde_json::json!(["address", "household_size", "temporary_house"]), "only the scenario's fields");
+        let values = run_checker(
+            "python3",
+            &["-c", "import sys,mapbox_vector_tile as m;t=m.decode(open(sys.argv[1],'rb').read());print(sorted({f['properties']['temporary_house'] for f in t['temporary_houses']['features']}))", &file],
+        );
+        assert_eq!(values.trim(), "[True]", "the where filter keeps only temporary houses");
+    }
+    assert!(temporary > 0, "temporary houses drawn near the centre");
+
+    for (path, want) in [
+        ("/scenarios/no_such", 404),
+        ("/scenarios/no_such.json", 404),
+        ("/scenarios/no_such/style.json", 404),
+        ("/scenarios/no_such/1/0/0.mvt", 404),
+        ("/scenarios/basemap/30/0/0.mvt", 400),
+        ("/scenarios/basemap/3/9/0.mvt", 400),
+    ] {
+        let reply = get_with(&server.url(path), &[]);
+        assert_eq!(reply.status, want, "{path}");
+        assert_eq!(reply.json()["error"]["status"], want);
+    }
+}
+
+#[test]
+fn glyph_ranges_cover_vietnamese_and_bad_names_are_refused() {
+    let server = Server::start(&shared_store(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    for (range, must_have) in [("0-255", vec![65u32, 97, 224, 244]), ("7680-7935", vec![0x1EC7, 0x1EA1, 0x1EDD])] {
+        let reply = get_with(&server.url(&format!("/fonts/Noto%20Sans%20Regular,Noto%20Sans%20Bold/{range}.pbf")), &[]);
+        assert_eq!(reply.status, 200, "{range}");
+        assert_eq!(reply.header("content-type"), Some("application/x-protobuf"));
+        let file = save(dir.path(), "g.pbf", &reply.body);
+        let out: serde_json::Value = serde_json::from_str(&run_checker("node", &["tests/js/check_glyphs.mjs", &file])).unwrap();
+        assert_eq!(out["range"], range);
+        assert_eq!(out["bitmaps_ok"], true, "every bitmap is (w+6) x (h+6)");
+        let ids: Vec<u64> = out["ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        for c in must_have {
+            assert!(ids.contains(&(c as u64)), "glyph U+{c:04X} missing in {range}");
+        }
+    }
+    for (path, want) in [
+        ("/fonts/..%2F..%2Fetc%2Fpasswd/0-255.pbf", 400),
+        ("/fonts/Noto%00Sans/0-255.pbf", 400),
+        ("/fonts/Noto%20Sans%20Regular/0-256.pbf", 400),
+        ("/fonts/Noto%20Sans%20Regular/65536-65791.pbf", 400),
+        ("/fonts/Noto%20Sans%20Regular/abc.pbf", 400),
+        ("/fonts/Noto%20Sans%20Regular/0-255.png", 404),
+        ("/fonts/No%20Such%20Font/0-255.pbf", 404),
+        ("/fonts/%FF%FE/0-255.pbf", 400),
+    ] {
+        let reply = get_with(&server.url(path), &[]);
+        assert_eq!(reply.status, want, "{path}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(reply.json()["error"]["status"], want, "{path}");
+    }
+}

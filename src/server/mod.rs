@@ -5,6 +5,7 @@
 
 pub mod error;
 mod layers;
+mod scenarios;
 mod tiles;
 
 use std::net::SocketAddr;
@@ -56,6 +57,11 @@ pub fn router(state: AppState) -> Router {
         .route("/layers/{name}", get(layers::detail))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::layer_tile))
         .route("/tiles/{file}", get(tiles::layer_tilejson))
+        .route("/fonts/{fontstack}/{range}", get(tiles::glyphs))
+        .route("/scenarios", get(scenarios::list))
+        .route("/scenarios/{id}", get(scenarios::detail))
+        .route("/scenarios/{id}/style.json", get(scenarios::style_json))
+        .route("/scenarios/{id}/{z}/{x}/{y}", get(scenarios::tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -147,3 +147,20 @@ pub async fn layer_tilejson(
     let description = format!("bando layers {layers}");
     Ok(Json(tilejson::for_source(&source, layers, &description, &url, None)))
 }
+
+/// `/fonts/{fontstack}/{range}.pbf`: SDF glyphs for map labels.
+pub async fn glyphs(State(state): State<AppState>, path: Result<Path<(String, String)>, PathRejection>) -> ApiResult<Response> {
+    let (fontstack, file) = path_of(path)?;
+    let range = file
+        .strip_suffix(".pbf")
+        .ok_or_else(|| ApiError(Error::not_found(format!("'{}' is not a glyph range: use /fonts/{{fontstack}}/{{start}}-{{end}}.pbf", file.escape_default()))))?
+        .to_string();
+    let tiles = state.tiles.clone();
+    let bytes = tokio::task::spawn_blocking(move || tiles.glyphs.range(&fontstack, &range))
+        .await
+        .map_err(|e| Error::Internal(format!("glyph task failed: {e}")))??;
+    let mut r = Response::new(Body::from(bytes));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    Ok(r)
+}

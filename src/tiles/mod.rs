@@ -4,16 +4,18 @@
 //! One concern per file: `math` (tile pyramid and projection), `shape` (clip, simplify,
 //! quantise, wind), `mvt` (protobuf encoding), `ladder` (which features each zoom draws),
 //! `source` (what a request draws), `render` (one tile within its byte budget), `cache`,
-//! `tilejson`. This module never imports axum or tokio: the server calls [`TileService`] from
+//! `tilejson`, `style`, `glyphs`. This module never imports axum or tokio: the server calls [`TileService`] from
 //! a blocking thread.
 
 pub mod cache;
+pub mod glyphs;
 pub mod ladder;
 pub mod math;
 pub mod mvt;
 pub mod render;
 pub mod shape;
 pub mod source;
+pub mod style;
 pub mod tilejson;
 
 use std::collections::HashMap;
@@ -40,6 +42,16 @@ pub enum TileError {
     BadLayerList(String),
     #[error("scenario '{id}' does not fit the store: {reason}")]
     BadScenario { id: String, reason: String },
+    #[error("scenario '{0}' has no style; set `style = \"file.json\"` in its tilesets/ file")]
+    NoStyle(String),
+    #[error("{0}")]
+    BadGlyphs(String),
+    #[error("no font of the stack '{0}' is installed; try 'Noto Sans Regular' or 'Noto Sans Bold'")]
+    UnknownFont(String),
+    #[error("font {file} cannot be read: {reason}")]
+    BadFont { file: String, reason: String },
+    #[error("style {file} cannot be served: {reason}")]
+    BadStyle { file: String, reason: String },
 }
 
 /// gzip level for tiles kept in the cache (made once, served many times) and for tiles made per
@@ -54,12 +66,17 @@ pub struct TileService {
     cache: Option<TileCache>,
     /// Per layer name: the import the ladder was built for, and the ladder (built once).
     ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
+    pub glyphs: glyphs::Glyphs,
 }
 
 impl TileService {
     /// `cache_bytes == 0` switches the cache off.
     pub fn new(cache_bytes: u64) -> TileService {
-        TileService { cache: (cache_bytes > 0).then(|| TileCache::new(cache_bytes)), ladders: Mutex::new(HashMap::new()) }
+        TileService {
+            cache: (cache_bytes > 0).then(|| TileCache::new(cache_bytes)),
+            ladders: Mutex::new(HashMap::new()),
+            glyphs: glyphs::Glyphs::new(cache_bytes > 0),
+        }
     }
 
     /// The generalisation ladder of a layer's current import, built on first use.
