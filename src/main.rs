@@ -17,7 +17,7 @@ use bando::scenarios::Scenarios;
 use bando::server::{self, AppState, ServerConfig};
 use bando::store::gpkg::GpkgStore;
 use bando::store::Store;
-use bando::tiles::TileService;
+use bando::tiles::{export, TileService, TileSource};
 
 const DEFAULT_STORE: &str = "data/bando.gpkg";
 const DEMO_STORE: &str = "data/demo.gpkg";
@@ -37,6 +37,40 @@ enum Command {
     Serve(ServeArgs),
     /// Build the synthetic demo province into a store (for trying bando and for benchmarks).
     Demo(DemoArgs),
+    /// Export layers or scenario maps to files (PMTiles, ...).
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Write a clustered PMTiles v3 archive of vector tiles (gzip) for a scenario map or layers.
+    Pmtiles(PmtilesArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["scenario", "layers"])))]
+struct PmtilesArgs {
+    /// The scenario map to export (its id in tilesets/).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Comma list of store layers to export.
+    #[arg(long)]
+    layers: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    minzoom: u8,
+    #[arg(long, default_value_t = 14)]
+    maxzoom: u8,
+    #[arg(long, default_value = DEFAULT_STORE)]
+    store: PathBuf,
+    /// Folder of scenario files.
+    #[arg(long, default_value = "tilesets")]
+    tilesets: PathBuf,
+    /// Print the summary as JSON (and no progress bar).
+    #[arg(long)]
+    json: bool,
+    /// The archive to write.
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -108,6 +142,9 @@ struct ServeArgs {
     /// Folder of MapLibre styles.
     #[arg(long, default_value = "styles")]
     styles: PathBuf,
+    /// A PMTiles archive to serve at /tiles/{file stem}/... (repeatable; *.pmtiles in --tilesets are served too).
+    #[arg(long = "pmtiles", value_name = "FILE")]
+    pmtiles: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -138,6 +175,7 @@ fn main() {
         Command::Import(args) => run_import(args),
         Command::Serve(args) => run_serve(args),
         Command::Demo(args) => run_demo(args),
+        Command::Export(ExportCommand::Pmtiles(args)) => run_export_pmtiles(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -247,9 +285,51 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
     };
-    let tiles = Arc::new(TileService::new(config.cache_bytes));
+    let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &args.pmtiles)?);
     let state = AppState { store, catalog, scenarios, config: Arc::new(config), tiles };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
+    Ok(())
+}
+
+fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
+    let store = GpkgStore::open(&args.store)?;
+    let catalog = Catalog::load(&store)?;
+    let (source, name, description, center) = match (&args.scenario, &args.layers) {
+        (Some(id), _) => {
+            let scenarios = Scenarios::load(&args.tilesets)?;
+            let scenario = scenarios.get(id)?;
+            (TileSource::from_scenario(&catalog, scenario)?, scenario.title.clone(), scenario.description.clone(), scenario.center)
+        }
+        (None, Some(layers)) => (TileSource::from_layer_list(&catalog, layers)?, layers.clone(), format!("bando layers {layers}"), None),
+        (None, None) => anyhow::bail!("give --scenario or --layers"),
+    };
+    let service = TileService::new(0);
+    let bar = indicatif::ProgressBar::new(0);
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} tiles {pos}/{len} [{bar:40}] {percent}% {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let summary = export::export_pmtiles(&service, &source, &name, &description, center, args.minzoom, args.maxzoom, &args.out, &progress)?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "wrote {} ({} of {} tiles non-empty, {:.1} MB) in {:.1} s",
+            args.out.display(),
+            summary.tiles_written,
+            summary.tiles_visited,
+            summary.bytes as f64 / 1e6,
+            summary.seconds
+        );
+    }
     Ok(())
 }

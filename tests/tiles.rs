@@ -391,3 +391,68 @@ fn glyph_ranges_cover_vietnamese_and_bad_names_are_refused() {
         assert_eq!(reply.json()["error"]["status"], want, "{path}");
     }
 }
+
+#[test]
+fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
+    let store = shared_store();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("hue_parcels.pmtiles");
+    let out = bando(&[
+        "export", "pmtiles", "--layers", "parcels,roads", "--minzoom", "12", "--maxzoom", "16", "--store", store.to_str().unwrap(), "--json",
+        archive.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(summary["tiles_written"].as_u64().unwrap() >= 5, "{summary}");
+
+    let server = Server::start(&store, &["--pmtiles", archive.to_str().unwrap()]);
+    let mut checks = Vec::new();
+    let mut compared = 0;
+    for z in [12u32, 14, 16] {
+        let (_, cx, cy) = tile_at(CENTRE.0, CENTRE.1, z);
+        for (x, y) in [(cx, cy), (cx - 1, cy - 1)] {
+            let live = get_with(&server.url(&format!("/tiles/parcels,roads/{z}/{x}/{y}.mvt")), &[]);
+            let archived = get_with(&server.url(&format!("/tiles/hue_parcels/{z}/{x}/{y}.mvt")), &[("Accept-Encoding", "gzip")]);
+            assert_eq!(archived.status, live.status, "{z}/{x}/{y}");
+            if live.status == 204 {
+                checks.push(format!("{z}/{x}/{y}=-"));
+                continue;
+            }
+            assert_eq!(archived.header("content-encoding"), Some("gzip"), "archive tiles go out as stored");
+            assert_eq!(gunzip(&archived.body), live.body, "{z}/{x}/{y}: archive and live tile differ");
+            let file = save(dir.path(), &format!("{z}-{x}-{y}.mvt"), &live.body);
+            checks.push(format!("{z}/{x}/{y}={file}"));
+            compared += 1;
+        }
+    }
+    assert!(compared >= 3);
+    let mut args = vec!["tests/js/read_pmtiles.mjs".to_string(), archive.to_str().unwrap().to_string()];
+    args.extend(checks);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let report: serde_json::Value = serde_json::from_str(&run_checker("node", &args)).unwrap();
+    assert_eq!(report["matched"], compared);
+    let header = &report["header"];
+    assert_eq!(header["specVersion"], 3);
+    assert_eq!(header["clustered"], true);
+    assert_eq!(header["tileCompression"], 2, "gzip tiles");
+    assert_eq!(header["tileType"], 1, "MVT");
+    assert_eq!((header["minZoom"].as_u64(), header["maxZoom"].as_u64()), (Some(12), Some(16)));
+    let ids: Vec<&str> = report["metadata"]["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["parcels", "roads"]);
+
+    let tj = get_with(&server.url("/tiles/hue_parcels.json"), &[]).json();
+    assert_eq!(tj["tilejson"], "3.0.0");
+    assert_eq!(tj["tiles"][0], format!("{}/tiles/hue_parcels/{{z}}/{{x}}/{{y}}.mvt", server.base));
+    assert_eq!(tj["vector_layers"][0]["id"], "parcels");
+    assert_eq!(tj["minzoom"], 12);
+
+    // A scenario exports too.
+    let scenario = dir.path().join("welfare.pmtiles");
+    let out = bando(&["export", "pmtiles", "--scenario", "social_welfare", "--minzoom", "10", "--maxzoom", "14", "--store", store.to_str().unwrap(), scenario.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let report: serde_json::Value = serde_json::from_str(&run_checker("node", &["tests/js/read_pmtiles.mjs", scenario.to_str().unwrap()])).unwrap();
+    assert!(report["header"]["numAddressedTiles"].as_u64().unwrap() > 0);
+    // Neither or both of --scenario / --layers is a usage error.
+    let out = bando(&["export", "pmtiles", "--store", store.to_str().unwrap(), scenario.to_str().unwrap()]);
+    assert!(!out.status.success());
+}

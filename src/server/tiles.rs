@@ -12,7 +12,10 @@ use axum::Json;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::error::Error;
-use crate::tiles::{tilejson, EncodedTile, TileId, TileSource};
+use std::sync::Arc;
+
+use crate::tiles::pmtiles::{self, PmtilesArchive};
+use crate::tiles::{tilejson, EncodedTile, TileError, TileId, TileSource};
 
 pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 const TILE_CACHE_CONTROL: &str = "public, max-age=60";
@@ -129,8 +132,51 @@ pub async fn layer_tile(
 ) -> ApiResult<Response> {
     let (layers, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
+    if let Some(archive) = state.tiles.archive(&layers) {
+        return archive_tile(archive, tile, &headers).await;
+    }
     let source = TileSource::from_layer_list(&state.catalog, &layers)?;
     serve_tile(&state, source, tile, &headers).await
+}
+
+/// A tile of a PMTiles archive, read by range on the blocking pool.
+async fn archive_tile(archive: Arc<PmtilesArchive>, tile: TileId, headers: &HeaderMap) -> ApiResult<Response> {
+    let etag = format!("\"{}-{}\"", archive.version, pmtiles::tile_id(tile));
+    if etag_matches(headers, &etag) {
+        return Ok(not_modified(&etag));
+    }
+    let gzip_ok = accepts_gzip(headers);
+    let encoded = tokio::task::spawn_blocking(move || -> Result<EncodedTile, TileError> {
+        let damaged = |e: std::io::Error| TileError::BadArchive(format!("{}: {e}", archive.name));
+        Ok(match archive.get(tile)? {
+            None => EncodedTile::new(Vec::new(), etag, None),
+            Some(stored) if archive.tiles_gzipped() => EncodedTile::from_gzip(stored, etag, !gzip_ok).map_err(damaged)?,
+            Some(stored) => EncodedTile::new(stored, etag, None),
+        })
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("tile task failed: {e}")))??;
+    Ok(tile_response(&encoded, gzip_ok))
+}
+
+/// TileJSON of a PMTiles archive, from its header and metadata.
+fn archive_tilejson(archive: &PmtilesArchive, base: &str) -> serde_json::Value {
+    let extent = archive.extent();
+    let mut doc = match &archive.metadata {
+        serde_json::Value::Object(m) => serde_json::Value::Object(m.clone()),
+        _ => serde_json::json!({}),
+    };
+    doc["tilejson"] = "3.0.0".into();
+    doc["name"] = doc.get("name").cloned().unwrap_or_else(|| archive.name.clone().into());
+    doc["tiles"] = serde_json::json!([format!("{base}/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", archive.name)]);
+    doc["minzoom"] = extent.minzoom.into();
+    doc["maxzoom"] = extent.maxzoom.into();
+    doc["bounds"] = serde_json::json!(extent.bounds);
+    doc["center"] = serde_json::json!(extent.center);
+    if doc.get("vector_layers").is_none() {
+        doc["vector_layers"] = serde_json::json!([]);
+    }
+    doc
 }
 
 pub async fn layer_tilejson(
@@ -142,6 +188,9 @@ pub async fn layer_tilejson(
     let layers = file.strip_suffix(".json").ok_or_else(|| {
         ApiError(Error::not_found(format!("no route /tiles/{}; TileJSON is at /tiles/{{layers}}.json", file.escape_default())))
     })?;
+    if let Some(archive) = state.tiles.archive(layers) {
+        return Ok(Json(archive_tilejson(&archive, &base_url(&state, &headers))));
+    }
     let source = TileSource::from_layer_list(&state.catalog, layers)?;
     let url = format!("{}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt", base_url(&state, &headers));
     let description = format!("bando layers {layers}");

@@ -23,7 +23,13 @@ pub struct EncodedTile {
 
 impl EncodedTile {
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        self.raw.is_empty() && self.gzip.is_none()
+    }
+
+    /// A tile stored gzipped elsewhere (a PMTiles archive); the raw form is made only if needed.
+    pub fn from_gzip(gzipped: Vec<u8>, etag: String, need_raw: bool) -> std::io::Result<EncodedTile> {
+        let raw = if need_raw { Bytes::from(gunzip(&gzipped)?) } else { Bytes::new() };
+        Ok(EncodedTile { raw, gzip: Some(Bytes::from(gzipped)), etag })
     }
 
     /// Wraps a rendered tile; `level` is the gzip level (None: no gzip form).
@@ -42,6 +48,12 @@ pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(data);
     encoder.finish().unwrap_or_default()
+}
+
+pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() * 3);
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut out)?;
+    Ok(out)
 }
 
 pub struct TileCache {

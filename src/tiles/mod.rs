@@ -4,14 +4,16 @@
 //! One concern per file: `math` (tile pyramid and projection), `shape` (clip, simplify,
 //! quantise, wind), `mvt` (protobuf encoding), `ladder` (which features each zoom draws),
 //! `source` (what a request draws), `render` (one tile within its byte budget), `cache`,
-//! `tilejson`, `style`, `glyphs`. This module never imports axum or tokio: the server calls [`TileService`] from
+//! `tilejson`, `style`, `glyphs`, `pmtiles` (the archive format) and `export`. This module never imports axum or tokio: the server calls [`TileService`] from
 //! a blocking thread.
 
 pub mod cache;
+pub mod export;
 pub mod glyphs;
 pub mod ladder;
 pub mod math;
 pub mod mvt;
+pub mod pmtiles;
 pub mod render;
 pub mod shape;
 pub mod source;
@@ -50,6 +52,10 @@ pub enum TileError {
     UnknownFont(String),
     #[error("font {file} cannot be read: {reason}")]
     BadFont { file: String, reason: String },
+    #[error("PMTiles archive is damaged or not supported: {0}")]
+    BadArchive(String),
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
     #[error("style {file} cannot be served: {reason}")]
     BadStyle { file: String, reason: String },
 }
@@ -67,6 +73,8 @@ pub struct TileService {
     /// Per layer name: the import the ladder was built for, and the ladder (built once).
     ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
     pub glyphs: glyphs::Glyphs,
+    /// PMTiles archives served by name (file stem).
+    archives: std::collections::BTreeMap<String, Arc<pmtiles::PmtilesArchive>>,
 }
 
 impl TileService {
@@ -76,7 +84,27 @@ impl TileService {
             cache: (cache_bytes > 0).then(|| TileCache::new(cache_bytes)),
             ladders: Mutex::new(HashMap::new()),
             glyphs: glyphs::Glyphs::new(cache_bytes > 0),
+            archives: Default::default(),
         }
+    }
+
+    /// Opens every `*.pmtiles` in `dir` (if it exists) and each of `files`, to serve by file stem.
+    pub fn with_archives(mut self, dir: &std::path::Path, files: &[std::path::PathBuf]) -> Result<TileService, TileError> {
+        let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pmtiles")).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths.extend(files.iter().cloned());
+        for path in paths {
+            let archive = pmtiles::PmtilesArchive::open(&path)?;
+            tracing::info!(name = %archive.name, path = %path.display(), "serving PMTiles archive");
+            self.archives.insert(archive.name.clone(), Arc::new(archive));
+        }
+        Ok(self)
+    }
+
+    pub fn archive(&self, name: &str) -> Option<Arc<pmtiles::PmtilesArchive>> {
+        self.archives.get(name).cloned()
     }
 
     /// The generalisation ladder of a layer's current import, built on first use.
