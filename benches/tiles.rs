@@ -1,6 +1,7 @@
 //! Times the core tile encoder (no HTTP) per zoom on a store: `cargo bench --bench tiles --
 //! STORE [LAYER] [LON LAT]`. For each zoom it renders the 5 x 5 tiles around the point, several
-//! rounds, and prints per-tile time (median, p99, max) and raw / gzip sizes.
+//! rounds, and prints per-tile time (median, p99, max) and raw / gzip sizes; then it renders
+//! every tile covering the layer at z0-z17 once and prints the size distribution per zoom.
 
 use std::time::Instant;
 
@@ -55,6 +56,28 @@ fn main() -> anyhow::Result<()> {
             raw_max as f64 / 1000.0,
             gz_max as f64 / 1000.0
         );
+    }
+    println!();
+    println!("| zoom | tiles covering the layer | non-empty | mean raw kB | max raw kB | over 500 kB |");
+    println!("|---|---|---|---|---|---|");
+    let bounds = source.layers[0].data.meta.bbox.ok_or_else(|| anyhow::anyhow!("empty layer"))?;
+    for z in 0u8..=17 {
+        let (xs, ys) = TileId::covering(&bounds, z);
+        let (mut count, mut non_empty, mut total, mut max, mut over) = (0u64, 0u64, 0usize, 0usize, 0u64);
+        for x in xs {
+            for y in ys.clone() {
+                let bytes = render::render(&source, TileId { z, x, y }, &|l| service.ladder(l));
+                count += 1;
+                if !bytes.is_empty() {
+                    non_empty += 1;
+                    total += bytes.len();
+                    max = max.max(bytes.len());
+                    over += u64::from(bytes.len() > 500_000);
+                }
+            }
+        }
+        let mean = if non_empty > 0 { total as f64 / non_empty as f64 / 1000.0 } else { 0.0 };
+        println!("| {z} | {count} | {non_empty} | {mean:.1} | {:.1} | {over} |", max as f64 / 1000.0);
     }
     Ok(())
 }
