@@ -80,6 +80,9 @@ fn spawn_store_watch(state: AppState) {
                 Ok(Ok(changed)) if !changed.is_empty() => {
                     tracing::info!(?changed, "store changed; layers reloaded");
                     state.tiles.forget_layers(&changed);
+                    // Rebuild the changed layers' generalisation now, not on the first tile request.
+                    let (tiles, catalog) = (state.tiles.clone(), state.catalog.clone());
+                    tokio::task::spawn_blocking(move || tiles.warm(&catalog));
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "store refresh failed; serving the previous state"),

@@ -1,8 +1,10 @@
 //! Rendering one tile of a [`TileSource`]: pick the features the zoom draws (the layer's
-//! [`Ladder`]), filter, shape and encode them, and keep the tile under [`TILE_BUDGET`]: a layer
-//! that would overflow first loses its near-unique attributes (ids, areas, addresses: what a
-//! client can fetch on click at a deeper zoom), then its smallest features, and the thinning is
-//! logged. CPU-bound and synchronous: callers run it off the async threads.
+//! [`Ladder`]), filter, shape and encode them, and keep the tile under [`TILE_BUDGET`].
+//! Per-zoom attributes: a dense tile (over [`DENSE_FEATURES`] features of a layer) carries only
+//! the layer's categorical attributes (what styles colour by); a client gets the rest on click at
+//! a deeper zoom. A layer that would still overflow first loses its near-unique attributes in
+//! this tile, then its smallest features, and the thinning is logged. CPU-bound and synchronous:
+//! callers run it off the async threads.
 
 use std::cell::RefCell;
 
@@ -124,4 +126,54 @@ fn encode_layer(
     }
     let distinct = encoder.distinct_per_key().to_vec();
     (encoder.finish_into(out), distinct)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use geo_types::polygon;
+
+    use super::*;
+    use crate::feature::{Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
+    use crate::index::LayerData;
+    use crate::store::LayerMeta;
+    use crate::tiles::source::SourceLayer;
+
+    #[test]
+    fn an_overfull_tile_is_thinned_under_the_budget() {
+        // 30,000 overlapping 100 m squares with long unique text: megabytes if drawn naively.
+        let d = 100.0 / 111_000.0;
+        let features: Vec<Feature> = (0..30_000)
+            .map(|i| {
+                let (x, y) = (107.58 + (i % 173) as f64 * 1e-5, 16.46 + (i / 173) as f64 * 1e-5);
+                let g = polygon![(x: x, y: y), (x: x + d, y: y), (x: x + d, y: y + d), (x: x, y: y + d)];
+                let note = format!("ghi chú số {i} về thửa đất này, đủ dài để vượt ngân sách của một ô bản đồ");
+                Feature { id: i + 1, geometry: g.into(), properties: vec![Value::Text(note.into()), Value::Int(i % 3)] }
+            })
+            .collect();
+        let meta = LayerMeta {
+            name: "dense".into(),
+            kind: LayerKind::Cadastral,
+            geometry_type: GeometryKind::Polygon,
+            feature_count: 30_000,
+            bbox: None,
+            fields: vec![FieldDef { name: "note".into(), ty: FieldType::Text }, FieldDef { name: "class".into(), ty: FieldType::Int }],
+            source_file: String::new(),
+            source_sha256: String::new(),
+            source_crs: String::new(),
+            imported_at: String::new(),
+            import_id: 1,
+        };
+        let data = Arc::new(LayerData::build(meta, features));
+        let layer = SourceLayer { name: "dense".into(), data: data.clone(), filter: None, fields: vec![0, 1], minzoom: 0, maxzoom: 22 };
+        let source = TileSource { layers: vec![layer], key: "test".into() };
+        let ladder = Arc::new(Ladder::build(&data));
+        // The z14 tile holding (107.58, 16.46), where all the squares lie.
+        let bytes = render(&source, TileId { z: 14, x: 13088, y: 7432 }, &|_| ladder.clone());
+        assert!(!bytes.is_empty(), "something is drawn");
+        assert!(bytes.len() <= TILE_BUDGET, "{} bytes", bytes.len());
+        assert!(!bytes.windows(6).any(|w| w == b"ghi ch"), "the near-unique notes were dropped first");
+        assert!(bytes.windows(5).any(|w| w == b"class"), "the categorical attribute stays");
+    }
 }
