@@ -207,9 +207,11 @@ impl Shaper {
     /// Douglas-Peucker on `line`, then quantisation with consecutive duplicates dropped.
     fn push_simplified(&mut self, line: &[[f64; 2]], tolerance: f64) {
         let n = line.len();
+        // A closed quadrilateral (5 points) or less has nothing Douglas-Peucker could usefully drop.
+        let simplify = tolerance > 0.0 && n > 5;
         self.keep.clear();
-        self.keep.resize(n, tolerance <= 0.0 || n <= 3);
-        if tolerance > 0.0 && n > 3 {
+        self.keep.resize(n, !simplify);
+        if simplify {
             self.keep[0] = true;
             self.keep[n - 1] = true;
             let t2 = tolerance * tolerance;
@@ -231,9 +233,10 @@ impl Shaper {
                 }
             }
         }
+        let part_start = self.parts.last().copied().unwrap_or(0);
         for (p, _) in line.iter().zip(&self.keep).filter(|(_, k)| **k) {
             let q = [p[0].round() as i32, p[1].round() as i32];
-            if self.points.last() != Some(&q) || self.points.len() == self.parts.last().copied().unwrap_or(0) {
+            if self.points.len() == part_start || self.points.last() != Some(&q) {
                 self.points.push(q);
             }
         }
