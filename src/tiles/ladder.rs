@@ -6,7 +6,10 @@
 //!
 //! The ladder is computed once per layer import and kept as one small R-tree per zoom below the
 //! zoom where every feature is drawn, so a z6 tile reads a few entries instead of scanning the
-//! whole layer. Owns that precomputation only; shaping and encoding are elsewhere.
+//! whole layer. A scenario layer with a filter (temporary houses among all houses) gets its own
+//! ladder over the matching features only, holding every zoom, so a sparse subset is neither
+//! crowded out by features it does not draw nor found by scanning the whole layer.
+//! Owns that precomputation only; shaping and encoding are elsewhere.
 
 use std::collections::HashSet;
 
@@ -15,6 +18,7 @@ use rstar::RTree;
 
 use crate::feature::Bbox;
 use crate::index::{aabb, Entry, LayerData};
+use crate::scenarios::BoundFilter;
 
 use super::math::{lat_to_world, lon_to_world, EXTENT, MAX_ZOOM};
 use super::mvt::ValueKey;
@@ -28,8 +32,10 @@ const CELL_UNITS: f64 = 32.0;
 pub struct Ladder {
     /// From this zoom on every feature is drawn and the layer's own R-tree answers.
     pub full_zoom: u8,
-    /// `rungs[z]`: the features first drawn at zoom z, for z below `full_zoom`.
+    /// `rungs[z]`: the features first drawn at zoom z, for z below `full_zoom` (through
+    /// `full_zoom` for a filtered ladder, which never falls back to the layer's own R-tree).
     rungs: Vec<RTree<Entry>>,
+    filtered: bool,
     /// Per field of the layer: whether it has few distinct values (a category a style can
     /// colour by) rather than near-unique ones (ids, areas, addresses). Dense tiles carry only
     /// the categorical fields.
@@ -65,10 +71,12 @@ struct Candidate {
 }
 
 impl Ladder {
-    pub fn build(layer: &LayerData) -> Ladder {
+    /// The ladder of `layer`, or of its features matching `filter`.
+    pub fn build(layer: &LayerData, filter: Option<&BoundFilter>) -> Ladder {
         let mut candidates: Vec<Candidate> = layer
             .tree
             .iter()
+            .filter(|e| filter.is_none_or(|f| f.matches(&layer.features[e.index as usize])))
             .map(|e| {
                 let (lo, hi) = (e.envelope.lower(), e.envelope.upper());
                 let (x0, x1) = (lon_to_world(lo[0]), lon_to_world(hi[0]));
@@ -113,22 +121,25 @@ impl Ladder {
             }
         }
         let full_zoom = first_zoom.iter().copied().max().unwrap_or(0);
-        let mut per_zoom: Vec<Vec<Entry>> = (0..full_zoom).map(|_| Vec::new()).collect();
+        let filtered = filter.is_some();
+        let kept = if filtered { full_zoom as usize + 1 } else { full_zoom as usize };
+        let mut per_zoom: Vec<Vec<Entry>> = (0..kept).map(|_| Vec::new()).collect();
         for (c, z) in candidates.iter().zip(&first_zoom) {
-            if *z < full_zoom {
-                per_zoom[*z as usize].push(c.entry);
+            if let Some(rung) = per_zoom.get_mut(*z as usize) {
+                rung.push(c.entry);
             }
         }
-        Ladder { full_zoom, rungs: per_zoom.into_iter().map(RTree::bulk_load).collect(), categorical: categorical_fields(layer) }
+        let rungs = per_zoom.into_iter().map(RTree::bulk_load).collect();
+        Ladder { full_zoom, rungs, filtered, categorical: categorical_fields(layer) }
     }
 
     /// Indices (into `layer.features`) of the features drawn at zoom `z` whose box meets `bbox`.
     pub fn candidates(&self, layer: &LayerData, z: u8, bbox: &Bbox, out: &mut Vec<u32>) {
         let envelope = aabb(bbox);
-        if z >= self.full_zoom {
+        if z >= self.full_zoom && !self.filtered {
             out.extend(layer.tree.locate_in_envelope_intersecting(&envelope).map(|e| e.index));
         } else {
-            for rung in &self.rungs[..=z as usize] {
+            for rung in &self.rungs[..=(z as usize).min(self.rungs.len().saturating_sub(1))] {
                 out.extend(rung.locate_in_envelope_intersecting(&envelope).map(|e| e.index));
             }
         }
@@ -136,10 +147,10 @@ impl Ladder {
 
     /// Number of features drawn at zoom `z` over the whole layer (for logs and tests).
     pub fn drawn_at(&self, layer: &LayerData, z: u8) -> usize {
-        if z >= self.full_zoom {
+        if z >= self.full_zoom && !self.filtered {
             layer.tree.size()
         } else {
-            self.rungs[..=z as usize].iter().map(RTree::size).sum()
+            self.rungs[..=(z as usize).min(self.rungs.len().saturating_sub(1))].iter().map(RTree::size).sum()
         }
     }
 }
@@ -180,7 +191,7 @@ mod tests {
     #[test]
     fn small_features_thin_out_at_low_zoom_and_all_appear_at_high_zoom() {
         let layer = grid(100);
-        let ladder = Ladder::build(&layer);
+        let ladder = Ladder::build(&layer, None);
         assert!(ladder.full_zoom >= 13 && ladder.full_zoom <= 15, "full zoom {}", ladder.full_zoom);
         assert_eq!(ladder.drawn_at(&layer, 8), 0, "18 m squares are below a pixel at z8");
         assert_eq!(ladder.drawn_at(&layer, 12), 0, "18 m is 7.8 units at z12: below a pixel");
@@ -191,5 +202,22 @@ mod tests {
         let all = Bbox { west: 100.0, south: 10.0, east: 110.0, north: 20.0 };
         ladder.candidates(&layer, 13, &all, &mut out);
         assert_eq!(out.len(), z13);
+    }
+
+    #[test]
+    fn a_filtered_ladder_keeps_its_sparse_subset_at_low_zoom() {
+        let mut layer = grid(100);
+        // Tag every 5th square of every 5th row: 400 squares 100 m apart, all drawable at z13.
+        layer.meta.fields = vec![crate::feature::FieldDef { name: "flag".into(), ty: crate::feature::FieldType::Bool }];
+        for (i, f) in layer.features.iter_mut().enumerate() {
+            f.properties = vec![crate::feature::Value::Bool(i % 5 == 0 && (i / 100) % 5 == 0)];
+        }
+        let filter: crate::scenarios::Filter = serde_json::from_str(r#"[{"field":"flag","op":"eq","value":true}]"#).unwrap();
+        let bound = filter.bind(&layer.meta).unwrap();
+        let ladder = Ladder::build(&layer, Some(&bound));
+        assert_eq!(ladder.drawn_at(&layer, 13), 400, "every flagged square at z13");
+        assert_eq!(ladder.drawn_at(&layer, 20), 400, "and never the unflagged ones");
+        let whole = Ladder::build(&layer, None);
+        assert!(whole.drawn_at(&layer, 13) < 10_000 / 2, "the unfiltered ladder thins at z13");
     }
 }

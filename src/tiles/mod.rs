@@ -24,12 +24,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::index::{Catalog, LayerData};
+use crate::scenarios::BoundFilter;
 
 pub use cache::EncodedTile;
 use cache::TileCache;
 use ladder::Ladder;
 pub use math::TileId;
-pub use source::TileSource;
+pub use source::{SourceLayer, TileSource};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -107,29 +108,35 @@ impl TileService {
         self.archives.get(name).cloned()
     }
 
-    /// The generalisation ladder of a layer's current import, built on first use.
-    pub fn ladder(&self, layer: &LayerData) -> Arc<Ladder> {
+    /// The generalisation ladder of a source layer's current import, built on first use.
+    pub fn ladder(&self, layer: &SourceLayer) -> Arc<Ladder> {
+        self.ladder_of(&layer.ladder_key, &layer.data, layer.filter.as_ref())
+    }
+
+    fn ladder_of(&self, key: &str, data: &LayerData, filter: Option<&BoundFilter>) -> Arc<Ladder> {
         let slot = {
             let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = ladders.entry(layer.meta.name.clone()).or_insert_with(|| (layer.meta.import_id, LadderSlot::default()));
-            if entry.0 != layer.meta.import_id {
-                *entry = (layer.meta.import_id, LadderSlot::default());
+            let import_id = data.meta.import_id;
+            let entry = ladders.entry(key.to_string()).or_insert_with(|| (import_id, LadderSlot::default()));
+            if entry.0 != import_id {
+                *entry = (import_id, LadderSlot::default());
             }
             entry.1.clone()
         };
         slot.get_or_init(|| {
             let started = std::time::Instant::now();
-            let ladder = Ladder::build(layer);
-            tracing::info!(layer = %layer.meta.name, full_zoom = ladder.full_zoom, ms = started.elapsed().as_millis() as u64, "generalisation ladder built");
+            let ladder = Ladder::build(data, filter);
+            tracing::info!(ladder = %key, full_zoom = ladder.full_zoom, ms = started.elapsed().as_millis() as u64, "generalisation ladder built");
             Arc::new(ladder)
         })
         .clone()
     }
 
-    /// Builds the ladders of every layer (at start-up, so the first low-zoom tiles do not wait).
+    /// Builds the ladders of every whole layer (at start-up and after a re-import, so the first
+    /// low-zoom tiles do not wait).
     pub fn warm(&self, catalog: &Catalog) {
-        for layer in catalog.snapshot().values() {
-            self.ladder(layer);
+        for (name, layer) in catalog.snapshot().iter() {
+            self.ladder_of(name, layer, None);
         }
     }
 
@@ -159,8 +166,6 @@ impl TileService {
             cache.forget_layers(layers);
         }
         let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
-        for l in layers {
-            ladders.remove(l);
-        }
+        ladders.retain(|key, _| !layers.iter().any(|l| key.split('|').next() == Some(l.as_str())));
     }
 }

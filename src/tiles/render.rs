@@ -8,8 +8,6 @@
 
 use std::cell::RefCell;
 
-use crate::index::LayerData;
-
 use geo::BoundingRect;
 
 use super::ladder::Ladder;
@@ -32,7 +30,7 @@ thread_local! {
 
 /// Encodes `tile` of `source`; an empty vector means no layer has anything to draw there.
 /// `ladder_of` gives each layer's generalisation ladder.
-pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&LayerData) -> std::sync::Arc<Ladder>) -> Vec<u8> {
+pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer) -> std::sync::Arc<Ladder>) -> Vec<u8> {
     SCRATCH.with(|scratch| {
         let (shaper, candidates) = &mut *scratch.borrow_mut();
         let projection = TileProjection::new(tile);
@@ -43,7 +41,7 @@ pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&LayerData) 
                 continue;
             }
             candidates.clear();
-            let ladder = ladder_of(&layer.data);
+            let ladder = ladder_of(layer);
             ladder.candidates(&layer.data, tile.z, &bbox, candidates);
             if let Some(filter) = &layer.filter {
                 candidates.retain(|&i| filter.matches(&layer.data.features[i as usize]));
@@ -166,9 +164,9 @@ mod tests {
             import_id: 1,
         };
         let data = Arc::new(LayerData::build(meta, features));
-        let layer = SourceLayer { name: "dense".into(), data: data.clone(), filter: None, fields: vec![0, 1], minzoom: 0, maxzoom: 22 };
+        let layer = SourceLayer { name: "dense".into(), ladder_key: "dense".into(), data: data.clone(), filter: None, fields: vec![0, 1], minzoom: 0, maxzoom: 22 };
         let source = TileSource { layers: vec![layer], key: "test".into() };
-        let ladder = Arc::new(Ladder::build(&data));
+        let ladder = Arc::new(Ladder::build(&data, None));
         // The z14 tile holding (107.58, 16.46), where all the squares lie.
         let bytes = render(&source, TileId { z: 14, x: 13088, y: 7432 }, &|_| ladder.clone());
         assert!(!bytes.is_empty(), "something is drawn");

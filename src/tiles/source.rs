@@ -25,6 +25,8 @@ pub struct SourceLayer {
     pub name: String,
     pub data: Arc<LayerData>,
     pub filter: Option<BoundFilter>,
+    /// Identifies the generalisation ladder: the store layer's name, plus the filter when there is one.
+    pub ladder_key: String,
     /// Indices into the features' properties of the attributes carried, in key order.
     pub fields: Vec<usize>,
     pub minzoom: u8,
@@ -75,7 +77,7 @@ impl TileSource {
             let data = catalog.get(name).ok_or_else(|| TileError::UnknownLayer(name.escape_default().to_string()))?;
             key.push_str(&format!(":{name}@{}", data.meta.import_id));
             let fields = (0..data.meta.fields.len()).collect();
-            layers.push(SourceLayer { name: name.to_string(), data, filter: None, fields, minzoom: 0, maxzoom: MAX_ZOOM });
+            layers.push(SourceLayer { name: name.to_string(), ladder_key: name.to_string(), data, filter: None, fields, minzoom: 0, maxzoom: MAX_ZOOM });
         }
         Ok(TileSource { layers, key })
     }
@@ -104,8 +106,13 @@ impl TileSource {
                     .collect::<Result<Vec<_>, _>>()?,
             };
             key.push_str(&format!(":{}@{}", sl.layer, data.meta.import_id));
+            let ladder_key = match &filter {
+                None => sl.layer.clone(),
+                Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
+            };
             layers.push(SourceLayer {
                 name: sl.tile_id().to_string(),
+                ladder_key,
                 data,
                 filter,
                 fields,
