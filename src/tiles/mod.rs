@@ -117,11 +117,14 @@ impl TileService {
         let slot = {
             let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
             let import_id = data.meta.import_id;
-            let entry = ladders.entry(key.to_string()).or_insert_with(|| (import_id, LadderSlot::default()));
-            if entry.0 != import_id {
-                *entry = (import_id, LadderSlot::default());
+            match ladders.get(key) {
+                Some((id, slot)) if *id == import_id => slot.clone(),
+                _ => {
+                    let slot = LadderSlot::default();
+                    ladders.insert(key.to_string(), (import_id, slot.clone()));
+                    slot
+                }
             }
-            entry.1.clone()
         };
         slot.get_or_init(|| {
             let started = std::time::Instant::now();
