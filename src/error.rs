@@ -8,6 +8,7 @@ use crate::import::ImportError;
 use crate::query::QueryError;
 use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
+use crate::tiles::TileError;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -24,6 +25,8 @@ pub enum Error {
     City3d(#[from] City3dError),
     #[error(transparent)]
     Query(#[from] QueryError),
+    #[error(transparent)]
+    Tile(#[from] TileError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -63,6 +66,15 @@ impl Error {
             Error::Query(e) => match e {
                 QueryError::UnknownLayer(_) | QueryError::UnknownUnit { .. } => ErrorKind::NotFound,
                 QueryError::TooManyVertices { .. } => ErrorKind::TooLarge,
+                _ => ErrorKind::BadRequest,
+            },
+            Error::Tile(e) => match e {
+                TileError::UnknownLayer(_) => ErrorKind::NotFound,
+                TileError::BadScenario { .. } => ErrorKind::Conflict,
+                TileError::NoStyle(_) | TileError::UnknownFont(_) => ErrorKind::NotFound,
+                TileError::BadFont { .. } | TileError::Io { .. } => ErrorKind::Internal,
+                TileError::BadArchive(_) => ErrorKind::Unavailable,
+                TileError::BadStyle { .. } => ErrorKind::Internal,
                 _ => ErrorKind::BadRequest,
             },
             Error::Store(e) => match e {

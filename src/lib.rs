@@ -16,5 +16,6 @@ pub mod query;
 pub mod scenarios;
 pub mod server;
 pub mod store;
+pub mod tiles;
 
 pub use error::{Error, ErrorKind, Result};

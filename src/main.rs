@@ -18,6 +18,7 @@ use bando::scenarios::Scenarios;
 use bando::server::{self, AppState, ServerConfig};
 use bando::store::gpkg::GpkgStore;
 use bando::store::Store;
+use bando::tiles::{export, TileService, TileSource};
 
 const DEFAULT_STORE: &str = "data/bando.gpkg";
 const DEMO_STORE: &str = "data/demo.gpkg";
@@ -37,7 +38,7 @@ enum Command {
     Serve(ServeArgs),
     /// Build the synthetic demo province into a store (for trying bando and for benchmarks).
     Demo(DemoArgs),
-    /// Write tiles to files for static hosting.
+    /// Export layers or scenario maps to files for static hosting (PMTiles, 3D Tiles).
     #[command(subcommand)]
     Export(ExportCommand),
 }
@@ -47,6 +48,33 @@ enum ExportCommand {
     /// OGC 3D Tiles 1.1 of a building layer: OUT_DIR/tileset.json and OUT_DIR/tiles/*.glb.
     #[command(name = "3dtiles")]
     Threedtiles(ThreedtilesArgs),
+    /// Write a clustered PMTiles v3 archive of vector tiles (gzip) for a scenario map or layers.
+    Pmtiles(PmtilesArgs),
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["scenario", "layers"])))]
+struct PmtilesArgs {
+    /// The scenario map to export (its id in tilesets/).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// Comma list of store layers to export.
+    #[arg(long)]
+    layers: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    minzoom: u8,
+    #[arg(long, default_value_t = 14)]
+    maxzoom: u8,
+    #[arg(long, default_value = DEFAULT_STORE)]
+    store: PathBuf,
+    /// Folder of scenario files.
+    #[arg(long, default_value = "tilesets")]
+    tilesets: PathBuf,
+    /// Print the summary as JSON (and no progress bar).
+    #[arg(long)]
+    json: bool,
+    /// The archive to write.
+    out: PathBuf,
 }
 
 /// LoD1 settings shared by `serve` and `export 3dtiles`.
@@ -169,6 +197,9 @@ struct ServeArgs {
     /// Largest radius (m) a spatial query may ask for.
     #[arg(long, default_value_t = 50_000.0)]
     max_radius_m: f64,
+    /// A PMTiles archive to serve at /tiles/{file stem}/... (repeatable; *.pmtiles in --tilesets are served too).
+    #[arg(long = "pmtiles", value_name = "FILE")]
+    pmtiles: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -200,6 +231,7 @@ fn main() {
         Command::Serve(args) => run_serve(args),
         Command::Demo(args) => run_demo(args),
         Command::Export(ExportCommand::Threedtiles(args)) => run_export_3dtiles(args),
+        Command::Export(ExportCommand::Pmtiles(args)) => run_export_pmtiles(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -314,7 +346,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         web_dir: args.web,
         query_limits: bando::query::Limits { max_radius_m: args.max_radius_m, ..Default::default() },
     };
-    let state = AppState { store, catalog, scenarios, config: Arc::new(config), city3d };
+    let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &args.pmtiles)?);
+    let state = AppState { store, catalog, scenarios, config: Arc::new(config), city3d, tiles };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
     Ok(())
@@ -338,5 +371,47 @@ fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
         summary.buildings as f64 / summary.seconds.max(1e-9),
         summary.glb_bytes as f64 / (summary.buildings.max(1) as f64)
     );
+    Ok(())
+}
+
+fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
+    let store = GpkgStore::open(&args.store)?;
+    let catalog = Catalog::load(&store)?;
+    let (source, name, description, center) = match (&args.scenario, &args.layers) {
+        (Some(id), _) => {
+            let scenarios = Scenarios::load(&args.tilesets)?;
+            let scenario = scenarios.get(id)?;
+            (TileSource::from_scenario(&catalog, scenario)?, scenario.title.clone(), scenario.description.clone(), scenario.center)
+        }
+        (None, Some(layers)) => (TileSource::from_layer_list(&catalog, layers)?, layers.clone(), format!("bando layers {layers}"), None),
+        (None, None) => anyhow::bail!("give --scenario or --layers"),
+    };
+    let service = TileService::new(0);
+    let bar = indicatif::ProgressBar::new(0);
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} tiles {pos}/{len} [{bar:40}] {percent}% {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let summary = export::export_pmtiles(&service, &source, &name, &description, center, args.minzoom, args.maxzoom, &args.out, &progress)?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!(
+            "wrote {} ({} of {} tiles non-empty, {:.1} MB) in {:.1} s",
+            args.out.display(),
+            summary.tiles_written,
+            summary.tiles_visited,
+            summary.bytes as f64 / 1e6,
+            summary.seconds
+        );
+    }
     Ok(())
 }

@@ -8,6 +8,8 @@ pub mod error;
 mod layers;
 mod viewer;
 mod query;
+mod scenarios;
+mod tiles;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ use axum::Router;
 use crate::index::Catalog;
 use crate::scenarios::Scenarios;
 use crate::store::Store;
+use crate::tiles::TileService;
 
 /// Settings of a running server.
 #[derive(Debug, Clone)]
@@ -53,6 +56,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// 3D Tiles options and response cache.
     pub city3d: Arc<city3d::City3dState>,
+    /// Tile making: generalisation ladders, the tile cache, PMTiles archives, glyphs.
+    pub tiles: Arc<TileService>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -75,6 +80,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/stats", get(query::stats))
         .route("/scenarios/{id}/indicators", get(query::indicators))
+        .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::layer_tile))
+        .route("/tiles/{file}", get(tiles::layer_tilejson))
+        .route("/fonts/{fontstack}/{range}", get(tiles::glyphs))
+        .route("/scenarios", get(scenarios::list))
+        .route("/scenarios/{id}", get(scenarios::detail))
+        .route("/scenarios/{id}/style.json", get(scenarios::style_json))
+        .route("/scenarios/{id}/{z}/{x}/{y}", get(scenarios::tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
         .layer(axum::middleware::map_response(error::json_rejections))
@@ -94,7 +106,13 @@ fn spawn_store_watch(state: AppState) {
             tick.tick().await;
             let (store, catalog) = (state.store.clone(), state.catalog.clone());
             match tokio::task::spawn_blocking(move || catalog.refresh(store.as_ref())).await {
-                Ok(Ok(changed)) if !changed.is_empty() => tracing::info!(?changed, "store changed; layers reloaded"),
+                Ok(Ok(changed)) if !changed.is_empty() => {
+                    tracing::info!(?changed, "store changed; layers reloaded");
+                    state.tiles.forget_layers(&changed);
+                    // Rebuild the changed layers' generalisation now, not on the first tile request.
+                    let (tiles, catalog) = (state.tiles.clone(), state.catalog.clone());
+                    tokio::task::spawn_blocking(move || tiles.warm(&catalog));
+                }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "store refresh failed; serving the previous state"),
                 Err(e) => tracing::warn!(error = %e, "store refresh task failed"),
@@ -124,5 +142,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
     spawn_store_watch(state.clone());
+    let (tiles, catalog) = (state.tiles.clone(), state.catalog.clone());
+    tokio::task::spawn_blocking(move || tiles.warm(&catalog));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
 }

@@ -1,0 +1,174 @@
+//! Vector tiles: Mapbox Vector Tiles made on the fly from the in-memory index, generalised per
+//! zoom, cached already gzipped; TileJSON; scenario styles; SDF glyphs; PMTiles archives.
+//!
+//! One concern per file: `math` (tile pyramid and projection), `shape` (clip, simplify,
+//! quantise, wind), `mvt` (protobuf encoding), `ladder` (which features each zoom draws),
+//! `source` (what a request draws), `render` (one tile within its byte budget), `cache`,
+//! `tilejson`, `style`, `glyphs`, `pmtiles` (the archive format) and `export`. This module never imports axum or tokio: the server calls [`TileService`] from
+//! a blocking thread.
+
+pub mod cache;
+pub mod export;
+pub mod glyphs;
+pub mod ladder;
+pub mod math;
+pub mod mvt;
+pub mod pmtiles;
+pub mod render;
+pub mod shape;
+pub mod source;
+pub mod style;
+pub mod tilejson;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::index::{Catalog, LayerData};
+use crate::scenarios::BoundFilter;
+
+pub use cache::EncodedTile;
+use cache::TileCache;
+use ladder::Ladder;
+pub use math::TileId;
+pub use source::{SourceLayer, TileSource};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    #[error("{0}")]
+    BadTile(String),
+    #[error("no layer named '{0}'; GET /layers lists the layers in the store")]
+    UnknownLayer(String),
+    #[error("{0} layers requested; one tile combines at most {max}", max = source::MAX_LAYERS)]
+    TooManyLayers(usize),
+    #[error("bad layer list: {0}")]
+    BadLayerList(String),
+    #[error("scenario '{id}' does not fit the store: {reason}")]
+    BadScenario { id: String, reason: String },
+    #[error("scenario '{0}' has no style; set `style = \"file.json\"` in its tilesets/ file")]
+    NoStyle(String),
+    #[error("{0}")]
+    BadGlyphs(String),
+    #[error("no font of the stack '{0}' is installed; try 'Noto Sans Regular' or 'Noto Sans Bold'")]
+    UnknownFont(String),
+    #[error("font {file} cannot be read: {reason}")]
+    BadFont { file: String, reason: String },
+    #[error("PMTiles archive is damaged or not supported: {0}")]
+    BadArchive(String),
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("style {file} cannot be served: {reason}")]
+    BadStyle { file: String, reason: String },
+}
+
+/// gzip level for tiles kept in the cache (made once, served many times) and for tiles made per
+/// request with the cache off (speed first).
+const GZIP_CACHED: u32 = 6;
+const GZIP_UNCACHED: u32 = 1;
+
+type LadderSlot = Arc<OnceLock<Arc<Ladder>>>;
+
+/// Tile making for the server and the exporters: ladders per layer import, and the cache.
+pub struct TileService {
+    cache: Option<TileCache>,
+    /// Per layer name: the import the ladder was built for, and the ladder (built once).
+    ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
+    pub glyphs: glyphs::Glyphs,
+    /// PMTiles archives served by name (file stem).
+    archives: std::collections::BTreeMap<String, Arc<pmtiles::PmtilesArchive>>,
+}
+
+impl TileService {
+    /// `cache_bytes == 0` switches the cache off.
+    pub fn new(cache_bytes: u64) -> TileService {
+        TileService {
+            cache: (cache_bytes > 0).then(|| TileCache::new(cache_bytes)),
+            ladders: Mutex::new(HashMap::new()),
+            glyphs: glyphs::Glyphs::new(cache_bytes > 0),
+            archives: Default::default(),
+        }
+    }
+
+    /// Opens every `*.pmtiles` in `dir` (if it exists) and each of `files`, to serve by file stem.
+    pub fn with_archives(mut self, dir: &std::path::Path, files: &[std::path::PathBuf]) -> Result<TileService, TileError> {
+        let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pmtiles")).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths.extend(files.iter().cloned());
+        for path in paths {
+            let archive = pmtiles::PmtilesArchive::open(&path)?;
+            tracing::info!(name = %archive.name, path = %path.display(), "serving PMTiles archive");
+            self.archives.insert(archive.name.clone(), Arc::new(archive));
+        }
+        Ok(self)
+    }
+
+    pub fn archive(&self, name: &str) -> Option<Arc<pmtiles::PmtilesArchive>> {
+        self.archives.get(name).cloned()
+    }
+
+    /// The generalisation ladder of a source layer's current import, built on first use.
+    pub fn ladder(&self, layer: &SourceLayer) -> Arc<Ladder> {
+        self.ladder_of(&layer.ladder_key, &layer.data, layer.filter.as_ref())
+    }
+
+    fn ladder_of(&self, key: &str, data: &LayerData, filter: Option<&BoundFilter>) -> Arc<Ladder> {
+        let slot = {
+            let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
+            let import_id = data.meta.import_id;
+            match ladders.get(key) {
+                Some((id, slot)) if *id == import_id => slot.clone(),
+                _ => {
+                    let slot = LadderSlot::default();
+                    ladders.insert(key.to_string(), (import_id, slot.clone()));
+                    slot
+                }
+            }
+        };
+        slot.get_or_init(|| {
+            let started = std::time::Instant::now();
+            let ladder = Ladder::build(data, filter);
+            tracing::info!(ladder = %key, full_zoom = ladder.full_zoom, ms = started.elapsed().as_millis() as u64, "generalisation ladder built");
+            Arc::new(ladder)
+        })
+        .clone()
+    }
+
+    /// Builds the ladders of every whole layer (at start-up and after a re-import, so the first
+    /// low-zoom tiles do not wait).
+    pub fn warm(&self, catalog: &Catalog) {
+        for (name, layer) in catalog.snapshot().iter() {
+            self.ladder_of(name, layer, None);
+        }
+    }
+
+    /// A cached tile, if there is one (cheap: callable on an async thread).
+    pub fn cached(&self, source: &TileSource, tile: TileId) -> Option<Arc<EncodedTile>> {
+        self.cache.as_ref()?.get(&source.key, tile)
+    }
+
+    /// The tile, from the cache or rendered now (CPU-bound: call from a blocking thread).
+    /// `want_gzip` matters only with the cache off, where the gzip form is made only if asked for.
+    pub fn tile(&self, source: &TileSource, tile: TileId, want_gzip: bool) -> Arc<EncodedTile> {
+        if let Some(hit) = self.cached(source, tile) {
+            return hit;
+        }
+        let raw = render::render(source, tile, &|layer| self.ladder(layer));
+        let level = if self.cache.is_some() { Some(GZIP_CACHED) } else { want_gzip.then_some(GZIP_UNCACHED) };
+        let encoded = Arc::new(EncodedTile::new(raw, source.etag(tile), level));
+        if let Some(cache) = &self.cache {
+            cache.insert(&source.key, tile, encoded.clone());
+        }
+        encoded
+    }
+
+    /// Called after a re-import: drops cached tiles and ladders of the changed layers.
+    pub fn forget_layers(&self, layers: &[String]) {
+        if let Some(cache) = &self.cache {
+            cache.forget_layers(layers);
+        }
+        let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
+        ladders.retain(|key, _| !layers.iter().any(|l| key.split('|').next() == Some(l.as_str())));
+    }
+}

@@ -1,0 +1,177 @@
+//! Rendering one tile of a [`TileSource`]: pick the features the zoom draws (the layer's
+//! [`Ladder`]), filter, shape and encode them, and keep the tile under [`TILE_BUDGET`].
+//! Per-zoom attributes: a dense tile (over [`DENSE_FEATURES`] features of a layer) carries only
+//! the layer's categorical attributes (what styles colour by); a client gets the rest on click at
+//! a deeper zoom. A layer that would still overflow first loses its near-unique attributes in
+//! this tile, then its smallest features, and the thinning is logged. CPU-bound and synchronous:
+//! callers run it off the async threads.
+
+use std::cell::RefCell;
+
+use geo::BoundingRect;
+
+use super::ladder::Ladder;
+use super::math::{TileId, TileProjection, BUFFER};
+use super::mvt::LayerEncoder;
+use super::shape::Shaper;
+use super::source::{SourceLayer, TileSource};
+
+/// Largest encoded tile (uncompressed MVT bytes).
+pub const TILE_BUDGET: usize = 500 * 1000;
+/// Above this many features a layer's tile is dense: it carries only categorical attributes.
+const DENSE_FEATURES: usize = 4096;
+/// Douglas-Peucker tolerance: a quarter of a pixel of a 512 px tile, at every zoom.
+const SIMPLIFY_UNITS: f64 = 2.0;
+
+thread_local! {
+    /// Per-thread scratch: the shaper's buffers and the candidate list, reused tile after tile.
+    static SCRATCH: RefCell<(Shaper, Vec<u32>)> = RefCell::new((Shaper::default(), Vec::new()));
+}
+
+/// Encodes `tile` of `source`; an empty vector means no layer has anything to draw there.
+/// `ladder_of` gives each layer's generalisation ladder.
+pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer) -> std::sync::Arc<Ladder>) -> Vec<u8> {
+    SCRATCH.with(|scratch| {
+        let (shaper, candidates) = &mut *scratch.borrow_mut();
+        let projection = TileProjection::new(tile);
+        let bbox = tile.bounds(BUFFER);
+        let mut out = Vec::new();
+        for layer in &source.layers {
+            if tile.z < layer.minzoom || tile.z > layer.maxzoom {
+                continue;
+            }
+            candidates.clear();
+            let ladder = ladder_of(layer);
+            ladder.candidates(&layer.data, tile.z, &bbox, candidates);
+            if let Some(filter) = &layer.filter {
+                candidates.retain(|&i| filter.matches(&layer.data.features[i as usize]));
+            }
+            candidates.sort_unstable();
+            let remaining = TILE_BUDGET.saturating_sub(out.len());
+            let fields: Vec<usize> = if candidates.len() > DENSE_FEATURES {
+                layer.fields.iter().copied().filter(|&f| ladder.categorical.get(f).copied().unwrap_or(false)).collect()
+            } else {
+                layer.fields.clone()
+            };
+            encode_within_budget(layer, fields, candidates, &projection, shaper, remaining, tile, &mut out);
+        }
+        out
+    })
+}
+
+/// Encodes one layer into `out`, thinning it until it fits `budget` bytes.
+#[allow(clippy::too_many_arguments)]
+fn encode_within_budget(
+    layer: &SourceLayer,
+    mut fields: Vec<usize>,
+    candidates: &mut Vec<u32>,
+    projection: &TileProjection,
+    shaper: &mut Shaper,
+    budget: usize,
+    tile: TileId,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    for attempt in 0.. {
+        out.truncate(start);
+        let (written, distinct) = encode_layer(layer, &fields, candidates, projection, shaper, out);
+        if written <= budget || candidates.is_empty() || attempt > 6 {
+            if attempt > 0 {
+                tracing::warn!(%tile, layer = %layer.name, bytes = written, features = candidates.len(), attributes = fields.len(), "tile over budget was thinned");
+            }
+            return;
+        }
+        // First drop the attributes that are nearly unique per feature, then the smallest features.
+        let unique_limit = (candidates.len() / 8).max(16);
+        let kept: Vec<usize> = fields.iter().zip(&distinct).filter(|(_, d)| **d <= unique_limit).map(|(f, _)| *f).collect();
+        if kept.len() < fields.len() {
+            fields = kept;
+            continue;
+        }
+        let keep = ((candidates.len() as f64) * (budget as f64 / written as f64) * 0.9) as usize;
+        let features = &layer.data.features;
+        let extent = |i: u32| features[i as usize].geometry.bounding_rect().map_or(0.0, |r| r.width().max(r.height()));
+        let mut ranked: Vec<(f64, u32)> = candidates.iter().map(|&i| (extent(i), i)).collect();
+        ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.truncate(keep);
+        candidates.clear();
+        candidates.extend(ranked.into_iter().map(|(_, i)| i));
+        candidates.sort_unstable();
+    }
+}
+
+/// Encodes the layer once; returns the bytes written and, per carried field, its distinct values.
+fn encode_layer(
+    layer: &SourceLayer,
+    fields: &[usize],
+    candidates: &[u32],
+    projection: &TileProjection,
+    shaper: &mut Shaper,
+    out: &mut Vec<u8>,
+) -> (usize, Vec<usize>) {
+    let keys: Vec<&str> = fields.iter().map(|&i| layer.data.meta.fields[i].name.as_str()).collect();
+    let mut encoder = LayerEncoder::new(&layer.name, &keys);
+    let tolerance = SIMPLIFY_UNITS;
+    for &i in candidates {
+        let feature = &layer.data.features[i as usize];
+        if let Some(kind) = shaper.shape(&feature.geometry, projection, tolerance) {
+            let attributes = fields.iter().enumerate().map(|(k, &f)| (k as u32, &feature.properties[f]));
+            encoder.add(feature.id, attributes, kind, shaper);
+        }
+    }
+    if encoder.is_empty() {
+        return (0, Vec::new());
+    }
+    let distinct = encoder.distinct_per_key().to_vec();
+    (encoder.finish_into(out), distinct)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use geo_types::polygon;
+
+    use super::*;
+    use crate::feature::{Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
+    use crate::index::LayerData;
+    use crate::store::LayerMeta;
+    use crate::tiles::source::SourceLayer;
+
+    #[test]
+    fn an_overfull_tile_is_thinned_under_the_budget() {
+        // 30,000 overlapping 100 m squares with long unique text: megabytes if drawn naively.
+        let d = 100.0 / 111_000.0;
+        let features: Vec<Feature> = (0..30_000)
+            .map(|i| {
+                let (x, y) = (107.58 + (i % 173) as f64 * 1e-5, 16.46 + (i / 173) as f64 * 1e-5);
+                let g = polygon![(x: x, y: y), (x: x + d, y: y), (x: x + d, y: y + d), (x: x, y: y + d)];
+                let note = format!("ghi chú số {i} về thửa đất này, đủ dài để vượt ngân sách của một ô bản đồ");
+                Feature { id: i + 1, geometry: g.into(), properties: vec![Value::Text(note.into()), Value::Int(i % 3)] }
+            })
+            .collect();
+        let meta = LayerMeta {
+            name: "dense".into(),
+            kind: LayerKind::Cadastral,
+            geometry_type: GeometryKind::Polygon,
+            feature_count: 30_000,
+            bbox: None,
+            fields: vec![FieldDef { name: "note".into(), ty: FieldType::Text }, FieldDef { name: "class".into(), ty: FieldType::Int }],
+            source_file: String::new(),
+            source_sha256: String::new(),
+            source_crs: String::new(),
+            imported_at: String::new(),
+            import_id: 1,
+        };
+        let data = Arc::new(LayerData::build(meta, features));
+        let layer = SourceLayer { name: "dense".into(), ladder_key: "dense".into(), data: data.clone(), filter: None, fields: vec![0, 1], minzoom: 0, maxzoom: 22 };
+        let source = TileSource { layers: vec![layer], key: "test".into() };
+        let ladder = Arc::new(Ladder::build(&data, None));
+        // The z14 tile holding (107.58, 16.46), where all the squares lie.
+        let bytes = render(&source, TileId { z: 14, x: 13088, y: 7432 }, &|_| ladder.clone());
+        assert!(!bytes.is_empty(), "something is drawn");
+        assert!(bytes.len() <= TILE_BUDGET, "{} bytes", bytes.len());
+        assert!(!bytes.windows(6).any(|w| w == b"ghi ch"), "the near-unique notes were dropped first");
+        assert!(bytes.windows(5).any(|w| w == b"class"), "the categorical attribute stays");
+    }
+}

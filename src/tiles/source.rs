@@ -1,0 +1,141 @@
+//! What a tile request draws: a [`TileSource`] is an ordered list of MVT layers, each a store
+//! layer snapshot with an optional filter, the attributes carried and a zoom range. Built either
+//! from a comma list of layer names (`/tiles/{layers}`) or from a scenario map.
+//!
+//! Owns the resolution of names against the catalog and the cache key of a source (which names
+//! every layer's `import_id`, so a re-import changes exactly the keys of the sources that use
+//! the re-imported layer). Does not render.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::feature::FieldType;
+use crate::index::{Catalog, LayerData};
+use crate::scenarios::{BoundFilter, Scenario};
+
+use super::math::{TileId, MAX_ZOOM};
+use super::TileError;
+
+/// Most layers one request may combine.
+pub const MAX_LAYERS: usize = 32;
+
+/// One MVT layer of a source.
+pub struct SourceLayer {
+    /// The layer's name in the tile.
+    pub name: String,
+    pub data: Arc<LayerData>,
+    pub filter: Option<BoundFilter>,
+    /// Identifies the generalisation ladder: the store layer's name, plus the filter when there is one.
+    pub ladder_key: String,
+    /// Indices into the features' properties of the attributes carried, in key order.
+    pub fields: Vec<usize>,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+}
+
+impl SourceLayer {
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|&i| self.data.meta.fields[i].name.as_str())
+    }
+
+    /// TileJSON's field types: `Number`, `Boolean` or `String`.
+    pub fn field_types(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.fields.iter().map(|&i| {
+            let f = &self.data.meta.fields[i];
+            let ty = match f.ty {
+                FieldType::Int | FieldType::Float => "Number",
+                FieldType::Bool => "Boolean",
+                FieldType::Text => "String",
+            };
+            (f.name.as_str(), ty)
+        })
+    }
+}
+
+/// An ordered set of MVT layers plus the key that identifies its tiles' contents.
+pub struct TileSource {
+    pub layers: Vec<SourceLayer>,
+    pub key: String,
+}
+
+impl TileSource {
+    /// `parcels` or `wards,roads,parcels`: every layer whole, with all its attributes.
+    pub fn from_layer_list(catalog: &Catalog, list: &str) -> Result<TileSource, TileError> {
+        let names: Vec<&str> = list.split(',').collect();
+        if names.len() > MAX_LAYERS {
+            return Err(TileError::TooManyLayers(names.len()));
+        }
+        let mut layers: Vec<SourceLayer> = Vec::with_capacity(names.len());
+        let mut key = String::from("L");
+        for name in names {
+            if name.is_empty() {
+                return Err(TileError::BadLayerList("an empty layer name (two commas in a row, or a trailing comma)".into()));
+            }
+            if layers.iter().any(|l| l.name == name) {
+                return Err(TileError::BadLayerList(format!("layer '{name}' is listed twice")));
+            }
+            let data = catalog.get(name).ok_or_else(|| TileError::UnknownLayer(name.escape_default().to_string()))?;
+            key.push_str(&format!(":{name}@{}", data.meta.import_id));
+            let fields = (0..data.meta.fields.len()).collect();
+            layers.push(SourceLayer { name: name.to_string(), ladder_key: name.to_string(), data, filter: None, fields, minzoom: 0, maxzoom: MAX_ZOOM });
+        }
+        Ok(TileSource { layers, key })
+    }
+
+    /// The layers of a scenario map. Layers missing from the store are left out (and logged) so
+    /// the rest of the map still draws.
+    pub fn from_scenario(catalog: &Catalog, scenario: &Scenario) -> Result<TileSource, TileError> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        serde_json::to_string(scenario).unwrap_or_default().hash(&mut hasher);
+        let mut key = format!("S:{}:{:x}", scenario.id, hasher.finish());
+        let mut layers = Vec::with_capacity(scenario.layers.len());
+        for sl in &scenario.layers {
+            let Some(data) = catalog.get(&sl.layer) else {
+                tracing::warn!(scenario = %scenario.id, layer = %sl.layer, "scenario layer is not in the store; left out");
+                continue;
+            };
+            let bad = |reason: String| TileError::BadScenario { id: scenario.id.clone(), reason };
+            let filter = if sl.filter.is_empty() { None } else { Some(sl.filter.bind(&data.meta).map_err(bad)?) };
+            let fields = match &sl.fields {
+                None => (0..data.meta.fields.len()).collect(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        data.meta.field_index(n).ok_or_else(|| bad(format!("layer '{}' has no field '{n}' to show", sl.layer)))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            key.push_str(&format!(":{}@{}", sl.layer, data.meta.import_id));
+            let ladder_key = match &filter {
+                None => sl.layer.clone(),
+                Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
+            };
+            layers.push(SourceLayer {
+                name: sl.tile_id().to_string(),
+                ladder_key,
+                data,
+                filter,
+                fields,
+                minzoom: sl.minzoom.unwrap_or(0),
+                maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
+            });
+        }
+        Ok(TileSource { layers, key })
+    }
+
+    /// Strong ETag of one tile of this source: a function of the layers' import ids, the source
+    /// definition and this build of bando, so it is known before (or without) rendering.
+    pub fn etag(&self, tile: TileId) -> String {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (env!("CARGO_PKG_VERSION"), &self.key, tile).hash(&mut hasher);
+        format!("\"{:016x}\"", hasher.finish())
+    }
+
+    pub fn minzoom(&self) -> u8 {
+        self.layers.iter().map(|l| l.minzoom).min().unwrap_or(0)
+    }
+
+    pub fn maxzoom(&self) -> u8 {
+        self.layers.iter().map(|l| l.maxzoom).max().unwrap_or(MAX_ZOOM)
+    }
+}
