@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     println!("loaded {store} in {:.1} s", started.elapsed().as_secs_f64());
     let service = TileService::new(0);
     let started = Instant::now();
-    service.warm(&catalog);
+    service.warm(&catalog, &bando::scenarios::Scenarios::default());
     println!("ladders built in {:.1} s", started.elapsed().as_secs_f64());
     let source = TileSource::from_layer_list(&catalog, layer)?;
     println!("| zoom | tiles | median ms | p99 ms | max ms | max raw kB | max gzip kB |");
