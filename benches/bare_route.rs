@@ -11,7 +11,10 @@ use axum::Router;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let file = args.first().ok_or_else(|| anyhow::anyhow!("usage: bare_route GZIPPED_TILE_FILE [ADDR]"))?;
+    let Some(file) = args.first() else {
+        println!("bare_route serves a file until stopped: cargo bench --bench bare_route -- GZIPPED_TILE_FILE [ADDR]; not started");
+        return Ok(());
+    };
     let addr = args.get(1).map_or("127.0.0.1:3199", String::as_str).to_string();
     let body = Bytes::from(std::fs::read(file)?);
     let app = Router::new().route(

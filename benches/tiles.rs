@@ -11,7 +11,10 @@ use bando::tiles::{cache::gzip, render, TileId, TileService, TileSource};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let store = args.first().ok_or_else(|| anyhow::anyhow!("usage: tiles STORE [LAYER] [LON LAT]"))?;
+    let Some(store) = args.first() else {
+        println!("tiles bench needs a store: cargo bench --bench tiles -- STORE [LAYER] [LON LAT]; nothing measured");
+        return Ok(());
+    };
     let layer = args.get(1).map_or("parcels", String::as_str);
     let lon: f64 = args.get(2).map_or(Ok(107.54), |s| s.parse())?;
     let lat: f64 = args.get(3).map_or(Ok(16.39), |s| s.parse())?;
@@ -20,7 +23,7 @@ fn main() -> anyhow::Result<()> {
     println!("loaded {store} in {:.1} s", started.elapsed().as_secs_f64());
     let service = TileService::new(0);
     let started = Instant::now();
-    service.warm(&catalog);
+    service.warm(&catalog, &bando::scenarios::Scenarios::default());
     println!("ladders built in {:.1} s", started.elapsed().as_secs_f64());
     let source = TileSource::from_layer_list(&catalog, layer)?;
     println!("| zoom | tiles | median ms | p99 ms | max ms | max raw kB | max gzip kB |");

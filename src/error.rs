@@ -75,7 +75,9 @@ impl Error {
                 TileError::BadFont { .. } | TileError::Io { .. } => ErrorKind::Internal,
                 TileError::BadArchive(_) => ErrorKind::Unavailable,
                 TileError::BadStyle { .. } => ErrorKind::Internal,
-                _ => ErrorKind::BadRequest,
+                TileError::BadTile(_) | TileError::TooManyLayers(_) | TileError::BadLayerList(_) | TileError::BadGlyphs(_) => {
+                    ErrorKind::BadRequest
+                }
             },
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) => ErrorKind::NotFound,

@@ -110,8 +110,8 @@ fn spawn_store_watch(state: AppState) {
                     tracing::info!(?changed, "store changed; layers reloaded");
                     state.tiles.forget_layers(&changed);
                     // Rebuild the changed layers' generalisation now, not on the first tile request.
-                    let (tiles, catalog) = (state.tiles.clone(), state.catalog.clone());
-                    tokio::task::spawn_blocking(move || tiles.warm(&catalog));
+                    let (tiles, catalog, scenarios) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
+                    tokio::task::spawn_blocking(move || tiles.warm(&catalog, &scenarios));
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "store refresh failed; serving the previous state"),
@@ -142,7 +142,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
     spawn_store_watch(state.clone());
-    let (tiles, catalog) = (state.tiles.clone(), state.catalog.clone());
-    tokio::task::spawn_blocking(move || tiles.warm(&catalog));
+    let (tiles, catalog, scenarios) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
+    tokio::task::spawn_blocking(move || tiles.warm(&catalog, &scenarios));
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
 }

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::index::{Catalog, LayerData};
-use crate::scenarios::BoundFilter;
+use crate::scenarios::{BoundFilter, Scenarios};
 
 pub use cache::EncodedTile;
 use cache::TileCache;
@@ -135,11 +135,19 @@ impl TileService {
         .clone()
     }
 
-    /// Builds the ladders of every whole layer (at start-up and after a re-import, so the first
-    /// low-zoom tiles do not wait).
-    pub fn warm(&self, catalog: &Catalog) {
+    /// Builds the ladders of every whole layer and every filtered scenario layer (at start-up and
+    /// after a re-import, so the first low-zoom tiles do not wait).
+    pub fn warm(&self, catalog: &Catalog, scenarios: &Scenarios) {
         for (name, layer) in catalog.snapshot().iter() {
             self.ladder_of(name, layer, None);
+        }
+        for scenario in scenarios.iter() {
+            match TileSource::from_scenario(catalog, scenario) {
+                Ok(source) => source.layers.iter().filter(|l| l.filter.is_some()).for_each(|l| {
+                    self.ladder(l);
+                }),
+                Err(e) => tracing::warn!(scenario = %scenario.id, error = %e, "scenario cannot be drawn from this store"),
+            }
         }
     }
 
