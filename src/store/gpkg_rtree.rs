@@ -41,18 +41,26 @@ fn union(entries: &[RtreeEntry]) -> [f32; 4] {
     })
 }
 
-/// Sort-Tile-Recursive packing of one level into groups of at most `capacity`.
-fn pack(mut entries: Vec<RtreeEntry>, capacity: usize) -> Vec<Vec<RtreeEntry>> {
+/// Sort-Tile-Recursive packing of one level, in place: reorders `entries` so that each group of
+/// at most `capacity` neighbours is contiguous, and returns the groups' ranges.
+fn pack(entries: &mut [RtreeEntry], capacity: usize) -> Vec<std::ops::Range<usize>> {
     let groups = entries.len().div_ceil(capacity);
     let slices = (groups as f64).sqrt().ceil() as usize;
     let per_slice = slices * capacity;
     entries.sort_unstable_by(|a, b| a.centre().0.total_cmp(&b.centre().0));
-    let mut packed = Vec::with_capacity(groups);
-    for slice in entries.chunks_mut(per_slice) {
+    let mut ranges = Vec::with_capacity(groups);
+    for (s, slice) in entries.chunks_mut(per_slice).enumerate() {
         slice.sort_unstable_by(|a, b| a.centre().1.total_cmp(&b.centre().1));
-        packed.extend(slice.chunks(capacity).map(<[RtreeEntry]>::to_vec));
+        let base = s * per_slice;
+        ranges.extend((0..slice.len()).step_by(capacity).map(|start| base + start..base + (start + capacity).min(slice.len())));
     }
-    packed
+    ranges
+}
+
+/// One level of the tree: its cells, grouped into nodes by `nodes` ranges.
+struct Level {
+    cells: Vec<RtreeEntry>,
+    nodes: Vec<std::ops::Range<usize>>,
 }
 
 fn encode_node(depth: u16, cells: &[RtreeEntry], node_size: usize) -> Vec<u8> {
@@ -77,12 +85,16 @@ pub fn bulk_load(conn: &Connection, name: &str, entries: Vec<RtreeEntry>) -> rus
     if entries.is_empty() {
         return Ok(());
     }
-    // Levels bottom-up: each level's groups become the entries of the level above.
-    let mut levels: Vec<Vec<Vec<RtreeEntry>>> = vec![pack(entries, capacity)];
-    while levels.last().map_or(0, Vec::len) > 1 {
-        let below = levels.last().expect("at least one level");
-        let parents: Vec<RtreeEntry> = below.iter().map(|g| RtreeEntry { id: 0, bounds: union(g) }).collect();
-        levels.push(pack_keeping_index(parents, capacity));
+    // Levels bottom-up: each level's nodes become the cells of the level above, whose `id`
+    // holds the index of the node in the level below until nodes are numbered.
+    let mut leaves = entries;
+    let nodes = pack(&mut leaves, capacity);
+    let mut levels = vec![Level { cells: leaves, nodes }];
+    while let Some(below) = levels.last().filter(|l| l.nodes.len() > 1) {
+        let mut cells: Vec<RtreeEntry> =
+            below.nodes.iter().enumerate().map(|(i, r)| RtreeEntry { id: i as i64, bounds: union(&below.cells[r.clone()]) }).collect();
+        let nodes = pack(&mut cells, capacity);
+        levels.push(Level { cells, nodes });
     }
     // Number the nodes top-down (the root must be node 1) and point each cell at its child.
     let depth = (levels.len() - 1) as u16;
@@ -90,40 +102,33 @@ pub fn bulk_load(conn: &Connection, name: &str, entries: Vec<RtreeEntry>) -> rus
     let mut next = 1i64;
     for level in (0..levels.len()).rev() {
         first_number[level] = next;
-        next += levels[level].len() as i64;
+        next += levels[level].nodes.len() as i64;
     }
     conn.execute(&format!("DELETE FROM {}", q("node")), [])?;
     let mut insert_node = conn.prepare(&format!("INSERT INTO {} VALUES (?1, ?2)", q("node")))?;
     let mut insert_parent = conn.prepare(&format!("INSERT INTO {} VALUES (?1, ?2)", q("parent")))?;
     let mut insert_rowid = conn.prepare(&format!("INSERT INTO {} VALUES (?1, ?2)", q("rowid")))?;
+    let mut cells = Vec::with_capacity(capacity);
     for level in (0..levels.len()).rev() {
-        for (i, group) in levels[level].iter().enumerate() {
+        let Level { cells: level_cells, nodes } = &levels[level];
+        for (i, range) in nodes.iter().enumerate() {
             let node_no = first_number[level] + i as i64;
-            let cells: Vec<RtreeEntry> = if level == 0 {
-                for cell in group {
+            cells.clear();
+            for cell in &level_cells[range.clone()] {
+                if level == 0 {
                     insert_rowid.execute(params![cell.id, node_no])?;
-                }
-                group.clone()
-            } else {
-                // `id` of an upper-level entry holds the index of its group in the level below.
-                group.iter().map(|c| RtreeEntry { id: first_number[level - 1] + c.id, bounds: c.bounds }).collect()
-            };
-            let node_depth = if level + 1 == levels.len() { depth } else { 0 };
-            insert_node.execute(params![node_no, encode_node(node_depth, &cells, node_size)])?;
-            if level > 0 {
-                for c in &cells {
-                    insert_parent.execute(params![c.id, node_no])?;
+                    cells.push(*cell);
+                } else {
+                    let child = first_number[level - 1] + cell.id;
+                    insert_parent.execute(params![child, node_no])?;
+                    cells.push(RtreeEntry { id: child, bounds: cell.bounds });
                 }
             }
+            let node_depth = if level + 1 == levels.len() { depth } else { 0 };
+            insert_node.execute(params![node_no, encode_node(node_depth, &cells, node_size)])?;
         }
     }
     Ok(())
-}
-
-/// Packs upper-level entries, recording in `id` each entry's index in the level below.
-fn pack_keeping_index(parents: Vec<RtreeEntry>, capacity: usize) -> Vec<Vec<RtreeEntry>> {
-    let indexed: Vec<RtreeEntry> = parents.into_iter().enumerate().map(|(i, p)| RtreeEntry { id: i as i64, bounds: p.bounds }).collect();
-    pack(indexed, capacity)
 }
 
 #[cfg(test)]
