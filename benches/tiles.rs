@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use bando::index::Catalog;
 use bando::store::gpkg::GpkgStore;
-use bando::tiles::{cache::gzip, render, TileId, TileService, TileSource};
+use bando::cache::gzip;
+use bando::tiles::{render, TileId, TileService, TileSource};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();

@@ -29,7 +29,7 @@ pub struct ExportSummary {
 fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<(), City3dError> {
     let failed = |e: std::io::Error| City3dError::Write { path: path.display().to_string(), reason: e.to_string() };
     if gzip {
-        std::fs::write(path, super::cache::gzip(bytes).map_err(failed)?).map_err(failed)
+        std::fs::write(path, crate::cache::gzip(bytes, super::GZIP_LEVEL)).map_err(failed)
     } else {
         std::fs::write(path, bytes).map_err(failed)
     }

@@ -4,9 +4,9 @@
 //! Owns: reading heights from the canonical fields (`building`), earcut triangulation and
 //! extrusion into earth-centred coordinates (`extrude`, `geodesy`), the GLB writer with
 //! EXT_mesh_features / EXT_structural_metadata (`glb`), the quadtree of tiles and its tile ids
-//! (`tiling`), tileset.json (`tileset`), writing a whole tileset to files (`export`) and the byte
-//! budgeted response cache (`cache`). Reads layers only through [`LayerData`] snapshots; never
-//! touches the store, HTTP or axum.
+//! (`tiling`), tileset.json (`tileset`), writing a whole tileset to files (`export`) and the keys
+//! of the byte-budgeted response cache (`cache`, over the shared [`crate::cache`]). Reads layers
+//! only through [`LayerData`] snapshots; never touches the store, HTTP or axum.
 //!
 //! Placement: every tile's GLB holds float32 positions relative to its own centre, which sits in
 //! the glTF node translation (float64), both in glTF's y-up axes; the client's y-up→z-up rotation
@@ -29,7 +29,7 @@ use crate::index::LayerData;
 use crate::scenarios::{BoundFilter, ThreeD};
 
 pub use building::HeightStats;
-pub use cache::{gunzip, gzip, CacheKey, ResponseCache};
+pub use cache::{response_cache, CacheKey, ResponseCache, GZIP_LEVEL};
 pub use export::{export_tileset, ExportOptions, ExportSummary};
 pub use tiling::{Node, TileId, Tree};
 

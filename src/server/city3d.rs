@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiResult;
 use super::AppState;
-use crate::city3d::{gunzip, gzip, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling};
+use crate::cache::{gunzip, gzip};
+use crate::city3d::{response_cache, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling, GZIP_LEVEL};
 use crate::error::Error;
 
 /// The 3D options and response cache of a running server.
@@ -23,7 +24,7 @@ pub struct City3dState {
 
 impl City3dState {
     pub fn new(options: City3dOptions, cache_bytes: u64) -> City3dState {
-        City3dState { options, cache: ResponseCache::new(cache_bytes) }
+        City3dState { options, cache: response_cache(cache_bytes) }
     }
 }
 
@@ -81,12 +82,12 @@ async fn respond(state: AppState, variant: String, city: City3d, file: File, hea
                     File::Tileset => city.tileset_json(),
                     File::Tile(id) => city.tile_glb(&id)?,
                 };
-                gzip(&raw).map_err(|e| Error::Internal(format!("gzip: {e}")))
+                Ok(gzip(&raw, GZIP_LEVEL))
             })
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
             let bytes = Arc::new(bytes);
-            state.city3d.cache.put(key, bytes.clone());
+            state.city3d.cache.insert(key, bytes.clone());
             bytes
         }
     };

@@ -3,14 +3,14 @@
 //! new keys for exactly the sources using that layer, and [`TileCache::forget_layers`] drops
 //! the stale entries at once instead of waiting for eviction.
 //!
-//! Owns caching and compression of finished tiles; knows nothing of how they are made.
+//! Owns what a cached tile is and which tiles a re-import makes stale; the byte budget and
+//! compression are the shared [`crate::cache`]. Knows nothing of how tiles are made.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
+
+use crate::cache::{gunzip, gzip, ByteBudgetCache};
 
 use super::math::TileId;
 
@@ -43,31 +43,19 @@ impl EncodedTile {
     }
 }
 
-pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 3 + 64), Compression::new(level));
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
-}
-
-pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() * 3);
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(data), &mut out)?;
-    Ok(out)
-}
-
 pub struct TileCache {
-    inner: moka::sync::Cache<(String, TileId), Arc<EncodedTile>>,
+    inner: ByteBudgetCache<(String, TileId), Arc<EncodedTile>>,
 }
 
 impl TileCache {
+    /// `budget_bytes == 0` switches the cache off.
     pub fn new(budget_bytes: u64) -> TileCache {
-        let inner = moka::sync::Cache::builder()
-            .max_capacity(budget_bytes)
-            .weigher(|key: &(String, TileId), tile: &Arc<EncodedTile>| tile.weight().saturating_add(key.0.len() as u32))
-            .support_invalidation_closures()
-            .build();
-        TileCache { inner }
+        let weigh = |key: &(String, TileId), tile: &Arc<EncodedTile>| tile.weight().saturating_add(key.0.len() as u32);
+        TileCache { inner: ByteBudgetCache::new(budget_bytes, weigh) }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.inner.is_on()
     }
 
     pub fn get(&self, key: &str, tile: TileId) -> Option<Arc<EncodedTile>> {
@@ -81,11 +69,8 @@ impl TileCache {
     /// Drops every cached tile of a source that uses one of `layers`.
     pub fn forget_layers(&self, layers: &[String]) {
         let layers: Vec<String> = layers.to_vec();
-        let uses = move |key: &(String, TileId), _: &Arc<EncodedTile>| {
+        self.inner.forget_if(move |key: &(String, TileId), _| {
             key.0.split(':').filter_map(|part| part.rsplit_once('@')).any(|(name, _)| layers.iter().any(|l| l == name))
-        };
-        if let Err(e) = self.inner.invalidate_entries_if(uses) {
-            tracing::warn!(error = %e, "tile cache could not drop stale tiles; they will age out");
-        }
+        });
     }
 }

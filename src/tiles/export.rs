@@ -8,9 +8,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
+use crate::cache::gzip;
 use crate::feature::Bbox;
 
-use super::cache::gzip;
 use super::math::{TileId, MAX_ZOOM};
 use super::pmtiles::{tile_id, Extent, PmtilesWriter};
 use super::source::TileSource;

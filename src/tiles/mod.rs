@@ -70,7 +70,7 @@ type LadderSlot = Arc<OnceLock<Arc<Ladder>>>;
 
 /// Tile making for the server and the exporters: ladders per layer import, and the cache.
 pub struct TileService {
-    cache: Option<TileCache>,
+    cache: TileCache,
     /// Per layer name: the import the ladder was built for, and the ladder (built once).
     ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
     pub glyphs: glyphs::Glyphs,
@@ -82,7 +82,7 @@ impl TileService {
     /// `cache_bytes == 0` switches the cache off.
     pub fn new(cache_bytes: u64) -> TileService {
         TileService {
-            cache: (cache_bytes > 0).then(|| TileCache::new(cache_bytes)),
+            cache: TileCache::new(cache_bytes),
             ladders: Mutex::new(HashMap::new()),
             glyphs: glyphs::Glyphs::new(cache_bytes > 0),
             archives: Default::default(),
@@ -153,7 +153,7 @@ impl TileService {
 
     /// A cached tile, if there is one (cheap: callable on an async thread).
     pub fn cached(&self, source: &TileSource, tile: TileId) -> Option<Arc<EncodedTile>> {
-        self.cache.as_ref()?.get(&source.key, tile)
+        self.cache.get(&source.key, tile)
     }
 
     /// The tile, from the cache or rendered now (CPU-bound: call from a blocking thread).
@@ -163,19 +163,15 @@ impl TileService {
             return hit;
         }
         let raw = render::render(source, tile, &|layer| self.ladder(layer));
-        let level = if self.cache.is_some() { Some(GZIP_CACHED) } else { want_gzip.then_some(GZIP_UNCACHED) };
+        let level = if self.cache.is_on() { Some(GZIP_CACHED) } else { want_gzip.then_some(GZIP_UNCACHED) };
         let encoded = Arc::new(EncodedTile::new(raw, source.etag(tile), level));
-        if let Some(cache) = &self.cache {
-            cache.insert(&source.key, tile, encoded.clone());
-        }
+        self.cache.insert(&source.key, tile, encoded.clone());
         encoded
     }
 
     /// Called after a re-import: drops cached tiles and ladders of the changed layers.
     pub fn forget_layers(&self, layers: &[String]) {
-        if let Some(cache) = &self.cache {
-            cache.forget_layers(layers);
-        }
+        self.cache.forget_layers(layers);
         let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
         ladders.retain(|key, _| !layers.iter().any(|l| key.split('|').next() == Some(l.as_str())));
     }

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::cache::gzip;
+use crate::cache::gzip;
+
 use super::math::TileId;
 use super::TileError;
 
@@ -122,7 +123,7 @@ fn deserialize_directory(bytes: &[u8]) -> Result<Vec<Entry>, TileError> {
 }
 
 fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, TileError> {
-    super::cache::gunzip(bytes).map_err(|e| corrupt(&format!("bad gzip: {e}")))
+    crate::cache::gunzip(bytes).map_err(|e| corrupt(&format!("bad gzip: {e}")))
 }
 
 /// The archive-wide facts of the header.

@@ -1,0 +1,130 @@
+//! Caches of finished responses, kept gzip-compressed as they are sent so that a hit costs no
+//! compression: the gzip helpers and [`ByteBudgetCache`], a moka cache (TinyLFU admission, LRU-ish
+//! eviction) bounded by the bytes its entries hold.
+//!
+//! Owns compression and the byte budget only. Knows nothing of tiles, 3D or HTTP (never imports
+//! axum): callers choose the key, say what an entry weighs, and say which entries went stale
+//! after a re-import.
+
+use std::borrow::Borrow;
+use std::hash::Hash;
+use std::io::{Read, Write};
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+/// Gzip-compresses `data` at `level` (0-9: 1 fastest, 9 smallest).
+pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 3 + 64), Compression::new(level));
+    // Writing into a Vec cannot fail, so neither can the encoder.
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}
+
+pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len() * 3);
+    flate2::read::GzDecoder::new(data).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// A cache whose entries together weigh at most a byte budget; a budget of 0 switches it off
+/// (nothing is kept). Values are cheap handles (`Arc`), cloned out on a hit.
+pub struct ByteBudgetCache<K, V> {
+    entries: Option<moka::sync::Cache<K, V>>,
+}
+
+impl<K, V> ByteBudgetCache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// `weigh` gives the bytes an entry holds; an entry heavier than the whole budget is not kept.
+    pub fn new(budget_bytes: u64, weigh: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> ByteBudgetCache<K, V> {
+        let entries = (budget_bytes > 0).then(|| {
+            moka::sync::Cache::builder().max_capacity(budget_bytes).weigher(weigh).support_invalidation_closures().build()
+        });
+        ByteBudgetCache { entries }
+    }
+
+    /// Whether the cache keeps anything (its budget is not 0).
+    pub fn is_on(&self) -> bool {
+        self.entries.is_some()
+    }
+
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.entries.as_ref()?.get(key)
+    }
+
+    pub fn insert(&self, key: K, value: V) {
+        if let Some(entries) = &self.entries {
+            entries.insert(key, value);
+        }
+    }
+
+    /// Drops every entry for which `stale` holds, at once rather than waiting for eviction
+    /// (after a re-import, so stale entries stop taking budget from live ones).
+    pub fn forget_if(&self, stale: impl Fn(&K, &V) -> bool + Send + Sync + 'static) {
+        let Some(entries) = &self.entries else { return };
+        if let Err(e) = entries.invalidate_entries_if(stale) {
+            tracing::warn!(error = %e, "cache could not drop stale entries; they will age out");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn cache(budget: u64) -> ByteBudgetCache<String, Arc<Vec<u8>>> {
+        ByteBudgetCache::new(budget, |_, bytes: &Arc<Vec<u8>>| bytes.len() as u32)
+    }
+
+    /// Lets moka apply pending evictions and invalidations now (it does so lazily).
+    fn settle(cache: &ByteBudgetCache<String, Arc<Vec<u8>>>) {
+        if let Some(entries) = &cache.entries {
+            entries.run_pending_tasks();
+        }
+    }
+
+    #[test]
+    fn gzip_round_trips_at_every_level() {
+        for level in [1, 6, 9] {
+            assert_eq!(gunzip(&gzip(b"glTF glTF glTF", level)).unwrap(), b"glTF glTF glTF");
+        }
+        assert!(gunzip(b"not gzip").is_err());
+    }
+
+    #[test]
+    fn the_budget_bounds_the_bytes_kept_and_zero_disables() {
+        let cache = cache(10);
+        for name in ["a", "b", "c"] {
+            cache.insert(name.into(), Arc::new(vec![0; 4]));
+            settle(&cache);
+        }
+        let kept = ["a", "b", "c"].iter().filter(|k| cache.get(**k).is_some()).count();
+        assert_eq!(kept, 2, "three 4-byte entries in a 10-byte budget");
+        cache.insert("huge".into(), Arc::new(vec![0; 11]));
+        settle(&cache);
+        assert!(cache.get("huge").is_none(), "an entry over the whole budget is not kept");
+        let off = self::cache(0);
+        off.insert("a".into(), Arc::new(vec![1]));
+        assert!(!off.is_on() && off.get("a").is_none());
+    }
+
+    #[test]
+    fn forget_if_drops_exactly_the_matching_entries() {
+        let cache = cache(100);
+        cache.insert("sites@1".into(), Arc::new(vec![1]));
+        cache.insert("parcels@1".into(), Arc::new(vec![2]));
+        cache.forget_if(|key, _| key.starts_with("sites@"));
+        settle(&cache);
+        assert!(cache.get("sites@1").is_none());
+        assert_eq!(cache.get("parcels@1").as_deref(), Some(&vec![2]));
+    }
+}
