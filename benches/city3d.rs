@@ -18,7 +18,10 @@ fn main() -> anyhow::Result<()> {
     let path = match std::env::var("BANDO_BENCH_STORE") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => {
-            let parcels = std::env::var("BANDO_BENCH_PARCELS").ok().and_then(|p| p.parse().ok()).unwrap_or(1_000_000);
+            let parcels = std::env::var("BANDO_BENCH_PARCELS")
+                .ok()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1_000_000);
             let path = temp.path().join("demo.gpkg");
             let store = GpkgStore::open(&path)?;
             bando::demo::build(&store, bando::demo::DemoOptions { parcels })?;
@@ -56,9 +59,22 @@ fn main() -> anyhow::Result<()> {
 
     println!("buildings            {}", tree.stats.buildings);
     println!("tiles with content   {}", leaves.len());
-    println!("tileset.json         {} bytes in {:.0} ms (tree + JSON)", tileset.len(), tree_s * 1e3);
-    println!("all GLB tiles        {:.2} s on {} threads: {:.0} buildings/s", all_s, rayon::current_num_threads(), buildings / all_s);
+    println!(
+        "tileset.json         {} bytes in {:.0} ms (tree + JSON)",
+        tileset.len(),
+        tree_s * 1e3
+    );
+    println!(
+        "all GLB tiles        {:.2} s on {} threads: {:.0} buildings/s",
+        all_s,
+        rayon::current_num_threads(),
+        buildings / all_s
+    );
     println!("GLB bytes/building   {:.0}", bytes as f64 / buildings);
-    println!("one leaf tile        p50 {:.1} ms, max {:.1} ms (single thread, R-tree lookup + GLB)", one[one.len() / 2], one[one.len() - 1]);
+    println!(
+        "one leaf tile        p50 {:.1} ms, max {:.1} ms (single thread, R-tree lookup + GLB)",
+        one[one.len() / 2],
+        one[one.len() - 1]
+    );
     Ok(())
 }

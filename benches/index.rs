@@ -23,12 +23,20 @@ fn main() {
                 Coord { x, y: y + dlat },
                 Coord { x, y },
             ]);
-            Feature { id: i as i64 + 1, geometry: Polygon::new(ring, vec![]).into(), properties: vec![] }
+            Feature {
+                id: i as i64 + 1,
+                geometry: Polygon::new(ring, vec![]).into(),
+                properties: vec![],
+            }
         })
         .collect();
     let meta = LayerMeta::new("parcels", LayerKind::Cadastral, GeometryKind::Polygon, vec![]);
     let started = Instant::now();
     let layer = LayerData::build(meta, features);
     let seconds = started.elapsed().as_secs_f64();
-    println!("rtree bulk load: {n} polygons in {seconds:.3} s ({:.0} polygons/s), tree size {}", n as f64 / seconds, layer.tree.size());
+    println!(
+        "rtree bulk load: {n} polygons in {seconds:.3} s ({:.0} polygons/s), tree size {}",
+        n as f64 / seconds,
+        layer.tree.size()
+    );
 }

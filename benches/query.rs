@@ -58,7 +58,10 @@ fn main() {
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..2_000 {
-        let at = Coord { x: 107.45 + rng.below(1000) as f64 * 0.000187, y: 16.30 + rng.below(1000) as f64 * 0.00018 };
+        let at = Coord {
+            x: 107.45 + rng.below(1000) as f64 * 0.000187,
+            y: 16.30 + rng.below(1000) as f64 * 0.00018,
+        };
         let (t, hits) = time(|| radius_hits(&parcels, at, 500.0));
         results += hits.len();
         times.push(t);
@@ -69,10 +72,19 @@ fn main() {
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..500 {
-        let at = Coord { x: 107.45 + rng.below(1000) as f64 * 0.000187, y: 16.30 + rng.below(1000) as f64 * 0.00018 };
+        let at = Coord {
+            x: 107.45 + rng.below(1000) as f64 * 0.000187,
+            y: 16.30 + rng.below(1000) as f64 * 0.00018,
+        };
         let (t, answer) = time(|| {
             let hits = radius_hits(&parcels, at, 500.0);
-            Matches { layers: parcels.clone(), hits, with_distance: true }.answer(&Params(&params)).expect("answer")
+            Matches {
+                layers: parcels.clone(),
+                hits,
+                with_distance: true,
+            }
+            .answer(&Params(&params))
+            .expect("answer")
         });
         bytes += answer.body.len();
         times.push(t);
@@ -83,7 +95,10 @@ fn main() {
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..20_000 {
-        let at = Coord { x: 107.45 + rng.below(100_000) as f64 * 0.00000187, y: 16.30 + rng.below(100_000) as f64 * 0.0000018 };
+        let at = Coord {
+            x: 107.45 + rng.below(100_000) as f64 * 0.00000187,
+            y: 16.30 + rng.below(100_000) as f64 * 0.0000018,
+        };
         let (t, hits) = time(|| point_hits(&parcels, at, 5.0));
         results += hits.len();
         times.push(t);
@@ -93,7 +108,10 @@ fn main() {
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..2_000 {
-        let at = Coord { x: 107.45 + rng.below(1000) as f64 * 0.000187, y: 16.30 + rng.below(1000) as f64 * 0.00018 };
+        let at = Coord {
+            x: 107.45 + rng.below(1000) as f64 * 0.000187,
+            y: 16.30 + rng.below(1000) as f64 * 0.00018,
+        };
         let (t, hits) = time(|| nearest_hits(&parcels, at, 10));
         results += hits.len();
         times.push(t);
@@ -105,10 +123,16 @@ fn main() {
         let mut results = 0;
         for round in 0..3 {
             for ward in &wards.features {
-                let geo_types::Geometry::Polygon(p) = &ward.geometry else { continue };
+                let geo_types::Geometry::Polygon(p) = &ward.geometry else {
+                    continue;
+                };
                 let (t, hits) = time(|| {
                     let region = Region::new(geo_types::MultiPolygon(vec![p.clone()])).expect("a ward");
-                    boundary_hits(&parcels, &region, if round == 1 { Predicate::Within } else { Predicate::Intersects })
+                    boundary_hits(
+                        &parcels,
+                        &region,
+                        if round == 1 { Predicate::Within } else { Predicate::Intersects },
+                    )
                 });
                 results += hits.len();
                 times.push(t);

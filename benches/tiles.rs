@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
+use bando::cache::gzip;
 use bando::index::Catalog;
 use bando::store::gpkg::GpkgStore;
-use bando::cache::gzip;
 use bando::tiles::{render, TileId, TileService, TileSource};
 
 fn main() -> anyhow::Result<()> {
@@ -38,7 +38,9 @@ fn main() -> anyhow::Result<()> {
         for dx in -2..=2i64 {
             for dy in -2..=2i64 {
                 let (x, y) = (cx + dx, cy + dy);
-                let Ok(tile) = TileId::new(z as u32, x.max(-1) as u64, y.max(-1) as u64) else { continue };
+                let Ok(tile) = TileId::new(z as u32, x.max(-1) as u64, y.max(-1) as u64) else {
+                    continue;
+                };
                 count += 1;
                 let mut bytes = Vec::new();
                 for _ in 0..5 {
@@ -80,7 +82,11 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        let mean = if non_empty > 0 { total as f64 / non_empty as f64 / 1000.0 } else { 0.0 };
+        let mean = if non_empty > 0 {
+            total as f64 / non_empty as f64 / 1000.0
+        } else {
+            0.0
+        };
         println!("| {z} | {count} | {non_empty} | {mean:.1} | {:.1} | {over} |", max as f64 / 1000.0);
     }
     Ok(())

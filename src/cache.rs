@@ -41,7 +41,11 @@ where
     /// `weigh` gives the bytes an entry holds; an entry heavier than the whole budget is not kept.
     pub fn new(budget_bytes: u64, weigh: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> ByteBudgetCache<K, V> {
         let entries = (budget_bytes > 0).then(|| {
-            moka::sync::Cache::builder().max_capacity(budget_bytes).weigher(weigh).support_invalidation_closures().build()
+            moka::sync::Cache::builder()
+                .max_capacity(budget_bytes)
+                .weigher(weigh)
+                .support_invalidation_closures()
+                .build()
         });
         ByteBudgetCache { entries }
     }

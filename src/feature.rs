@@ -158,7 +158,10 @@ impl Value {
             (FieldType::Text, Value::Bool(b)) => Value::Text(b.to_string().into()),
             (FieldType::Float, _) => self.as_f64().map_or(Value::Null, Value::Float),
             (FieldType::Int, Value::Int(_)) => self,
-            (FieldType::Int, _) => self.as_f64().filter(|f| f.is_finite()).map_or(Value::Null, |f| Value::Int(f.round() as i64)),
+            (FieldType::Int, _) => self
+                .as_f64()
+                .filter(|f| f.is_finite())
+                .map_or(Value::Null, |f| Value::Int(f.round() as i64)),
             (FieldType::Bool, _) => self.as_bool().map_or(Value::Null, Value::Bool),
         }
     }
@@ -205,7 +208,12 @@ pub struct Bbox {
 
 impl Bbox {
     pub fn of(geometry: &Geometry<f64>) -> Option<Bbox> {
-        geometry.bounding_rect().map(|r| Bbox { west: r.min().x, south: r.min().y, east: r.max().x, north: r.max().y })
+        geometry.bounding_rect().map(|r| Bbox {
+            west: r.min().x,
+            south: r.min().y,
+            east: r.max().x,
+            north: r.max().y,
+        })
     }
 
     pub fn union(self, other: Bbox) -> Bbox {

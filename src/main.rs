@@ -94,7 +94,10 @@ struct City3dArgs {
 impl City3dArgs {
     fn options(&self) -> anyhow::Result<City3dOptions> {
         let valid = |h: f64| h.is_finite() && h > 0.0 && h <= bando::city3d::MAX_PLAUSIBLE_HEIGHT_M;
-        anyhow::ensure!(valid(self.storey_height) && valid(self.default_height), "storey and default heights must be in (0, 1000] m");
+        anyhow::ensure!(
+            valid(self.storey_height) && valid(self.default_height),
+            "storey and default heights must be in (0, 1000] m"
+        );
         anyhow::ensure!(self.max_buildings_per_tile > 0, "--max-buildings-per-tile must be at least 1");
         Ok(City3dOptions {
             storey_height_m: self.storey_height,
@@ -292,7 +295,12 @@ fn build_demo(path: &Path, parcels: usize) -> anyhow::Result<()> {
         let store = GpkgStore::open(&tmp)?;
         let layers = demo::build(&store, DemoOptions { parcels })?;
         let features: u64 = layers.iter().map(|l| l.feature_count).sum();
-        tracing::info!(layers = layers.len(), features, seconds = started.elapsed().as_secs_f64(), "demo province built");
+        tracing::info!(
+            layers = layers.len(),
+            features,
+            seconds = started.elapsed().as_secs_f64(),
+            "demo province built"
+        );
     }
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", tmp.display()));
@@ -328,11 +336,18 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         args.store
     };
-    anyhow::ensure!(args.max_radius_m.is_finite() && args.max_radius_m > 0.0, "--max-radius-m must be a positive number of metres");
+    anyhow::ensure!(
+        args.max_radius_m.is_finite() && args.max_radius_m > 0.0,
+        "--max-radius-m must be a positive number of metres"
+    );
     let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
-    tracing::info!(layers = catalog.snapshot().len(), seconds = started.elapsed().as_secs_f64(), "store loaded");
+    tracing::info!(
+        layers = catalog.snapshot().len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "store loaded"
+    );
     let scenarios = Arc::new(Scenarios::load(&args.tilesets)?);
     let cache_bytes = if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 };
     let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options()?, cache_bytes));
@@ -344,10 +359,20 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         tilesets_dir: args.tilesets,
         styles_dir: args.styles,
         web_dir: args.web,
-        query_limits: bando::query::Limits { max_radius_m: args.max_radius_m, ..Default::default() },
+        query_limits: bando::query::Limits {
+            max_radius_m: args.max_radius_m,
+            ..Default::default()
+        },
     };
     let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &args.pmtiles)?);
-    let state = AppState { store, catalog, scenarios, config: Arc::new(config), city3d, tiles };
+    let state = AppState {
+        store,
+        catalog,
+        scenarios,
+        config: Arc::new(config),
+        city3d,
+        tiles,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
     Ok(())
@@ -359,7 +384,14 @@ fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
     let meta = store.layer(&args.layer)?;
     let layer = Arc::new(LayerData::load(&store, meta)?);
     let city = City3d::new(layer, Styling::plain(), options)?;
-    let summary = bando::city3d::export_tileset(&city, &args.out_dir, ExportOptions { gzip: args.gzip, progress: true })?;
+    let summary = bando::city3d::export_tileset(
+        &city,
+        &args.out_dir,
+        ExportOptions {
+            gzip: args.gzip,
+            progress: true,
+        },
+    )?;
     println!(
         "wrote {} tiles of {} buildings ({} with a default height, {} degenerate skipped) to {} in {:.2} s ({:.0} buildings/s, {:.0} GLB bytes/building)",
         summary.tiles,
@@ -381,9 +413,19 @@ fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
         (Some(id), _) => {
             let scenarios = Scenarios::load(&args.tilesets)?;
             let scenario = scenarios.get(id)?;
-            (TileSource::from_scenario(&catalog, scenario)?, scenario.title.clone(), scenario.description.clone(), scenario.center)
+            (
+                TileSource::from_scenario(&catalog, scenario)?,
+                scenario.title.clone(),
+                scenario.description.clone(),
+                scenario.center,
+            )
         }
-        (None, Some(layers)) => (TileSource::from_layer_list(&catalog, layers)?, layers.clone(), format!("bando layers {layers}"), None),
+        (None, Some(layers)) => (
+            TileSource::from_layer_list(&catalog, layers)?,
+            layers.clone(),
+            format!("bando layers {layers}"),
+            None,
+        ),
         (None, None) => anyhow::bail!("give --scenario or --layers"),
     };
     let service = TileService::new(0);
@@ -399,7 +441,17 @@ fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let summary = export::export_pmtiles(&service, &source, &name, &description, center, args.minzoom, args.maxzoom, &args.out, &progress)?;
+    let summary = export::export_pmtiles(
+        &service,
+        &source,
+        &name,
+        &description,
+        center,
+        args.minzoom,
+        args.maxzoom,
+        &args.out,
+        &progress,
+    )?;
     bar.finish_and_clear();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

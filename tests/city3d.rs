@@ -34,8 +34,10 @@ fn content_uris(tile: &serde_json::Value) -> Vec<String> {
 }
 
 fn glbs_in(dir: &Path) -> Vec<String> {
-    let mut files: Vec<String> =
-        std::fs::read_dir(dir.join("tiles")).unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("tiles"))
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
     files.sort();
     files
 }
@@ -80,7 +82,10 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
     assert!(tiles > 4, "expected a real quadtree, got {tiles} tiles");
     let report = check_placement(dir.path(), &store, "buildings");
     assert_eq!(report["failures"], serde_json::json!([]), "{report}");
-    assert!(report["vertices_of_buildings_with_holes"].as_u64().unwrap() > 0, "no courtyard was checked: {report}");
+    assert!(
+        report["vertices_of_buildings_with_holes"].as_u64().unwrap() > 0,
+        "no courtyard was checked: {report}"
+    );
 
     // The attributes a click shows: schema and property table with every layer field.
     let (_, glb, _) = server.get(&format!("/3d/buildings/{}", content_uris(&tileset["root"])[0]));
@@ -97,14 +102,28 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
     // Exported files are the bytes the server sends.
     let out = tempfile::tempdir().unwrap();
     let exported = bando(&[
-        "export", "3dtiles", "--layer", "buildings", out.path().to_str().unwrap(),
-        "--store", store.to_str().unwrap(), "--max-buildings-per-tile", "250",
+        "export",
+        "3dtiles",
+        "--layer",
+        "buildings",
+        out.path().to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--max-buildings-per-tile",
+        "250",
     ]);
     assert!(exported.status.success(), "{}", stderr_of(&exported));
-    assert_eq!(std::fs::read(out.path().join("tileset.json")).unwrap(), std::fs::read(dir.path().join("tileset.json")).unwrap());
+    assert_eq!(
+        std::fs::read(out.path().join("tileset.json")).unwrap(),
+        std::fs::read(dir.path().join("tileset.json")).unwrap()
+    );
     for file in glbs_in(dir.path()) {
         let name = Path::new(&file).file_name().unwrap();
-        assert_eq!(std::fs::read(out.path().join("tiles").join(name)).unwrap(), std::fs::read(&file).unwrap(), "{file}");
+        assert_eq!(
+            std::fs::read(out.path().join("tiles").join(name)).unwrap(),
+            std::fs::read(&file).unwrap(),
+            "{file}"
+        );
     }
 }
 
@@ -112,11 +131,18 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
 fn raw_get(base: &str, path: &str, accept_encoding: &str) -> (String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept_encoding}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: {accept_encoding}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    (String::from_utf8_lossy(&response[..split]).to_lowercase(), response[split + 4..].to_vec())
+    (
+        String::from_utf8_lossy(&response[..split]).to_lowercase(),
+        response[split + 4..].to_vec(),
+    )
 }
 
 #[test]
@@ -127,7 +153,10 @@ fn tiles_go_out_gzipped_to_clients_that_accept_it() {
     for _ in 0..2 {
         // the second round is served from the cache
         let (head, gz) = raw_get(&server.base, &tile, "gzip, deflate");
-        assert!(head.contains("content-encoding: gzip") && head.contains("vary: accept-encoding"), "{head}");
+        assert!(
+            head.contains("content-encoding: gzip") && head.contains("vary: accept-encoding"),
+            "{head}"
+        );
         let (head, plain) = raw_get(&server.base, &tile, "identity");
         assert!(!head.contains("content-encoding"), "{head}");
         assert_eq!(&plain[..4], b"glTF");
@@ -142,7 +171,16 @@ fn tiles_go_out_gzipped_to_clients_that_accept_it() {
 fn export_gzip_writes_gzip_files_under_plain_names() {
     let store = demo_store(2_000);
     let out = tempfile::tempdir().unwrap();
-    let exported = bando(&["export", "3dtiles", "--layer", "buildings", out.path().to_str().unwrap(), "--gzip", "--store", store.to_str().unwrap()]);
+    let exported = bando(&[
+        "export",
+        "3dtiles",
+        "--layer",
+        "buildings",
+        out.path().to_str().unwrap(),
+        "--gzip",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(exported.status.success(), "{}", stderr_of(&exported));
     let summary = String::from_utf8_lossy(&exported.stdout);
     assert!(summary.contains("buildings"), "{summary}");
@@ -152,7 +190,15 @@ fn export_gzip_writes_gzip_files_under_plain_names() {
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut text).unwrap();
     let tileset: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(tileset["asset"]["version"], "1.1");
-    let missing = bando(&["export", "3dtiles", "--layer", "nope", out.path().to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    let missing = bando(&[
+        "export",
+        "3dtiles",
+        "--layer",
+        "nope",
+        out.path().to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(!missing.status.success());
 }
 
@@ -178,13 +224,13 @@ fn bad_requests_get_json_4xx_never_500() {
     assert!(empty["root"]["children"].is_null() && empty["root"]["content"].is_null(), "{empty}");
     let cases = [
         ("/3d/no_such_layer/tileset.json", 404),
-        ("/3d/schools/tileset.json", 400),          // points, not footprints
-        ("/3d/parcels/tileset.json", 400),          // polygons without heights
+        ("/3d/schools/tileset.json", 400), // points, not footprints
+        ("/3d/parcels/tileset.json", 400), // polygons without heights
         ("/3d/buildings/tiles/r9.glb", 400),
         ("/3d/buildings/tiles/x.glb", 400),
         ("/3d/buildings/tiles/r0.png", 400),
         ("/3d/buildings/tiles/r00000000000000000000000000000.glb", 400),
-        ("/3d/buildings/tiles/r.glb", 404),         // the root is an inner tile
+        ("/3d/buildings/tiles/r.glb", 404), // the root is an inner tile
         ("/3d/buildings/tiles/r3333333333.glb", 404),
         ("/scenarios/nope/3d/tileset.json", 404),
         ("/scenarios/flat/3d/tileset.json", 404),
@@ -221,7 +267,10 @@ default_color = "#cccccc"
     let tileset = download_tileset(&server, "/scenarios/welfare/3d", dir.path());
     validate_glbs(dir.path());
     let (_, plain) = server.get_json("/3d/buildings/tileset.json");
-    let (all, residential) = (plain["extras"]["buildings"].as_u64().unwrap(), tileset["extras"]["buildings"].as_u64().unwrap());
+    let (all, residential) = (
+        plain["extras"]["buildings"].as_u64().unwrap(),
+        tileset["extras"]["buildings"].as_u64().unwrap(),
+    );
     assert!(residential > 0 && residential < all, "filter kept {residential} of {all}");
     let mut red = 0;
     for file in glbs_in(dir.path()) {
@@ -242,7 +291,13 @@ default_color = "#cccccc"
 fn trap_buildings(extra_height: f64) -> String {
     let square = |i: usize| {
         let (x, y) = (107.58 + i as f64 * 0.0003, 16.46);
-        format!("[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]", x + 0.0001, x + 0.0001, y + 0.0001, y + 0.0001)
+        format!(
+            "[[[{x},{y}],[{},{y}],[{},{}],[{x},{}],[{x},{y}]]]",
+            x + 0.0001,
+            x + 0.0001,
+            y + 0.0001,
+            y + 0.0001
+        )
     };
     let props = [
         format!(r#"{{"height_m": {}, "floors": 2, "base_height_m": 0}}"#, 9.0 + extra_height),
@@ -254,14 +309,28 @@ fn trap_buildings(extra_height: f64) -> String {
     let mut features: Vec<String> = props
         .iter()
         .enumerate()
-        .map(|(i, p)| format!(r#"{{"type":"Feature","properties":{p},"geometry":{{"type":"Polygon","coordinates":{}}}}}"#, square(i)))
+        .map(|(i, p)| {
+            format!(
+                r#"{{"type":"Feature","properties":{p},"geometry":{{"type":"Polygon","coordinates":{}}}}}"#,
+                square(i)
+            )
+        })
         .collect();
     features.push(r#"{"type":"Feature","properties":{"height_m": 6, "floors": 2, "base_height_m": 0},"geometry":{"type":"Polygon","coordinates":[[[107.59,16.47],[107.5900003,16.47],[107.59,16.4700003],[107.59,16.47]]]}}"#.to_string());
     format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
 }
 
 fn import(store: &Path, file: &Path, replace: bool) {
-    let mut args = vec!["import", file.to_str().unwrap(), "--layer", "houses", "--kind", "building", "--store", store.to_str().unwrap()];
+    let mut args = vec![
+        "import",
+        file.to_str().unwrap(),
+        "--layer",
+        "houses",
+        "--kind",
+        "building",
+        "--store",
+        store.to_str().unwrap(),
+    ];
     if replace {
         args.push("--replace");
     }

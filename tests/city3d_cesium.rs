@@ -22,7 +22,9 @@ fn a_rectangular_building(store: &std::path::Path) -> (i64, f64, f64, i64, f64) 
             if found.is_some() {
                 return;
             }
-            let (geo_types::Geometry::Polygon(p), Value::Int(n), Value::Float(h)) = (&f.geometry, &f.properties[floors], &f.properties[height]) else {
+            let (geo_types::Geometry::Polygon(p), Value::Int(n), Value::Float(h)) =
+                (&f.geometry, &f.properties[floors], &f.properties[height])
+            else {
                 return;
             };
             if *n >= 3 && p.interiors().is_empty() && p.exterior().0.len() == 5 {
@@ -45,9 +47,19 @@ fn cesium_renders_the_demo_buildings_and_picks_a_building_with_its_attributes() 
     let out = run_checker(
         "node",
         &[
-            "tests/js/cesium-pick.mjs", "--bando", &server.base, "--tileset", "/3d/buildings/tileset.json",
-            "--lon", &lon.to_string(), "--lat", &lat.to_string(), "--height", &height.to_string(),
-            "--screenshot", shot.to_str().unwrap(),
+            "tests/js/cesium-pick.mjs",
+            "--bando",
+            &server.base,
+            "--tileset",
+            "/3d/buildings/tileset.json",
+            "--lon",
+            &lon.to_string(),
+            "--lat",
+            &lat.to_string(),
+            "--height",
+            &height.to_string(),
+            "--screenshot",
+            shot.to_str().unwrap(),
         ],
     );
     let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -57,6 +69,9 @@ fn cesium_renders_the_demo_buildings_and_picks_a_building_with_its_attributes() 
     assert_eq!(props["floors"], floors.to_string(), "{result}");
     assert_eq!(props["use"].as_str().map(|s| !s.is_empty()), Some(true), "{result}");
     let roof = result["pickedHeight"].as_f64().expect("pickPosition found the roof");
-    assert!((roof - height).abs() < 0.2, "picked the roof at {roof} m, building is {height} m: {result}");
+    assert!(
+        (roof - height).abs() < 0.2,
+        "picked the roof at {roof} m, building is {height} m: {result}"
+    );
     assert!(result["statistics"]["features"].as_u64().unwrap() > 10, "{result}");
 }

@@ -8,7 +8,10 @@ use std::process::Command;
 use common::*;
 
 fn ogr2ogr(args: &[&str]) {
-    let out = Command::new("ogr2ogr").args(args).output().expect("ogr2ogr (gdal-bin) is installed by .ci/setup");
+    let out = Command::new("ogr2ogr")
+        .args(args)
+        .output()
+        .expect("ogr2ogr (gdal-bin) is installed by .ci/setup");
     assert!(out.status.success(), "ogr2ogr {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -53,13 +56,20 @@ fn layer_count(store: &Path) -> usize {
     if !store.exists() {
         return 0;
     }
-    let out = Command::new("sqlite3").arg(store).arg("SELECT count(*) FROM bando_layers").output().unwrap();
+    let out = Command::new("sqlite3")
+        .arg(store)
+        .arg("SELECT count(*) FROM bando_layers")
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
 }
 
 fn import(args: &[&str]) -> (bool, String) {
     let out = bando(&[&["import"], args].concat());
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out)))
+    (
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr_of(&out)),
+    )
 }
 
 fn sql(store: &Path, query: &str) -> String {
@@ -72,15 +82,29 @@ fn geojson_import_maps_fields_normalises_text_and_opens_in_gdal() {
     let dir = tempfile::tempdir().unwrap();
     let src = parcels_geojson(dir.path());
     let store = dir.path().join("s.gpkg");
-    let (ok, out) = import(&[src.to_str().unwrap(), "--layer", "parcels", "--store", store.to_str().unwrap(), "--map", "ChuSuDung=owner"]);
+    let (ok, out) = import(&[
+        src.to_str().unwrap(),
+        "--layer",
+        "parcels",
+        "--store",
+        store.to_str().unwrap(),
+        "--map",
+        "ChuSuDung=owner",
+    ]);
     assert!(ok, "{out}");
     assert!(out.contains("written 3"), "{out}");
     // kind guessed from the field names; canonical names from the cadastral profile
     assert_eq!(sql(&store, "SELECT kind FROM bando_layers"), "cadastral");
-    assert_eq!(sql(&store, "SELECT parcel_no, land_use, area_m2, owner FROM parcels WHERE fid = 2"), "2|LUC|312.5|Trừng Thị B");
+    assert_eq!(
+        sql(&store, "SELECT parcel_no, land_use, area_m2, owner FROM parcels WHERE fid = 2"),
+        "2|LUC|312.5|Trừng Thị B"
+    );
     // NFC: the decomposed name is stored composed
     assert_eq!(sql(&store, "SELECT count(*) FROM parcels WHERE owner = 'Trừng Thị B'"), "1");
-    let info = Command::new("ogrinfo").args(["-so", store.to_str().unwrap(), "parcels"]).output().unwrap();
+    let info = Command::new("ogrinfo")
+        .args(["-so", store.to_str().unwrap(), "parcels"])
+        .output()
+        .unwrap();
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("Feature Count: 3") && info.contains("Polygon"), "{info}");
 }
@@ -92,16 +116,51 @@ fn vn2000_shapefile_lands_within_centimetres() {
     let csv = dir.path().join("pt.csv");
     std::fs::write(&csv, "x,y,ten\n562897.886,1820978.931,Huế\n").unwrap();
     let shp = dir.path().join("pt.shp");
-    ogr2ogr(&["-f", "ESRI Shapefile", shp.to_str().unwrap(), csv.to_str().unwrap(), "-oo", "X_POSSIBLE_NAMES=x", "-oo", "Y_POSSIBLE_NAMES=y", "-a_srs", "EPSG:9214"]);
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        shp.to_str().unwrap(),
+        csv.to_str().unwrap(),
+        "-oo",
+        "X_POSSIBLE_NAMES=x",
+        "-oo",
+        "Y_POSSIBLE_NAMES=y",
+        "-a_srs",
+        "EPSG:9214",
+    ]);
     let store = dir.path().join("s.gpkg");
-    let (ok, out) = import(&[shp.to_str().unwrap(), "--layer", "marker", "--kind", "poi", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import(&[
+        shp.to_str().unwrap(),
+        "--layer",
+        "marker",
+        "--kind",
+        "poi",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
     let xy = sql(&store, "SELECT min_x || ',' || min_y FROM bando_layers");
-    let (lon, lat) = xy.split_once(',').map(|(a, b)| (a.parse::<f64>().unwrap(), b.parse::<f64>().unwrap())).unwrap();
-    assert!(((lon - 107.5909) * 106_700.0).abs() < 0.05 && ((lat - 16.4637) * 110_700.0).abs() < 0.05, "landed at {lon},{lat}");
+    let (lon, lat) = xy
+        .split_once(',')
+        .map(|(a, b)| (a.parse::<f64>().unwrap(), b.parse::<f64>().unwrap()))
+        .unwrap();
+    assert!(
+        ((lon - 107.5909) * 106_700.0).abs() < 0.05 && ((lat - 16.4637) * 110_700.0).abs() < 0.05,
+        "landed at {lon},{lat}"
+    );
 
     // The same file with the CRS declared by shorthand on a CSV (no CRS of its own).
-    let (ok, out) = import(&[csv.to_str().unwrap(), "--layer", "marker2", "--kind", "poi", "--src-crs", "VN2000:Thua_Thien_Hue", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import(&[
+        csv.to_str().unwrap(),
+        "--layer",
+        "marker2",
+        "--kind",
+        "poi",
+        "--src-crs",
+        "VN2000:Thua_Thien_Hue",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
 }
 
@@ -111,7 +170,12 @@ fn zipped_shapefile_and_csv_with_lonlat_import() {
     let src = parcels_geojson(dir.path());
     let shp_dir = dir.path().join("shp");
     std::fs::create_dir(&shp_dir).unwrap();
-    ogr2ogr(&["-f", "ESRI Shapefile", shp_dir.join("thua.shp").to_str().unwrap(), src.to_str().unwrap()]);
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        shp_dir.join("thua.shp").to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
     let zip = dir.path().join("thua.zip");
     let status = Command::new("python3")
         .args(["-c", "import sys,zipfile,os; z=zipfile.ZipFile(sys.argv[1],'w'); [z.write(os.path.join(sys.argv[2],f),f) for f in os.listdir(sys.argv[2])]", zip.to_str().unwrap(), shp_dir.to_str().unwrap()])
@@ -119,13 +183,31 @@ fn zipped_shapefile_and_csv_with_lonlat_import() {
         .unwrap();
     assert!(status.success());
     let store = dir.path().join("s.gpkg");
-    let (ok, out) = import(&[zip.to_str().unwrap(), "--layer", "thua", "--kind", "cadastral", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import(&[
+        zip.to_str().unwrap(),
+        "--layer",
+        "thua",
+        "--kind",
+        "cadastral",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT count(*) FROM thua"), "3");
 
     let csv = dir.path().join("lights.csv");
     std::fs::write(&csv, "lon,lat,TrangThai\n107.59,16.46,working\n107.60,16.47,broken\n").unwrap();
-    let (ok, out) = import(&[csv.to_str().unwrap(), "--layer", "lights", "--kind", "infrastructure", "--src-crs", "EPSG:4326", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import(&[
+        csv.to_str().unwrap(),
+        "--layer",
+        "lights",
+        "--kind",
+        "infrastructure",
+        "--src-crs",
+        "EPSG:4326",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT status FROM lights ORDER BY fid"), "working\nbroken");
 }
@@ -133,7 +215,11 @@ fn zipped_shapefile_and_csv_with_lonlat_import() {
 /// Runs a failing import and checks the message and that the store did not change.
 fn refused(store: &Path, args: &[&str], expect: &[&str]) {
     let before_layers = layer_count(store);
-    let before = if store.exists() { sql(store, "SELECT group_concat(name || ':' || import_id) FROM bando_layers") } else { String::new() };
+    let before = if store.exists() {
+        sql(store, "SELECT group_concat(name || ':' || import_id) FROM bando_layers")
+    } else {
+        String::new()
+    };
     let mut full = args.to_vec();
     full.extend(["--store", store.to_str().unwrap()]);
     let (ok, out) = import(&full);
@@ -144,7 +230,10 @@ fn refused(store: &Path, args: &[&str], expect: &[&str]) {
     assert!(!out.contains("panicked"), "{out}");
     assert_eq!(layer_count(store), before_layers, "layer count changed after {args:?}");
     if store.exists() && before_layers > 0 {
-        assert_eq!(sql(store, "SELECT group_concat(name || ':' || import_id) FROM bando_layers"), before);
+        assert_eq!(
+            sql(store, "SELECT group_concat(name || ':' || import_id) FROM bando_layers"),
+            before
+        );
     }
 }
 
@@ -157,11 +246,19 @@ fn bad_input_is_refused_clearly_and_leaves_the_store_unchanged() {
     refused(&store, &[d.join("nope.shp").to_str().unwrap(), "--layer", "x"], &["does not exist"]);
     let docx = d.join("report.docx");
     std::fs::write(&docx, b"PK\x03\x04 not a map").unwrap();
-    refused(&store, &[docx.to_str().unwrap(), "--layer", "x"], &["not a format bando imports", "ogr2ogr"]);
+    refused(
+        &store,
+        &[docx.to_str().unwrap(), "--layer", "x"],
+        &["not a format bando imports", "ogr2ogr"],
+    );
 
     // invalid JSON
     let broken = d.join("broken.geojson");
-    std::fs::write(&broken, r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[107.5,"#).unwrap();
+    std::fs::write(
+        &broken,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","geometry":{"type":"Point","coordinates":[107.5,"#,
+    )
+    .unwrap();
     refused(&store, &[broken.to_str().unwrap(), "--layer", "x"], &["cannot read", "GeoJSON"]);
 
     // truncated .shp
@@ -171,7 +268,11 @@ fn bad_input_is_refused_clearly_and_leaves_the_store_unchanged() {
     ogr2ogr(&["-f", "ESRI Shapefile", shp.to_str().unwrap(), good.to_str().unwrap()]);
     let bytes = std::fs::read(&shp).unwrap();
     std::fs::write(&shp, &bytes[..bytes.len() - 60]).unwrap();
-    refused(&store, &[shp.to_str().unwrap(), "--layer", "x", "--kind", "cadastral"], &["truncated"]);
+    refused(
+        &store,
+        &[shp.to_str().unwrap(), "--layer", "x", "--kind", "cadastral"],
+        &["truncated"],
+    );
 
     // no CRS in the file and no --src-crs
     let csv = d.join("nocrs.csv");
@@ -179,27 +280,65 @@ fn bad_input_is_refused_clearly_and_leaves_the_store_unchanged() {
     refused(&store, &[csv.to_str().unwrap(), "--layer", "x"], &["--src-crs", "VN2000"]);
 
     // VN-2000 metres declared as degrees, and degrees declared as VN-2000 metres
-    refused(&store, &[csv.to_str().unwrap(), "--layer", "x", "--src-crs", "EPSG:4326"], &["CRS is probably wrong"]);
+    refused(
+        &store,
+        &[csv.to_str().unwrap(), "--layer", "x", "--src-crs", "EPSG:4326"],
+        &["CRS is probably wrong"],
+    );
     let lonlat = d.join("lonlat.csv");
     std::fs::write(&lonlat, "lon,lat,name\n107.59,16.46,a\n").unwrap();
-    refused(&store, &[lonlat.to_str().unwrap(), "--layer", "x", "--src-crs", "VN2000:TM3:107"], &["CRS is probably wrong", "lands at"]);
+    refused(
+        &store,
+        &[lonlat.to_str().unwrap(), "--layer", "x", "--src-crs", "VN2000:TM3:107"],
+        &["CRS is probably wrong", "lands at"],
+    );
 
     // self-intersecting polygon (a bow tie): refused, then accepted with --repair
     let bowtie = d.join("bowtie.geojson");
     std::fs::write(&bowtie, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"LoaiDat":"ODT"},"geometry":{"type":"Polygon","coordinates":[[[107.59,16.46],[107.591,16.461],[107.591,16.46],[107.59,16.461],[107.59,16.46]]]}}]}"#).unwrap();
-    refused(&store, &[bowtie.to_str().unwrap(), "--layer", "bowtie"], &["invalid geometries", "feature", "--repair"]);
-    let (ok, out) = import(&[bowtie.to_str().unwrap(), "--layer", "bowtie", "--repair", "--store", store.to_str().unwrap()]);
+    refused(
+        &store,
+        &[bowtie.to_str().unwrap(), "--layer", "bowtie"],
+        &["invalid geometries", "feature", "--repair"],
+    );
+    let (ok, out) = import(&[
+        bowtie.to_str().unwrap(),
+        "--layer",
+        "bowtie",
+        "--repair",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok && out.contains("repaired 1"), "{out}");
 
     // an existing layer name; --replace swaps it
-    refused(&store, &[good.to_str().unwrap(), "--layer", "parcels"], &["already exists", "--replace"]);
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "parcels", "--replace", "--store", store.to_str().unwrap()]);
+    refused(
+        &store,
+        &[good.to_str().unwrap(), "--layer", "parcels"],
+        &["already exists", "--replace"],
+    );
+    let (ok, out) = import(&[
+        good.to_str().unwrap(),
+        "--layer",
+        "parcels",
+        "--replace",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT count(*) FROM bando_imports WHERE layer = 'parcels'"), "2");
 
     // unknown kind, unknown profile, bad layer name
-    refused(&store, &[good.to_str().unwrap(), "--layer", "x", "--kind", "castle"], &["unknown layer kind", "cadastral"]);
-    refused(&store, &[good.to_str().unwrap(), "--layer", "x", "--profile", "importers/nope.toml"], &["importers/"]);
+    refused(
+        &store,
+        &[good.to_str().unwrap(), "--layer", "x", "--kind", "castle"],
+        &["unknown layer kind", "cadastral"],
+    );
+    refused(
+        &store,
+        &[good.to_str().unwrap(), "--layer", "x", "--profile", "importers/nope.toml"],
+        &["importers/"],
+    );
     refused(&store, &[good.to_str().unwrap(), "--layer", "Bad-Name"], &["invalid layer name"]);
 }
 
@@ -210,7 +349,14 @@ fn a_cp1258_dbf_without_cpg_needs_encoding() {
     let src = d.join("names.geojson");
     std::fs::write(&src, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"ten":"Phường Vĩnh Ninh"},"geometry":{"type":"Point","coordinates":[107.59,16.46]}}]}"#).unwrap();
     let shp = d.join("names.shp");
-    ogr2ogr(&["-f", "ESRI Shapefile", shp.to_str().unwrap(), src.to_str().unwrap(), "-lco", "ENCODING=CP1258"]);
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        shp.to_str().unwrap(),
+        src.to_str().unwrap(),
+        "-lco",
+        "ENCODING=CP1258",
+    ]);
     let _ = std::fs::remove_file(d.join("names.cpg"));
     // An old DBF: no code page mark either (byte 29, the language driver id).
     let dbf = d.join("names.dbf");
@@ -218,8 +364,22 @@ fn a_cp1258_dbf_without_cpg_needs_encoding() {
     bytes[29] = 0;
     std::fs::write(&dbf, bytes).unwrap();
     let store = d.join("s.gpkg");
-    refused(&store, &[shp.to_str().unwrap(), "--layer", "names", "--kind", "poi"], &["--encoding", "CP1258"]);
-    let (ok, out) = import(&[shp.to_str().unwrap(), "--layer", "names", "--kind", "poi", "--encoding", "CP1258", "--store", store.to_str().unwrap()]);
+    refused(
+        &store,
+        &[shp.to_str().unwrap(), "--layer", "names", "--kind", "poi"],
+        &["--encoding", "CP1258"],
+    );
+    let (ok, out) = import(&[
+        shp.to_str().unwrap(),
+        "--layer",
+        "names",
+        "--kind",
+        "poi",
+        "--encoding",
+        "CP1258",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT name FROM names"), "Phường Vĩnh Ninh");
 }
@@ -233,7 +393,11 @@ fn corrupt_and_read_only_stores_are_refused() {
     std::fs::write(&corrupt, vec![0x42u8; 8192]).unwrap();
     let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "p", "--store", corrupt.to_str().unwrap()]);
     assert!(!ok && out.contains("not a GeoPackage bando can use"), "{out}");
-    assert_eq!(std::fs::read(&corrupt).unwrap(), vec![0x42u8; 8192], "the corrupt file must be left alone");
+    assert_eq!(
+        std::fs::read(&corrupt).unwrap(),
+        vec![0x42u8; 8192],
+        "the corrupt file must be left alone"
+    );
 
     let ro = d.join("ro.gpkg");
     let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "p", "--store", ro.to_str().unwrap()]);
@@ -255,18 +419,32 @@ fn a_killed_import_leaves_the_previous_state() {
     let fgb = d.join("big.fgb");
     ogr2ogr(&["-f", "FlatGeobuf", fgb.to_str().unwrap(), demo.to_str().unwrap(), "parcels"]);
     let mut child = Command::new(bando_bin())
-        .args(["import", fgb.to_str().unwrap(), "--layer", "parcels", "--replace", "--store", store.to_str().unwrap()])
+        .args([
+            "import",
+            fgb.to_str().unwrap(),
+            "--layer",
+            "parcels",
+            "--replace",
+            "--store",
+            store.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     // Kill it while it writes (well before 200,000 features are in).
     std::thread::sleep(std::time::Duration::from_millis(400));
     child.kill().unwrap();
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the import finished before it could be killed; use a bigger source");
+    assert!(
+        !status.success(),
+        "the import finished before it could be killed; use a bigger source"
+    );
     assert_eq!(sql(&store, "PRAGMA integrity_check"), "ok");
     assert_eq!(sql(&store, "SELECT count(*) FROM parcels"), "3");
     assert_eq!(sql(&store, "SELECT feature_count FROM bando_layers WHERE name = 'parcels'"), "3");
-    let info = Command::new("ogrinfo").args(["-so", store.to_str().unwrap(), "parcels"]).output().unwrap();
+    let info = Command::new("ogrinfo")
+        .args(["-so", store.to_str().unwrap(), "parcels"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("Feature Count: 3"));
 }
 
@@ -278,7 +456,17 @@ fn a_running_server_sees_a_new_import_without_restart() {
     assert_eq!(server.get_json("/layers/lights").0, 404);
     let csv = d.join("lights.csv");
     std::fs::write(&csv, "lon,lat,status\n107.59,16.46,working\n").unwrap();
-    let (ok, out) = import(&[csv.to_str().unwrap(), "--layer", "lights", "--kind", "infrastructure", "--src-crs", "EPSG:4326", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import(&[
+        csv.to_str().unwrap(),
+        "--layer",
+        "lights",
+        "--kind",
+        "infrastructure",
+        "--src-crs",
+        "EPSG:4326",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -299,11 +487,27 @@ fn every_listed_format_imports() {
     let d = dir.path();
     let src = parcels_geojson(d);
     let store = d.join("s.gpkg");
-    for (driver, ext) in [("GPKG", "gpkg"), ("FlatGeobuf", "fgb"), ("KML", "kml"), ("GML", "gml"), ("GeoJSONSeq", "geojsons")] {
+    for (driver, ext) in [
+        ("GPKG", "gpkg"),
+        ("FlatGeobuf", "fgb"),
+        ("KML", "kml"),
+        ("GML", "gml"),
+        ("GeoJSONSeq", "geojsons"),
+    ] {
         let file = d.join(format!("parcels.{ext}"));
         ogr2ogr(&["-f", driver, file.to_str().unwrap(), src.to_str().unwrap()]);
         let layer = format!("p_{ext}");
-        let (ok, out) = import(&[file.to_str().unwrap(), "--layer", &layer, "--kind", "cadastral", "--src-crs", "EPSG:4326", "--store", store.to_str().unwrap()]);
+        let (ok, out) = import(&[
+            file.to_str().unwrap(),
+            "--layer",
+            &layer,
+            "--kind",
+            "cadastral",
+            "--src-crs",
+            "EPSG:4326",
+            "--store",
+            store.to_str().unwrap(),
+        ]);
         assert!(ok, "{driver}: {out}");
         assert_eq!(sql(&store, &format!("SELECT count(*) FROM {layer}")), "3", "{driver}");
     }
@@ -312,7 +516,17 @@ fn every_listed_format_imports() {
     std::fs::write(&vn, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[562897.886,1820978.931],[562997.886,1821078.931]]}}]}"#).unwrap();
     let dxf = d.join("survey.dxf");
     ogr2ogr(&["-f", "DXF", dxf.to_str().unwrap(), vn.to_str().unwrap()]);
-    let (ok, out) = import(&[dxf.to_str().unwrap(), "--layer", "survey", "--kind", "infrastructure", "--src-crs", "VN2000:Hue", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import(&[
+        dxf.to_str().unwrap(),
+        "--layer",
+        "survey",
+        "--kind",
+        "infrastructure",
+        "--src-crs",
+        "VN2000:Hue",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(ok, "DXF: {out}");
     let west: f64 = sql(&store, "SELECT min_x FROM bando_layers WHERE name = 'survey'").parse().unwrap();
     assert!((west - 107.5909).abs() < 1e-6, "DXF landed at {west}");

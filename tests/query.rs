@@ -55,7 +55,15 @@ fn answers_agree_with_shapely_and_pyproj() {
     let server = Server::start(&store, &["--tilesets", dir.path().to_str().unwrap()]);
     let out = run_checker(
         "python3",
-        &["tests/py/query_check.py", "--store", store.to_str().unwrap(), "--base", &server.base, "--scenario", scenario.to_str().unwrap()],
+        &[
+            "tests/py/query_check.py",
+            "--store",
+            store.to_str().unwrap(),
+            "--base",
+            &server.base,
+            "--scenario",
+            scenario.to_str().unwrap(),
+        ],
     );
     assert!(out.contains("all agree"), "{out}");
 }
@@ -68,7 +76,10 @@ fn post(url: &str, body: &[u8]) -> (u16, serde_json::Value) {
     };
     let status = response.status();
     let text = response.into_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("non-JSON answer {status} ({e}): {text}")))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("non-JSON answer {status} ({e}): {text}")),
+    )
 }
 
 fn ring_json(points: &[(f64, f64)]) -> String {
@@ -93,7 +104,10 @@ fn bad_input_is_refused_with_json_errors() {
         ("/query/radius?lon=107.58&lat=16.46&radius_m=100&layers=no_such_layer", 404),
         ("/query/radius?lon=107.58&lat=16.46&radius_m=100&limit=10001", 400),
         ("/query/radius?lon=107.58&lat=16.46&radius_m=100&limit=-1", 400),
-        ("/query/radius?lon=107.58&lat=16.46&radius_m=100&fields=no_such_field&layers=parcels", 400),
+        (
+            "/query/radius?lon=107.58&lat=16.46&radius_m=100&fields=no_such_field&layers=parcels",
+            400,
+        ),
         ("/query/radius?lon=107.58&lat=16.46&radius_m=100&format=xml", 400),
         ("/query/point?lon=107.58&lat=16.46&tolerance_m=-1", 400),
         ("/query/nearest?lon=107.58&lat=16.46&k=0", 400),
@@ -127,8 +141,16 @@ fn bad_input_is_refused_with_json_errors() {
     for (body, status, says) in [
         (bow_tie.as_str(), 400, "intersects itself"),
         (open_ring, 400, "at least 4"),
-        ("{\"type\":\"Polygon\",\"coordinates\":[[[107.58,16.46],[107.59,16.46],[107.59,16.47],[107.58,16.47]]]}", 400, "closed"),
-        ("{\"type\":\"LineString\",\"coordinates\":[[107.58,16.46],[107.59,16.46]]}", 400, "cannot bound"),
+        (
+            "{\"type\":\"Polygon\",\"coordinates\":[[[107.58,16.46],[107.59,16.46],[107.59,16.47],[107.58,16.47]]]}",
+            400,
+            "closed",
+        ),
+        (
+            "{\"type\":\"LineString\",\"coordinates\":[[107.58,16.46],[107.59,16.46]]}",
+            400,
+            "cannot bound",
+        ),
         ("{\"type\":", 400, "not JSON"),
     ] {
         let (got, json) = post(&url, body.as_bytes());
@@ -168,7 +190,12 @@ fn pages_formats_fields_and_indicators() {
     let total = all["numberMatched"].as_u64().unwrap() as usize;
     assert!(total > 100, "{total}");
     let ids = |v: &serde_json::Value| -> Vec<(String, i64)> {
-        v["features"].as_array().unwrap().iter().map(|f| (f["layer"].as_str().unwrap().to_string(), f["id"].as_i64().unwrap())).collect()
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| (f["layer"].as_str().unwrap().to_string(), f["id"].as_i64().unwrap()))
+            .collect()
     };
     let mut paged = Vec::new();
     for offset in (0..total).step_by(37) {
@@ -181,7 +208,9 @@ fn pages_formats_fields_and_indicators() {
     assert_eq!(default_page["numberReturned"], 1000, "the default limit");
 
     // fields= keeps only the named properties (and distance_m).
-    let (_, picked) = server.get_json(&format!("/query/radius?lon={lon}&lat={lat}&radius_m=50&layers=parcels&fields=land_use"));
+    let (_, picked) = server.get_json(&format!(
+        "/query/radius?lon={lon}&lat={lat}&radius_m=50&layers=parcels&fields=land_use"
+    ));
     let props = picked["features"][0]["properties"].as_object().unwrap();
     let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
     keys.sort_unstable();

@@ -12,13 +12,34 @@ fn health_layers_and_layer_detail() {
 
     let (status, layers) = server.get_json("/layers");
     assert_eq!(status, 200);
-    let names: Vec<&str> = layers["layers"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
-    for wanted in ["parcels", "buildings", "wards", "roads", "schools", "street_lights", "vessels", "fishing_zones"] {
+    let names: Vec<&str> = layers["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "parcels",
+        "buildings",
+        "wards",
+        "roads",
+        "schools",
+        "street_lights",
+        "vessels",
+        "fishing_zones",
+    ] {
         assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
     }
 
-    let cors = ureq::get(&server.url("/layers")).set("Origin", "http://wall-display.local").call().unwrap();
-    assert_eq!(cors.header("access-control-allow-origin"), Some("*"), "map clients on other origins may read");
+    let cors = ureq::get(&server.url("/layers"))
+        .set("Origin", "http://wall-display.local")
+        .call()
+        .unwrap();
+    assert_eq!(
+        cors.header("access-control-allow-origin"),
+        Some("*"),
+        "map clients on other origins may read"
+    );
     let (status, parcels) = server.get_json("/layers/parcels");
     assert_eq!(status, 200);
     assert_eq!(parcels["feature_count"], 2000);
@@ -37,7 +58,9 @@ fn health_layers_and_layer_detail() {
     assert_eq!(status, 400, "{err}");
     assert!(err["error"]["message"].is_string());
     let response = ureq::post(&server.url("/layers")).call();
-    let Err(ureq::Error::Status(405, r)) = response else { panic!("POST /layers should be 405") };
+    let Err(ureq::Error::Status(405, r)) = response else {
+        panic!("POST /layers should be 405")
+    };
     assert!(r.content_type().starts_with("application/json"));
 }
 
@@ -52,5 +75,9 @@ fn serve_demo_builds_the_demo_province_once_and_serves_it() {
     drop(first);
     let second = Server::start_in(dir.path(), &["--demo"]);
     assert_eq!(second.get_json("/layers/parcels").1["feature_count"], 20_000);
-    assert_eq!(std::fs::metadata(&demo).unwrap().modified().unwrap(), built, "the demo is built once, then reused");
+    assert_eq!(
+        std::fs::metadata(&demo).unwrap().modified().unwrap(),
+        built,
+        "the demo is built once, then reused"
+    );
 }

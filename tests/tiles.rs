@@ -32,7 +32,10 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
@@ -58,8 +61,10 @@ fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head.split("\r\n");
     let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
     let mut body = raw[split + 4..].to_vec();
     if headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked")) {
         let (mut out, mut at) = (Vec::new(), 0);
@@ -99,7 +104,10 @@ fn tiles_decode_independently_and_match_the_store() {
     for layer in ["parcels", "buildings", "roads", "housing", "wards", "street_lights"] {
         let mut features = 0;
         for (x, y) in [(cx, cy), (cx - 1, cy), (cx, cy - 1), (cx - 1, cy - 1)] {
-            let reply = get_with(&server.url(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt")), &[("Accept-Encoding", "gzip")]);
+            let reply = get_with(
+                &server.url(&format!("/tiles/{layer}/{z}/{x}/{y}.mvt")),
+                &[("Accept-Encoding", "gzip")],
+            );
             if reply.status == 204 {
                 continue; // nothing of this layer here; the sum over the four tiles is checked below
             }
@@ -109,7 +117,16 @@ fn tiles_decode_independently_and_match_the_store() {
             let file = save(dir.path(), &format!("{layer}-{x}-{y}.mvt"), &gunzip(&reply.body));
             let out = run_checker(
                 "python3",
-                &["tests/py/check_mvt.py", store.to_str().unwrap(), layer, &z.to_string(), &x.to_string(), &y.to_string(), &file, "--complete"],
+                &[
+                    "tests/py/check_mvt.py",
+                    store.to_str().unwrap(),
+                    layer,
+                    &z.to_string(),
+                    &x.to_string(),
+                    &y.to_string(),
+                    &file,
+                    "--complete",
+                ],
             );
             let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
             features += summary["features"].as_u64().unwrap();
@@ -122,7 +139,10 @@ fn tiles_decode_independently_and_match_the_store() {
     let winding: serde_json::Value = serde_json::from_str(&run_checker("node", &args)).unwrap();
     let layers = &winding["layers"];
     assert!(layers["parcels"]["rings"].as_u64().unwrap() > 10, "{winding}");
-    assert!(layers["buildings"]["holes"].as_u64().unwrap() > 0, "courtyard holes survive as counter-clockwise rings: {winding}");
+    assert!(
+        layers["buildings"]["holes"].as_u64().unwrap() > 0,
+        "courtyard holes survive as counter-clockwise rings: {winding}"
+    );
     assert!(layers["roads"]["points"].as_u64().unwrap() > 0);
 }
 
@@ -147,7 +167,14 @@ fn gzip_etag_304_204_and_cache_headers() {
     // Layers come out in the order asked for.
     let dir = tempfile::tempdir().unwrap();
     let file = save(dir.path(), "t.mvt", &plain.body);
-    let out = run_checker("python3", &["-c", "import sys,mapbox_vector_tile as m;print(','.join(m.decode(open(sys.argv[1],'rb').read())))", &file]);
+    let out = run_checker(
+        "python3",
+        &[
+            "-c",
+            "import sys,mapbox_vector_tile as m;print(','.join(m.decode(open(sys.argv[1],'rb').read())))",
+            &file,
+        ],
+    );
     assert_eq!(out.trim(), "parcels,roads");
     // Far from any data: an empty tile is 204.
     let (z, x, y) = tile_at(100.0, 21.0, 16);
@@ -172,7 +199,11 @@ fn tilejson_has_absolute_urls_layers_and_fields() {
     assert!(tj["attribution"].as_str().unwrap().len() > 5);
     assert_eq!(tj["minzoom"], 0);
     assert_eq!(tj["maxzoom"], 22);
-    let proxied = get_with(&server.url("/tiles/parcels.json"), &[("X-Forwarded-Host", "ioc.hue.gov.vn"), ("X-Forwarded-Proto", "https")]).json();
+    let proxied = get_with(
+        &server.url("/tiles/parcels.json"),
+        &[("X-Forwarded-Host", "ioc.hue.gov.vn"), ("X-Forwarded-Proto", "https")],
+    )
+    .json();
     assert_eq!(proxied["tiles"][0], "https://ioc.hue.gov.vn/tiles/parcels/{z}/{x}/{y}.mvt");
     drop(server);
     let public = Server::start(&store, &["--public-url", "https://bando.example.vn/gis/"]);
@@ -218,7 +249,11 @@ fn write_points(path: &Path, points: &[(f64, f64, &str)]) {
         .iter()
         .map(|(lon, lat, name)| serde_json::json!({"type": "Feature", "properties": {"name": name, "category": "site"}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}))
         .collect();
-    std::fs::write(path, serde_json::json!({"type": "FeatureCollection", "features": features}).to_string()).unwrap();
+    std::fs::write(
+        path,
+        serde_json::json!({"type": "FeatureCollection", "features": features}).to_string(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -241,8 +276,21 @@ fn a_reimport_invalidates_exactly_the_changed_layer() {
     assert_eq!(get_with(&sites_url, &[]).header("x-cache"), Some("hit"));
     assert_eq!(get_with(&parcels_url, &[]).header("x-cache"), Some("hit"));
 
-    write_points(&sites, &[(107.585, 16.463, "Một"), (107.586, 16.464, "Hai"), (107.584, 16.462, "Ba")]);
-    let out = bando(&["import", sites.to_str().unwrap(), "--layer", "sites", "--kind", "poi", "--replace", "--store", s]);
+    write_points(
+        &sites,
+        &[(107.585, 16.463, "Một"), (107.586, 16.464, "Hai"), (107.584, 16.462, "Ba")],
+    );
+    let out = bando(&[
+        "import",
+        sites.to_str().unwrap(),
+        "--layer",
+        "sites",
+        "--kind",
+        "poi",
+        "--replace",
+        "--store",
+        s,
+    ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let started = Instant::now();
     let after = loop {
@@ -255,11 +303,27 @@ fn a_reimport_invalidates_exactly_the_changed_layer() {
     };
     assert_eq!(after.header("x-cache"), Some("miss"));
     let file = save(dir.path(), "sites.mvt", &after.body);
-    let out = run_checker("python3", &["tests/py/check_mvt.py", s, "sites", &z.to_string(), &x.to_string(), &y.to_string(), &file, "--complete"]);
+    let out = run_checker(
+        "python3",
+        &[
+            "tests/py/check_mvt.py",
+            s,
+            "sites",
+            &z.to_string(),
+            &x.to_string(),
+            &y.to_string(),
+            &file,
+            "--complete",
+        ],
+    );
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summary["features"], 3, "the new import is drawn");
     let parcels_after = get_with(&parcels_url, &[]);
-    assert_eq!(parcels_after.header("x-cache"), Some("hit"), "the parcels tile survived the sites re-import");
+    assert_eq!(
+        parcels_after.header("x-cache"),
+        Some("hit"),
+        "the parcels tile survived the sites re-import"
+    );
     assert_eq!(parcels_after.body, parcels.body);
 }
 
@@ -280,7 +344,12 @@ fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
     let store = shared_store();
     let server = Server::start(&store, &[]);
     let list = get_with(&server.url("/scenarios"), &[]).json();
-    let ids: Vec<&str> = list["scenarios"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     for id in SCENARIOS {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
     }
@@ -300,10 +369,19 @@ fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
             let tj: serde_json::Value = serde_json::from_slice(&tj.1).unwrap();
             assert_eq!(tj["tilejson"], "3.0.0");
             // Every source-layer the style draws is a vector layer of its source.
-            let vector_layers: Vec<&str> = tj["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+            let vector_layers: Vec<&str> = tj["vector_layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["id"].as_str().unwrap())
+                .collect();
             for layer in doc["layers"].as_array().unwrap().iter().filter(|l| l["source"] == name.as_str()) {
                 let sl = layer["source-layer"].as_str().unwrap();
-                assert!(vector_layers.contains(&sl), "{id}: style layer {} draws {sl}, not in {vector_layers:?}", layer["id"]);
+                assert!(
+                    vector_layers.contains(&sl),
+                    "{id}: style layer {} draws {sl}, not in {vector_layers:?}",
+                    layer["id"]
+                );
             }
         }
         files.push(save(dir.path(), &format!("{id}.json"), &style.body));
@@ -321,7 +399,10 @@ fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
     let mut temporary = 0;
     for (dx, dy) in [(0u32, 0u32), (1, 0), (0, 1), (1, 1)] {
         let (x, y) = (x - 1, y - 1);
-        let reply = get_with(&server.url(&format!("/scenarios/social_welfare/{z}/{}/{}.mvt", x + dx, y + dy)), &[]);
+        let reply = get_with(
+            &server.url(&format!("/scenarios/social_welfare/{z}/{}/{}.mvt", x + dx, y + dy)),
+            &[],
+        );
         if reply.status == 204 {
             continue;
         }
@@ -329,14 +410,29 @@ fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
         let file = save(dir.path(), "welfare.mvt", &reply.body);
         let out = run_checker(
             "python3",
-            &["tests/py/check_mvt.py", store.to_str().unwrap(), "housing", &z.to_string(), &(x + dx).to_string(), &(y + dy).to_string(), &file, "--mvt-layer", "temporary_houses", "--allow-absent"],
+            &[
+                "tests/py/check_mvt.py",
+                store.to_str().unwrap(),
+                "housing",
+                &z.to_string(),
+                &(x + dx).to_string(),
+                &(y + dy).to_string(),
+                &file,
+                "--mvt-layer",
+                "temporary_houses",
+                "--allow-absent",
+            ],
         );
         let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
         if summary["features"] == 0 {
             continue;
         }
         temporary += summary["features"].as_u64().unwrap();
-        assert_eq!(summary["properties"], serde_json::json!(["address", "household_size", "temporary_house"]), "only the scenario's fields");
+        assert_eq!(
+            summary["properties"],
+            serde_json::json!(["address", "household_size", "temporary_house"]),
+            "only the scenario's fields"
+        );
         let values = run_checker(
             "python3",
             &["-c", "import sys,mapbox_vector_tile as m;t=m.decode(open(sys.argv[1],'rb').read());print(sorted({f['properties']['temporary_house'] for f in t['temporary_houses']['features']}))", &file],
@@ -364,7 +460,10 @@ fn glyph_ranges_cover_vietnamese_and_bad_names_are_refused() {
     let server = Server::start(&shared_store(), &[]);
     let dir = tempfile::tempdir().unwrap();
     for (range, must_have) in [("0-255", vec![65u32, 97, 224, 244]), ("7680-7935", vec![0x1EC7, 0x1EA1, 0x1EDD])] {
-        let reply = get_with(&server.url(&format!("/fonts/Noto%20Sans%20Regular,Noto%20Sans%20Bold/{range}.pbf")), &[]);
+        let reply = get_with(
+            &server.url(&format!("/fonts/Noto%20Sans%20Regular,Noto%20Sans%20Bold/{range}.pbf")),
+            &[],
+        );
         assert_eq!(reply.status, 200, "{range}");
         assert_eq!(reply.header("content-type"), Some("application/x-protobuf"));
         let file = save(dir.path(), "g.pbf", &reply.body);
@@ -398,7 +497,17 @@ fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("hue_parcels.pmtiles");
     let out = bando(&[
-        "export", "pmtiles", "--layers", "parcels,roads", "--minzoom", "12", "--maxzoom", "16", "--store", store.to_str().unwrap(), "--json",
+        "export",
+        "pmtiles",
+        "--layers",
+        "parcels,roads",
+        "--minzoom",
+        "12",
+        "--maxzoom",
+        "16",
+        "--store",
+        store.to_str().unwrap(),
+        "--json",
         archive.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -412,7 +521,10 @@ fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
         let (_, cx, cy) = tile_at(CENTRE.0, CENTRE.1, z);
         for (x, y) in [(cx, cy), (cx - 1, cy - 1)] {
             let live = get_with(&server.url(&format!("/tiles/parcels,roads/{z}/{x}/{y}.mvt")), &[]);
-            let archived = get_with(&server.url(&format!("/tiles/hue_parcels/{z}/{x}/{y}.mvt")), &[("Accept-Encoding", "gzip")]);
+            let archived = get_with(
+                &server.url(&format!("/tiles/hue_parcels/{z}/{x}/{y}.mvt")),
+                &[("Accept-Encoding", "gzip")],
+            );
             assert_eq!(archived.status, live.status, "{z}/{x}/{y}");
             if live.status == 204 {
                 checks.push(format!("{z}/{x}/{y}=-"));
@@ -437,7 +549,12 @@ fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
     assert_eq!(header["tileCompression"], 2, "gzip tiles");
     assert_eq!(header["tileType"], 1, "MVT");
     assert_eq!((header["minZoom"].as_u64(), header["maxZoom"].as_u64()), (Some(12), Some(16)));
-    let ids: Vec<&str> = report["metadata"]["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = report["metadata"]["vector_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["parcels", "roads"]);
 
     let tj = get_with(&server.url("/tiles/hue_parcels.json"), &[]).json();
@@ -448,9 +565,22 @@ fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
 
     // A scenario exports too.
     let scenario = dir.path().join("welfare.pmtiles");
-    let out = bando(&["export", "pmtiles", "--scenario", "social_welfare", "--minzoom", "10", "--maxzoom", "14", "--store", store.to_str().unwrap(), scenario.to_str().unwrap()]);
+    let out = bando(&[
+        "export",
+        "pmtiles",
+        "--scenario",
+        "social_welfare",
+        "--minzoom",
+        "10",
+        "--maxzoom",
+        "14",
+        "--store",
+        store.to_str().unwrap(),
+        scenario.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let report: serde_json::Value = serde_json::from_str(&run_checker("node", &["tests/js/read_pmtiles.mjs", scenario.to_str().unwrap()])).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&run_checker("node", &["tests/js/read_pmtiles.mjs", scenario.to_str().unwrap()])).unwrap();
     assert!(report["header"]["numAddressedTiles"].as_u64().unwrap() > 0);
     // Neither or both of --scenario / --layers is a usage error.
     let out = bando(&["export", "pmtiles", "--store", store.to_str().unwrap(), scenario.to_str().unwrap()]);

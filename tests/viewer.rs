@@ -48,7 +48,10 @@ fn run_part_with(part: &str, serve_args: &[&str]) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "viewer browser test part '{part}' failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "viewer browser test part '{part}' failed:\n{stdout}\n{stderr}"
+    );
 }
 
 #[test]

@@ -93,7 +93,9 @@ pub fn ring_area_m2(ring: &LineString<f64>) -> f64 {
     let twice: f64 = ring
         .0
         .windows(2)
-        .map(|w| ((w[0].x - first.x) * kx) * ((w[1].y - first.y) * M_PER_DEG) - ((w[1].x - first.x) * kx) * ((w[0].y - first.y) * M_PER_DEG))
+        .map(|w| {
+            ((w[0].x - first.x) * kx) * ((w[1].y - first.y) * M_PER_DEG) - ((w[1].x - first.x) * kx) * ((w[0].y - first.y) * M_PER_DEG)
+        })
         .sum();
     (twice / 2.0).abs()
 }
@@ -116,8 +118,15 @@ pub fn prepare(feature: &Feature, fields: &HeightFields, options: &City3dOptions
     }
     let (top_m, defaulted) = top_height(feature, fields, options);
     // A base at or above the top is a data error: stand the building on the ground.
-    let base_m = number(feature, fields.base).filter(|b| b.is_finite() && *b >= 0.0 && *b < top_m).unwrap_or(0.0);
-    Some(Prepared { bbox, base_m, top_m, defaulted })
+    let base_m = number(feature, fields.base)
+        .filter(|b| b.is_finite() && *b >= 0.0 && *b < top_m)
+        .unwrap_or(0.0);
+    Some(Prepared {
+        bbox,
+        base_m,
+        top_m,
+        defaulted,
+    })
 }
 
 #[cfg(test)]
@@ -134,7 +143,11 @@ mod tests {
             geometry_type: GeometryKind::Polygon,
             feature_count: 0,
             bbox: None,
-            fields: vec![f("floors", FieldType::Int), f("height_m", FieldType::Float), f("base_height_m", FieldType::Float)],
+            fields: vec![
+                f("floors", FieldType::Int),
+                f("height_m", FieldType::Float),
+                f("base_height_m", FieldType::Float),
+            ],
             source_file: String::new(),
             source_sha256: String::new(),
             source_crs: String::new(),
@@ -145,7 +158,11 @@ mod tests {
 
     fn house(floors: Value, height: Value, base: Value) -> Feature {
         let p = polygon![(x: 107.0, y: 16.0), (x: 107.0001, y: 16.0), (x: 107.0001, y: 16.0001), (x: 107.0, y: 16.0001)];
-        Feature { id: 1, geometry: p.into(), properties: vec![floors, height, base] }
+        Feature {
+            id: 1,
+            geometry: p.into(),
+            properties: vec![floors, height, base],
+        }
     }
 
     #[test]

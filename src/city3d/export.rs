@@ -27,7 +27,10 @@ pub struct ExportSummary {
 }
 
 fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<(), City3dError> {
-    let failed = |e: std::io::Error| City3dError::Write { path: path.display().to_string(), reason: e.to_string() };
+    let failed = |e: std::io::Error| City3dError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
     if gzip {
         std::fs::write(path, crate::cache::gzip(bytes, super::GZIP_LEVEL)).map_err(failed)
     } else {
@@ -38,9 +41,16 @@ fn write_file(path: &Path, bytes: &[u8], gzip: bool) -> Result<(), City3dError> 
 pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> Result<ExportSummary, City3dError> {
     let started = std::time::Instant::now();
     let tiles_dir: PathBuf = out_dir.join("tiles");
-    std::fs::create_dir_all(&tiles_dir).map_err(|e| City3dError::Write { path: tiles_dir.display().to_string(), reason: e.to_string() })?;
+    std::fs::create_dir_all(&tiles_dir).map_err(|e| City3dError::Write {
+        path: tiles_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let tree = city.tree();
-    let HeightStats { buildings, defaulted_height, skipped_degenerate } = tree.stats;
+    let HeightStats {
+        buildings,
+        defaulted_height,
+        skipped_degenerate,
+    } = tree.stats;
     let leaves = tree.root.as_ref().map(|r| r.leaves()).unwrap_or_default();
     let bar = if options.progress {
         let bar = indicatif::ProgressBar::new(leaves.len() as u64);
@@ -61,7 +71,11 @@ pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> 
             Ok(bytes.len() as u64)
         })
         .sum::<Result<u64, City3dError>>()?;
-    write_file(&out_dir.join("tileset.json"), &super::tileset::to_json(&tree, &city.layer().meta.name), options.gzip)?;
+    write_file(
+        &out_dir.join("tileset.json"),
+        &super::tileset::to_json(&tree, &city.layer().meta.name),
+        options.gzip,
+    )?;
     bar.finish_and_clear();
     Ok(ExportSummary {
         tiles: leaves.len() as u64,

@@ -6,7 +6,7 @@
 
 use geo_types::{LineString, Polygon};
 
-use super::building::{polygons, ring_area_m2, M_PER_DEG, MIN_FOOTPRINT_M2};
+use super::building::{polygons, ring_area_m2, MIN_FOOTPRINT_M2, M_PER_DEG};
 use super::geodesy::{ecef_to_gltf, Frame};
 use crate::feature::Feature;
 
@@ -44,7 +44,10 @@ fn clean_ring(ring: &LineString<f64>, origin: (f64, f64), kx: f64, counter_clock
     let mut local: Vec<[f64; 2]> = Vec::with_capacity(ring.0.len());
     for c in &ring.0 {
         let xy = local_xy(origin, kx, c.x, c.y);
-        if local.last().is_some_and(|p: &[f64; 2]| (p[0] - xy[0]).hypot(p[1] - xy[1]) < SAME_POINT_M) {
+        if local
+            .last()
+            .is_some_and(|p: &[f64; 2]| (p[0] - xy[0]).hypot(p[1] - xy[1]) < SAME_POINT_M)
+        {
             continue;
         }
         points.push((c.x, c.y));
@@ -59,10 +62,12 @@ fn clean_ring(ring: &LineString<f64>, origin: (f64, f64), kx: f64, counter_clock
     if local.len() < 3 {
         return None;
     }
-    let twice_area: f64 = (0..local.len()).map(|i| {
-        let (a, b) = (local[i], local[(i + 1) % local.len()]);
-        a[0] * b[1] - b[0] * a[1]
-    }).sum();
+    let twice_area: f64 = (0..local.len())
+        .map(|i| {
+            let (a, b) = (local[i], local[(i + 1) % local.len()]);
+            a[0] * b[1] - b[0] * a[1]
+        })
+        .sum();
     if twice_area.abs() / 2.0 < MIN_FOOTPRINT_M2 {
         return None;
     }
@@ -70,7 +75,10 @@ fn clean_ring(ring: &LineString<f64>, origin: (f64, f64), kx: f64, counter_clock
         points.reverse();
         local.reverse();
     }
-    Some(Ring { frames: points.iter().map(|&(x, y)| Frame::at(x, y)).collect(), local })
+    Some(Ring {
+        frames: points.iter().map(|&(x, y)| Frame::at(x, y)).collect(),
+        local,
+    })
 }
 
 fn relative(p: [f64; 3], center: [f64; 3]) -> [f32; 3] {
@@ -113,7 +121,9 @@ impl Mesh {
         let Some(first) = polygon.exterior().0.first() else { return false };
         let origin = (first.x, first.y);
         let kx = M_PER_DEG * first.y.to_radians().cos();
-        let Some(exterior) = clean_ring(polygon.exterior(), origin, kx, true) else { return false };
+        let Some(exterior) = clean_ring(polygon.exterior(), origin, kx, true) else {
+            return false;
+        };
         let mut rings = vec![exterior];
         rings.extend(polygon.interiors().iter().filter_map(|r| clean_ring(r, origin, kx, false)));
 
@@ -125,7 +135,9 @@ impl Mesh {
             }
             flat.extend(ring.local.iter().flat_map(|p| [p[0], p[1]]));
         }
-        let Ok(triangles) = earcutr::earcut(&flat, &hole_starts, 2) else { return false };
+        let Ok(triangles) = earcutr::earcut(&flat, &hole_starts, 2) else {
+            return false;
+        };
         let frames: Vec<&Frame> = rings.iter().flat_map(|r| r.frames.iter()).collect();
 
         // Roof (normal up) and floor (normal down): one vertex per footprint point each.
@@ -184,7 +196,17 @@ mod tests {
     fn solid(geometry: Geometry<f64>) -> (Mesh, [f64; 3]) {
         let center = to_ecef(107.0, 16.0, 0.0);
         let mut mesh = Mesh::default();
-        mesh.extrude(&Feature { id: 1, geometry, properties: vec![Value::Null] }, 0.0, 10.0, center, 0);
+        mesh.extrude(
+            &Feature {
+                id: 1,
+                geometry,
+                properties: vec![Value::Null],
+            },
+            0.0,
+            10.0,
+            center,
+            0,
+        );
         (mesh, center)
     }
 
@@ -210,7 +232,10 @@ mod tests {
 
     #[test]
     fn a_box_has_roof_floor_and_four_walls_wound_outward() {
-        let (mesh, _) = solid(polygon![(x: 107.0, y: 16.0), (x: 107.0001, y: 16.0), (x: 107.0001, y: 16.0001), (x: 107.0, y: 16.0001), (x: 107.0, y: 16.0)].into());
+        let (mesh, _) = solid(
+            polygon![(x: 107.0, y: 16.0), (x: 107.0001, y: 16.0), (x: 107.0001, y: 16.0001), (x: 107.0, y: 16.0001), (x: 107.0, y: 16.0)]
+                .into(),
+        );
         // roof 2 + floor 2 + walls 4×2 triangles
         assert_eq!(mesh.indices.len() / 3, 12);
         assert_eq!(mesh.positions.len(), 4 + 4 + 16);
@@ -225,7 +250,11 @@ mod tests {
         let b = polygon![(x: 107.0003, y: 16.0), (x: 107.0004, y: 16.0), (x: 107.0004, y: 16.0001), (x: 107.0003, y: 16.0001)];
         let center = to_ecef(107.0, 16.0, 0.0);
         let mut mesh = Mesh::default();
-        let feature = Feature { id: 9, geometry: geo_types::MultiPolygon(vec![a, b]).into(), properties: vec![] };
+        let feature = Feature {
+            id: 9,
+            geometry: geo_types::MultiPolygon(vec![a, b]).into(),
+            properties: vec![],
+        };
         assert!(mesh.extrude(&feature, 0.0, 10.0, center, 7));
         assert_eq!((mesh.indices.len() / 3, mesh.features), (24, 1));
         assert!(mesh.feature_ids.iter().all(|&f| f == 7.0));
@@ -234,8 +263,21 @@ mod tests {
 
     #[test]
     fn clockwise_input_with_a_courtyard_and_repeated_points_still_faces_out() {
-        let outer = vec![(107.0, 16.0), (107.0, 16.0002), (107.0002, 16.0002), (107.0002, 16.0002), (107.0002, 16.0), (107.0, 16.0)];
-        let hole = vec![(107.00005, 16.00005), (107.00015, 16.00005), (107.00015, 16.00015), (107.00005, 16.00015), (107.00005, 16.00005)];
+        let outer = vec![
+            (107.0, 16.0),
+            (107.0, 16.0002),
+            (107.0002, 16.0002),
+            (107.0002, 16.0002),
+            (107.0002, 16.0),
+            (107.0, 16.0),
+        ];
+        let hole = vec![
+            (107.00005, 16.00005),
+            (107.00015, 16.00005),
+            (107.00015, 16.00015),
+            (107.00005, 16.00015),
+            (107.00005, 16.00005),
+        ];
         let collapsed = vec![(107.0001, 16.0001), (107.0001, 16.0001), (107.0001, 16.0001)];
         let p = Polygon::new(LineString::from(outer), vec![LineString::from(hole), LineString::from(collapsed)]);
         let (mesh, _) = solid(p.into());

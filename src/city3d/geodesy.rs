@@ -32,7 +32,11 @@ impl Frame {
 
     /// ECEF of the point `h` metres above the ellipsoid.
     pub fn at_height(&self, h: f64) -> [f64; 3] {
-        [self.surface[0] + h * self.up[0], self.surface[1] + h * self.up[1], self.surface[2] + h * self.up[2]]
+        [
+            self.surface[0] + h * self.up[0],
+            self.surface[1] + h * self.up[1],
+            self.surface[2] + h * self.up[2],
+        ]
     }
 }
 

@@ -79,9 +79,21 @@ fn primitive(mesh: &Mesh, material: usize, bin: &mut Bin, accessors: &mut Vec<Js
         accessors.push(a);
         accessors.len() - 1
     };
-    let position = accessor(bin.view(&vec3_bytes(&mesh.positions), Some(ARRAY_BUFFER)), FLOAT, "VEC3", count, Some((json!(min), json!(max))));
+    let position = accessor(
+        bin.view(&vec3_bytes(&mesh.positions), Some(ARRAY_BUFFER)),
+        FLOAT,
+        "VEC3",
+        count,
+        Some((json!(min), json!(max))),
+    );
     let normal = accessor(bin.view(&vec3_bytes(&mesh.normals), Some(ARRAY_BUFFER)), FLOAT, "VEC3", count, None);
-    let feature_id = accessor(bin.view(&bytes_of(&mesh.feature_ids, f32::to_le_bytes), Some(ARRAY_BUFFER)), FLOAT, "SCALAR", count, None);
+    let feature_id = accessor(
+        bin.view(&bytes_of(&mesh.feature_ids, f32::to_le_bytes), Some(ARRAY_BUFFER)),
+        FLOAT,
+        "SCALAR",
+        count,
+        None,
+    );
     // 65535 is the primitive-restart value, so 16-bit indices need fewer vertices than that.
     let indices = if count < u16::MAX as usize {
         let view = bin.view(&bytes_of(&mesh.indices, |i| (i as u16).to_le_bytes()), Some(ELEMENT_ARRAY_BUFFER));
@@ -103,7 +115,10 @@ fn primitive(mesh: &Mesh, material: usize, bin: &mut Bin, accessors: &mut Vec<Js
 
 /// Metadata property ids must match `^[a-zA-Z_][a-zA-Z0-9_]*$`.
 fn property_id(field: &str) -> String {
-    let mut id: String = field.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
+    let mut id: String = field
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
     if !id.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         id.insert(0, '_');
     }
@@ -120,7 +135,10 @@ fn property_table(city: &City3d, rows: &[u32], bin: &mut Bin) -> Json {
     let mut class_properties = Map::new();
     let mut table_properties = Map::new();
     let ids: Vec<i64> = rows.iter().map(|&r| features[r as usize].id).collect();
-    class_properties.insert("fid".into(), json!({ "type": "SCALAR", "componentType": "INT64", "required": true, "description": "feature id in the store" }));
+    class_properties.insert(
+        "fid".into(),
+        json!({ "type": "SCALAR", "componentType": "INT64", "required": true, "description": "feature id in the store" }),
+    );
     table_properties.insert("fid".into(), json!({ "values": bin.view(&bytes_of(&ids, i64::to_le_bytes), None) }));
     for (field_index, field) in city.layer().meta.fields.iter().enumerate() {
         let id = property_id(&field.name);
@@ -130,12 +148,20 @@ fn property_table(city: &City3d, rows: &[u32], bin: &mut Bin) -> Json {
         let values = rows.iter().map(|&r| city.property(r, field_index));
         let (class, table) = match field.ty {
             FieldType::Int => {
-                let v: Vec<i64> = values.map(|v| v.as_f64().filter(|f| f.is_finite()).map_or(NO_INT, |f| f.round() as i64)).collect();
-                (json!({ "type": "SCALAR", "componentType": "INT64", "noData": NO_INT }), json!({ "values": bin.view(&bytes_of(&v, i64::to_le_bytes), None) }))
+                let v: Vec<i64> = values
+                    .map(|v| v.as_f64().filter(|f| f.is_finite()).map_or(NO_INT, |f| f.round() as i64))
+                    .collect();
+                (
+                    json!({ "type": "SCALAR", "componentType": "INT64", "noData": NO_INT }),
+                    json!({ "values": bin.view(&bytes_of(&v, i64::to_le_bytes), None) }),
+                )
             }
             FieldType::Float => {
                 let v: Vec<f64> = values.map(|v| v.as_f64().filter(|f| f.is_finite()).unwrap_or(NO_FLOAT)).collect();
-                (json!({ "type": "SCALAR", "componentType": "FLOAT64", "noData": NO_FLOAT }), json!({ "values": bin.view(&bytes_of(&v, f64::to_le_bytes), None) }))
+                (
+                    json!({ "type": "SCALAR", "componentType": "FLOAT64", "noData": NO_FLOAT }),
+                    json!({ "values": bin.view(&bytes_of(&v, f64::to_le_bytes), None) }),
+                )
             }
             FieldType::Bool => {
                 // A bitstream, least significant bit first; a missing value reads as false.
@@ -159,7 +185,10 @@ fn property_table(city: &City3d, rows: &[u32], bin: &mut Bin) -> Json {
                 }
                 let values = bin.view(&text, None);
                 let offsets = bin.view(&bytes_of(&offsets, u32::to_le_bytes), None);
-                (json!({ "type": "STRING", "noData": "" }), json!({ "values": values, "stringOffsets": offsets, "stringOffsetType": "UINT32" }))
+                (
+                    json!({ "type": "STRING", "noData": "" }),
+                    json!({ "values": values, "stringOffsets": offsets, "stringOffsetType": "UINT32" }),
+                )
             }
         };
         let mut class = class;
@@ -184,7 +213,11 @@ pub fn tile(city: &City3d, buildings: &[(u32, Prepared)]) -> Vec<u8> {
         east = east.max(p.bbox[2]);
         north = north.max(p.bbox[3]);
     }
-    let center = if buildings.is_empty() { [0.0; 3] } else { to_ecef((west + east) / 2.0, (south + north) / 2.0, 0.0) };
+    let center = if buildings.is_empty() {
+        [0.0; 3]
+    } else {
+        to_ecef((west + east) / 2.0, (south + north) / 2.0, 0.0)
+    };
 
     let palette = city.styling.palette();
     let mut meshes: Vec<Mesh> = vec![Mesh::default(); palette.len()];

@@ -19,8 +19,8 @@ mod export;
 mod extrude;
 pub mod geodesy;
 mod glb;
-mod tiling;
 mod tileset;
+mod tiling;
 
 use std::sync::Arc;
 
@@ -64,7 +64,11 @@ pub struct City3dOptions {
 
 impl Default for City3dOptions {
     fn default() -> Self {
-        City3dOptions { storey_height_m: 3.3, default_height_m: 3.3, max_buildings_per_tile: 1000 }
+        City3dOptions {
+            storey_height_m: 3.3,
+            default_height_m: 3.3,
+            max_buildings_per_tile: 1000,
+        }
     }
 }
 
@@ -88,13 +92,24 @@ const PLAIN_COLOR: &str = "#d9d9d9";
 
 impl Styling {
     pub fn plain() -> Styling {
-        Styling { filter: None, rules: Vec::new(), default_color: parse_color(PLAIN_COLOR).unwrap_or([0.7, 0.7, 0.7]) }
+        Styling {
+            filter: None,
+            rules: Vec::new(),
+            default_color: parse_color(PLAIN_COLOR).unwrap_or([0.7, 0.7, 0.7]),
+        }
     }
 
     /// Binds a scenario's `[three_d]` to the layer it names.
     pub fn of_scenario(three_d: &ThreeD, layer: &LayerData) -> Result<Styling, City3dError> {
-        let bad = |reason: String| City3dError::BadStyle { layer: layer.meta.name.clone(), reason };
-        let filter = if three_d.filter.is_empty() { None } else { Some(three_d.filter.bind(&layer.meta).map_err(bad)?) };
+        let bad = |reason: String| City3dError::BadStyle {
+            layer: layer.meta.name.clone(),
+            reason,
+        };
+        let filter = if three_d.filter.is_empty() {
+            None
+        } else {
+            Some(three_d.filter.bind(&layer.meta).map_err(bad)?)
+        };
         let mut rules = Vec::with_capacity(three_d.colors.len());
         for rule in &three_d.colors {
             let color = parse_color(&rule.color).ok_or_else(|| bad(format!("colour '{}' is not #rrggbb", rule.color)))?;
@@ -104,7 +119,11 @@ impl Styling {
             Some(c) => parse_color(c).ok_or_else(|| bad(format!("default_color '{c}' is not #rrggbb")))?,
             None => Styling::plain().default_color,
         };
-        Ok(Styling { filter, rules, default_color })
+        Ok(Styling {
+            filter,
+            rules,
+            default_color,
+        })
     }
 
     fn includes(&self, feature: &crate::feature::Feature) -> bool {
@@ -113,7 +132,11 @@ impl Styling {
 
     /// The palette: the rules' colours, then the default one.
     fn palette(&self) -> Vec<LinearRgb> {
-        self.rules.iter().map(|(_, c)| *c).chain(std::iter::once(self.default_color)).collect()
+        self.rules
+            .iter()
+            .map(|(_, c)| *c)
+            .chain(std::iter::once(self.default_color))
+            .collect()
     }
 
     /// Index into [`Styling::palette`] of the first matching rule, else of the default colour.
@@ -125,7 +148,11 @@ impl Styling {
 /// `#rrggbb` (sRGB) to linear RGB.
 fn parse_color(hex: &str) -> Option<LinearRgb> {
     let digits = hex.strip_prefix('#').filter(|d| d.len() == 6 && d.is_ascii())?;
-    let channel = |i: usize| u8::from_str_radix(&digits[i..i + 2], 16).ok().map(|v| srgb_to_linear(v as f32 / 255.0));
+    let channel = |i: usize| {
+        u8::from_str_radix(&digits[i..i + 2], 16)
+            .ok()
+            .map(|v| srgb_to_linear(v as f32 / 255.0))
+    };
     Some([channel(0)?, channel(2)?, channel(4)?])
 }
 
@@ -156,7 +183,12 @@ impl City3d {
             layer: layer.meta.name.clone(),
             fields: layer.meta.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
         })?;
-        Ok(City3d { layer, styling, options, fields })
+        Ok(City3d {
+            layer,
+            styling,
+            options,
+            fields,
+        })
     }
 
     pub fn layer(&self) -> &LayerData {
@@ -191,7 +223,11 @@ impl City3d {
     /// An attribute of a building; Null where the feature has fewer properties than the layer fields.
     fn property(&self, index: u32, field: usize) -> &Value {
         const NULL: &Value = &Value::Null;
-        self.layer.features.get(index as usize).and_then(|f| f.properties.get(field)).unwrap_or(NULL)
+        self.layer
+            .features
+            .get(index as usize)
+            .and_then(|f| f.properties.get(field))
+            .unwrap_or(NULL)
     }
 }
 

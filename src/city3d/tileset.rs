@@ -8,7 +8,14 @@ use serde_json::{json, Value as Json};
 use super::tiling::{Node, Tree};
 
 fn region_radians(r: &[f64; 6]) -> Json {
-    json!([r[0].to_radians(), r[1].to_radians(), r[2].to_radians(), r[3].to_radians(), r[4], r[5]])
+    json!([
+        r[0].to_radians(),
+        r[1].to_radians(),
+        r[2].to_radians(),
+        r[3].to_radians(),
+        r[4],
+        r[5]
+    ])
 }
 
 fn tile(node: &Node) -> Json {
@@ -25,7 +32,10 @@ fn tile(node: &Node) -> Json {
 pub fn to_json(tree: &Tree, layer: &str) -> Vec<u8> {
     let (root, error) = match &tree.root {
         Some(node) => (tile(node), node.geometric_error * 2.0),
-        None => (json!({ "boundingVolume": { "region": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0] }, "geometricError": 0.0 }), 0.0),
+        None => (
+            json!({ "boundingVolume": { "region": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0] }, "geometricError": 0.0 }),
+            0.0,
+        ),
     };
     let mut root = root;
     root["refine"] = json!("ADD");

@@ -52,11 +52,19 @@ impl TileId {
     }
 
     pub fn child(&self, digit: u8) -> TileId {
-        TileId { level: self.level + 1, x: self.x * 2 + (digit & 1) as u32, y: self.y * 2 + (digit >> 1) as u32 }
+        TileId {
+            level: self.level + 1,
+            x: self.x * 2 + (digit & 1) as u32,
+            y: self.y * 2 + (digit >> 1) as u32,
+        }
     }
 
     fn parent(&self) -> Option<TileId> {
-        (self.level > 0).then(|| TileId { level: self.level - 1, x: self.x / 2, y: self.y / 2 })
+        (self.level > 0).then(|| TileId {
+            level: self.level - 1,
+            x: self.x / 2,
+            y: self.y / 2,
+        })
     }
 
     fn contains(&self, q: (u32, u32)) -> bool {
@@ -85,7 +93,12 @@ impl Grid {
         }
         let env = tree.root().envelope();
         let (lo, hi) = (env.lower(), env.upper());
-        Some(Grid { west: lo[0], south: lo[1], width: (hi[0] - lo[0]).max(1e-9), height: (hi[1] - lo[1]).max(1e-9) })
+        Some(Grid {
+            west: lo[0],
+            south: lo[1],
+            width: (hi[0] - lo[0]).max(1e-9),
+            height: (hi[1] - lo[1]).max(1e-9),
+        })
     }
 
     fn quantize(&self, (x, y): (f64, f64)) -> (u32, u32) {
@@ -128,7 +141,14 @@ fn morton(q: (u32, u32)) -> u64 {
 pub type Region = [f64; 6];
 
 fn union(a: Region, b: Region) -> Region {
-    [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3]), a[4].min(b[4]), a[5].max(b[5])]
+    [
+        a[0].min(b[0]),
+        a[1].min(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+        a[4].min(b[4]),
+        a[5].max(b[5]),
+    ]
 }
 
 fn region_of(p: &Prepared) -> Region {
@@ -179,7 +199,10 @@ impl Tree {
     pub fn build(city: &City3d) -> Tree {
         let started = std::time::Instant::now();
         let Some(grid) = Grid::of(city) else {
-            return Tree { root: None, stats: HeightStats::default() };
+            return Tree {
+                root: None,
+                stats: HeightStats::default(),
+            };
         };
         let count = city.layer().features.len() as u32;
         let prepared: Vec<Option<Prepared>> = (0..count).into_par_iter().map(|index| city.prepare(index)).collect();
@@ -217,11 +240,19 @@ const ROOT_ERROR_DIVISOR: f64 = 10.0;
 /// `keys` are sorted; `prepared` is indexed by feature and is Some for every key.
 fn split(keys: &[Key], prepared: &[Option<Prepared>], id: TileId, error: f64, max: usize) -> Node {
     if keys.len() <= max || id.level == MAX_LEVEL {
-        let mut buildings: Vec<(u32, Prepared)> =
-            keys.iter().filter_map(|&(_, index)| prepared[index as usize].map(|p| (index, p))).collect();
+        let mut buildings: Vec<(u32, Prepared)> = keys
+            .iter()
+            .filter_map(|&(_, index)| prepared[index as usize].map(|p| (index, p)))
+            .collect();
         buildings.sort_unstable_by_key(|b| b.0);
         let region = buildings.iter().map(|(_, p)| region_of(p)).reduce(union).unwrap_or_default();
-        return Node { id, region, geometric_error: error, children: Vec::new(), buildings };
+        return Node {
+            id,
+            region,
+            geometric_error: error,
+            children: Vec::new(),
+            buildings,
+        };
     }
     let shift = 2 * (MAX_LEVEL - id.level - 1) as u32;
     let digit = |k: &Key| ((k.0 >> shift) & 3) as u8;
@@ -236,7 +267,13 @@ fn split(keys: &[Key], prepared: &[Option<Prepared>], id: TileId, error: f64, ma
         }
     }
     let region = children.iter().map(|c| c.region).reduce(union).unwrap_or_default();
-    Node { id, region, geometric_error: error, children, buildings: Vec::new() }
+    Node {
+        id,
+        region,
+        geometric_error: error,
+        children,
+        buildings: Vec::new(),
+    }
 }
 
 /// The buildings of content tile `id`, found through the R-tree. Only leaves exist: a cell with
@@ -287,7 +324,7 @@ mod tests {
     }
 
     use crate::city3d::{City3dOptions, Styling};
-    use crate::feature::{FieldDef, FieldType, Feature, GeometryKind, LayerKind, Value};
+    use crate::feature::{Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
     use crate::index::LayerData;
     use crate::store::LayerMeta;
     use geo_types::polygon;
@@ -295,12 +332,18 @@ mod tests {
     /// 40 houses on a grid plus 6 stacked on one spot (more than a tile holds, never separable).
     fn town() -> City3d {
         let house = |x: f64, y: f64| polygon![(x: x, y: y), (x: x + 0.0001, y: y), (x: x + 0.0001, y: y + 0.0001), (x: x, y: y + 0.0001)];
-        let mut footprints: Vec<_> = (0..40).map(|i| house(107.5 + (i % 8) as f64 * 0.001, 16.4 + (i / 8) as f64 * 0.001)).collect();
+        let mut footprints: Vec<_> = (0..40)
+            .map(|i| house(107.5 + (i % 8) as f64 * 0.001, 16.4 + (i / 8) as f64 * 0.001))
+            .collect();
         footprints.extend((0..6).map(|_| house(107.5031, 16.4021)));
         let features = footprints
             .into_iter()
             .enumerate()
-            .map(|(i, p)| Feature { id: i as i64 + 1, geometry: p.into(), properties: vec![Value::Float(6.0 + i as f64)] })
+            .map(|(i, p)| Feature {
+                id: i as i64 + 1,
+                geometry: p.into(),
+                properties: vec![Value::Float(6.0 + i as f64)],
+            })
             .collect();
         let meta = LayerMeta {
             name: "town".into(),
@@ -308,14 +351,20 @@ mod tests {
             geometry_type: GeometryKind::Polygon,
             feature_count: 46,
             bbox: None,
-            fields: vec![FieldDef { name: "height_m".into(), ty: FieldType::Float }],
+            fields: vec![FieldDef {
+                name: "height_m".into(),
+                ty: FieldType::Float,
+            }],
             source_file: String::new(),
             source_sha256: String::new(),
             source_crs: String::new(),
             imported_at: String::new(),
             import_id: 1,
         };
-        let options = City3dOptions { max_buildings_per_tile: 4, ..City3dOptions::default() };
+        let options = City3dOptions {
+            max_buildings_per_tile: 4,
+            ..City3dOptions::default()
+        };
         City3d::new(std::sync::Arc::new(LayerData::build(meta, features)), Styling::plain(), options).unwrap()
     }
 
@@ -338,7 +387,11 @@ mod tests {
                 assert_eq!(found.unwrap(), node.buildings, "{}", node.id.name());
                 assert!(node.buildings.len() <= 4 || node.id.level == MAX_LEVEL);
             } else {
-                assert!(matches!(found, Err(City3dError::NoSuchTile(_))), "inner tile {} has content", node.id.name());
+                assert!(
+                    matches!(found, Err(City3dError::NoSuchTile(_))),
+                    "inner tile {} has content",
+                    node.id.name()
+                );
             }
             for child in &node.children {
                 assert!(child.geometric_error < node.geometric_error);

@@ -30,8 +30,10 @@ pub fn parse(input: &str) -> Result<SpatialRef, CrsError> {
         Some(proj) => proj,
         None => trimmed.to_string(),
     };
-    let mut srs = SpatialRef::from_definition(&definition)
-        .map_err(|e| CrsError::Unknown { input: input.to_string(), reason: e.to_string() })?;
+    let mut srs = SpatialRef::from_definition(&definition).map_err(|e| CrsError::Unknown {
+        input: input.to_string(),
+        reason: e.to_string(),
+    })?;
     vn2000::apply_official_datum_shift(&mut srs);
     srs.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
     Ok(srs)
@@ -70,8 +72,10 @@ pub fn is_wgs84_lonlat(srs: &SpatialRef) -> bool {
 
 /// Transformation from `source` to WGS84 lon/lat.
 pub fn to_wgs84(source: &SpatialRef) -> Result<CoordTransform, CrsError> {
-    CoordTransform::new(source, &wgs84())
-        .map_err(|e| CrsError::NoTransform { from: describe(source), reason: e.to_string() })
+    CoordTransform::new(source, &wgs84()).map_err(|e| CrsError::NoTransform {
+        from: describe(source),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -90,7 +94,10 @@ mod tests {
         t.transform_coords(&mut x, &mut y, &mut z).unwrap();
         let dlat_m = (y[0] - 16.4637) * 110_700.0;
         let dlon_m = (x[0] - 107.5909) * 106_700.0;
-        assert!(dlat_m.abs() < 0.05 && dlon_m.abs() < 0.05, "off by {dlon_m:.3} m E, {dlat_m:.3} m N");
+        assert!(
+            dlat_m.abs() < 0.05 && dlon_m.abs() < 0.05,
+            "off by {dlon_m:.3} m E, {dlat_m:.3} m N"
+        );
     }
 
     #[test]

@@ -24,16 +24,27 @@ impl Region {
 
     /// Adds a box `w,s,e,n` (from `--region`) to the allowed area.
     pub fn widen(&mut self, spec: &str) -> Result<(), String> {
-        let parts: Vec<f64> = spec.split(',').map(|p| p.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| {
-            format!("--region '{spec}' is not 'west,south,east,north' in degrees, e.g. --region 100,0,125,25")
-        })?;
+        let parts: Vec<f64> = spec
+            .split(',')
+            .map(|p| p.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("--region '{spec}' is not 'west,south,east,north' in degrees, e.g. --region 100,0,125,25"))?;
         match parts[..] {
-            [west, south, east, north] if west < east && south < north && (-180.0..=180.0).contains(&west) && (-180.0..=180.0).contains(&east) && (-90.0..=90.0).contains(&south) && (-90.0..=90.0).contains(&north) => {
+            [west, south, east, north]
+                if west < east
+                    && south < north
+                    && (-180.0..=180.0).contains(&west)
+                    && (-180.0..=180.0).contains(&east)
+                    && (-90.0..=90.0).contains(&south)
+                    && (-90.0..=90.0).contains(&north) =>
+            {
                 self.boxes.push(Bbox { west, south, east, north });
                 self.name = format!("{} + {spec}", self.name);
                 Ok(())
             }
-            _ => Err(format!("--region '{spec}' must be 'west,south,east,north' with west<east, south<north, in degrees")),
+            _ => Err(format!(
+                "--region '{spec}' must be 'west,south,east,north' with west<east, south<north, in degrees"
+            )),
         }
     }
 
@@ -49,7 +60,12 @@ mod tests {
     #[test]
     fn archipelagos_are_inside_and_bangkok_is_not() {
         let vn = Region::vietnam();
-        let at = |lon, lat| Bbox { west: lon, south: lat, east: lon, north: lat };
+        let at = |lon, lat| Bbox {
+            west: lon,
+            south: lat,
+            east: lon,
+            north: lat,
+        };
         assert!(vn.contains(&at(107.59, 16.46))); // Huế
         assert!(vn.contains(&at(112.33, 16.83))); // Hoàng Sa
         assert!(vn.contains(&at(114.28, 8.64))); // Trường Sa

@@ -11,8 +11,15 @@ use unicode_normalization::UnicodeNormalization;
 use super::CrsError;
 
 /// dx, dy, dz (m), rx, ry, rz (arc-seconds, Position Vector), scale (ppm).
-pub const TOWGS84: [f64; 7] =
-    [-191.904_414_29, -39.303_182_79, -111.450_328_35, 0.009_288_36, -0.019_754_79, 0.004_273_72, 0.252_906_278];
+pub const TOWGS84: [f64; 7] = [
+    -191.904_414_29,
+    -39.303_182_79,
+    -111.450_328_35,
+    0.009_288_36,
+    -0.019_754_79,
+    0.004_273_72,
+    0.252_906_278,
+];
 
 const PROVINCES_CSV: &str = include_str!("../../importers/vn2000_provinces.csv");
 
@@ -64,7 +71,10 @@ fn province_key(name: &str) -> String {
 /// The official TM-3 central meridian of a (pre-2025) province, from importers/vn2000_provinces.csv.
 pub fn province_meridian(name: &str) -> Option<f64> {
     let key = province_key(name);
-    let key = ALIASES.iter().find(|(alias, _)| *alias == key).map_or(key.as_str(), |(_, real)| real);
+    let key = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == key)
+        .map_or(key.as_str(), |(_, real)| real);
     PROVINCES_CSV.lines().skip(1).find_map(|line| {
         let mut cols = line.split(',');
         let province = cols.next()?;
@@ -98,11 +108,18 @@ pub fn shorthand(input: &str) -> Result<Option<String>, CrsError> {
         }
         return Ok(Some(tm3(lon)));
     }
-    province_meridian(rest).map(|m| Some(tm3(m))).ok_or_else(|| CrsError::UnknownProvince(rest.to_string()))
+    province_meridian(rest)
+        .map(|m| Some(tm3(m)))
+        .ok_or_else(|| CrsError::UnknownProvince(rest.to_string()))
 }
 
 fn is_vn2000(srs: &SpatialRef) -> bool {
-    let datum = srs.get_attr_value("DATUM", 0).ok().flatten().unwrap_or_default().to_ascii_uppercase();
+    let datum = srs
+        .get_attr_value("DATUM", 0)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     datum.contains("VN-2000") || datum.contains("VN_2000") || datum.contains("VIETNAM_2000") || datum.contains("VN2000")
 }
 

@@ -37,12 +37,36 @@ const LAND_USE: [(&str, u32); 10] = [
 ];
 
 const WARD_NAMES: [&str; 16] = [
-    "Phú Xuân", "Kim Long", "Hương An", "Thuận Hóa", "Vỹ Dạ", "An Cựu", "Thủy Xuân", "Thủy Biều",
-    "Hương Thủy", "Phú Bài", "Thuận An", "Dương Nỗ", "Hóa Châu", "Hương Trà", "Phong Điền", "Phú Vang",
+    "Phú Xuân",
+    "Kim Long",
+    "Hương An",
+    "Thuận Hóa",
+    "Vỹ Dạ",
+    "An Cựu",
+    "Thủy Xuân",
+    "Thủy Biều",
+    "Hương Thủy",
+    "Phú Bài",
+    "Thuận An",
+    "Dương Nỗ",
+    "Hóa Châu",
+    "Hương Trà",
+    "Phong Điền",
+    "Phú Vang",
 ];
 const STREETS: [&str; 12] = [
-    "Lê Lợi", "Trần Hưng Đạo", "Hùng Vương", "Nguyễn Huệ", "Điện Biên Phủ", "Lý Thường Kiệt",
-    "Bà Triệu", "Nguyễn Trãi", "Đinh Tiên Hoàng", "Phan Đình Phùng", "Hà Nội", "Trường Chinh",
+    "Lê Lợi",
+    "Trần Hưng Đạo",
+    "Hùng Vương",
+    "Nguyễn Huệ",
+    "Điện Biên Phủ",
+    "Lý Thường Kiệt",
+    "Bà Triệu",
+    "Nguyễn Trãi",
+    "Đinh Tiên Hoàng",
+    "Phan Đình Phùng",
+    "Hà Nội",
+    "Trường Chinh",
 ];
 
 #[derive(Debug, Clone, Copy)]
@@ -64,10 +88,15 @@ struct Frame {
 
 impl Frame {
     fn new() -> Frame {
-        Frame { m_per_deg_lon: METRES_PER_DEG_LAT * LAT0.to_radians().cos() }
+        Frame {
+            m_per_deg_lon: METRES_PER_DEG_LAT * LAT0.to_radians().cos(),
+        }
     }
     fn at(&self, x_m: f64, y_m: f64) -> Coord<f64> {
-        Coord { x: LON0 + x_m / self.m_per_deg_lon, y: LAT0 + y_m / METRES_PER_DEG_LAT }
+        Coord {
+            x: LON0 + x_m / self.m_per_deg_lon,
+            y: LAT0 + y_m / METRES_PER_DEG_LAT,
+        }
     }
     fn ring(&self, pts: &[(f64, f64)]) -> LineString<f64> {
         let mut coords: Vec<Coord<f64>> = pts.iter().map(|&(x, y)| self.at(x, y)).collect();
@@ -90,7 +119,12 @@ impl Layout {
         let roads = (side / BLOCK) as f64;
         let width = side as f64 * PARCEL_W_M + roads * ROAD_M;
         let height = side as f64 * PARCEL_H_M + roads * ROAD_M;
-        Layout { side, frame: Frame::new(), half_w: width / 2.0, half_h: height / 2.0 }
+        Layout {
+            side,
+            frame: Frame::new(),
+            half_w: width / 2.0,
+            half_h: height / 2.0,
+        }
     }
     /// South-west corner of cell (col, row), in metres from the centre.
     fn cell_origin(&self, col: usize, row: usize) -> (f64, f64) {
@@ -139,7 +173,12 @@ impl LayerBuilder<'_> {
         fill: impl FnOnce(&mut dyn FnMut(Geometry<f64>, Vec<Value>) -> Result<(), StoreError>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let started = std::time::Instant::now();
-        let mut writer = self.store.begin_layer(NewLayer { name: name.into(), kind, fields, replace: true })?;
+        let mut writer = self.store.begin_layer(NewLayer {
+            name: name.into(),
+            kind,
+            fields,
+            replace: true,
+        })?;
         let mut count = 0u64;
         fill(&mut |g, props| {
             count += 1;
@@ -195,10 +234,17 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
     b.layer(
         "province",
         LayerKind::Admin,
-        vec![field("code", FieldType::Text), field("name", FieldType::Text), field("level", FieldType::Text)],
+        vec![
+            field("code", FieldType::Text),
+            field("name", FieldType::Text),
+            field("level", FieldType::Text),
+        ],
         |put| {
             let outline = frame.ring(&[(ex0, ey0), (ex1, ey0), (ex1, ey1), (ex0, ey1)]);
-            put(Polygon::new(outline, vec![]).into(), vec![text("46"), text("Thành phố Huế (demo)"), text("province")])
+            put(
+                Polygon::new(outline, vec![]).into(),
+                vec![text("46"), text("Thành phố Huế (demo)"), text("province")],
+            )
         },
     )?;
 
@@ -216,7 +262,10 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
                 let name = WARD_NAMES[i % WARD_NAMES.len()];
                 let level = if i % 5 == 4 { "xã" } else { "phường" };
                 let population = 8_000 + (i as i64 * 3_517) % 25_000;
-                put(ward.clone().into(), vec![text(format!("{}", 19_900 + i * 3)), text(name), text(level), Value::Int(population)])?;
+                put(
+                    ward.clone().into(),
+                    vec![text(format!("{}", 19_900 + i * 3)), text(name), text(level), Value::Int(population)],
+                )?;
             }
             Ok(())
         },
@@ -277,7 +326,11 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             // Taller near the centre, low-rise at the edges.
             let centrality = 1.0 - ((cx * cx + cy * cy).sqrt() / max_radius).min(1.0);
             let temporary = land_use == "ONT" && rng.below(100) < 12;
-            let floors = if temporary { 1 } else { 1 + (rng.range(0.0, 1.0) * (2.0 + 14.0 * centrality * centrality)) as i64 };
+            let floors = if temporary {
+                1
+            } else {
+                1 + (rng.range(0.0, 1.0) * (2.0 + 14.0 * centrality * centrality)) as i64
+            };
             let height = floors as f64 * 3.3 + rng.range(0.0, 1.5);
             let (w, h) = (rng.range(8.0, 14.0), rng.range(10.0, 18.0));
             let (bx, by) = (cx - w / 2.0, cy - h / 2.0);
@@ -291,7 +344,14 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             };
             if !courtyard && rng.below(3) == 0 {
                 // An L-shaped house: cut the north-east corner.
-                outer = vec![(bx, by), (bx + w, by), (bx + w, by + h * 0.6), (bx + w * 0.6, by + h * 0.6), (bx + w * 0.6, by + h), (bx, by + h)];
+                outer = vec![
+                    (bx, by),
+                    (bx + w, by),
+                    (bx + w, by + h * 0.6),
+                    (bx + w * 0.6, by + h * 0.6),
+                    (bx + w * 0.6, by + h),
+                    (bx, by + h),
+                ];
             }
             let props = vec![
                 Value::Int(floors),
@@ -339,51 +399,91 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
     b.layer(
         "roads",
         LayerKind::Infrastructure,
-        vec![field("asset_type", FieldType::Text), field("name", FieldType::Text), field("status", FieldType::Text), field("lanes", FieldType::Int)],
+        vec![
+            field("asset_type", FieldType::Text),
+            field("name", FieldType::Text),
+            field("status", FieldType::Text),
+            field("lanes", FieldType::Int),
+        ],
         |put| {
             let mut rng = SplitMix::new(17);
             for k in 1..blocks {
                 let (x, _) = layout.cell_origin(k * BLOCK, 0);
                 let (_, y) = layout.cell_origin(0, k * BLOCK);
                 let (rx, ry) = (x - ROAD_M / 2.0, y - ROAD_M / 2.0);
-                let class = if k % 4 == 0 { "primary" } else if k % 2 == 0 { "secondary" } else { "residential" };
+                let class = if k % 4 == 0 {
+                    "primary"
+                } else if k % 2 == 0 {
+                    "secondary"
+                } else {
+                    "residential"
+                };
                 let status = if rng.below(10) == 0 { "needs_repair" } else { "good" };
                 let lanes = if class == "primary" { 4 } else { 2 };
                 let ns = LineString(vec![frame.at(rx, -layout.half_h), frame.at(rx, layout.half_h)]);
-                put(ns.into(), vec![text("road"), text(STREETS[k % STREETS.len()]), text(status), Value::Int(lanes)])?;
+                put(
+                    ns.into(),
+                    vec![text("road"), text(STREETS[k % STREETS.len()]), text(status), Value::Int(lanes)],
+                )?;
                 let ew = LineString(vec![frame.at(-layout.half_w, ry), frame.at(layout.half_w, ry)]);
                 let name = format!("Đường số {k}");
-                put(ew.into(), vec![text(if class == "residential" { "road" } else { class }), text(name), text(status), Value::Int(lanes)])?;
+                put(
+                    ew.into(),
+                    vec![
+                        text(if class == "residential" { "road" } else { class }),
+                        text(name),
+                        text(status),
+                        Value::Int(lanes),
+                    ],
+                )?;
             }
             Ok(())
         },
     )?;
 
     // The Perfume River (sông Hương) crossing the province from south-west to north-east.
-    b.layer("water", LayerKind::Infrastructure, vec![field("asset_type", FieldType::Text), field("name", FieldType::Text)], |put| {
-        let mut left = Vec::new();
-        let mut right = Vec::new();
-        let steps = 40;
-        for s in 0..=steps {
-            let t = s as f64 / steps as f64;
-            let x = ex0 + t * (ex1 - ex0);
-            let y = ey0 * 0.3 + t * (ey1 - ey0) * 0.5 + 350.0 * (t * 9.0).sin();
-            left.push((x, y - 60.0));
-            right.push((x, y + 60.0));
-        }
-        right.reverse();
-        left.extend(right);
-        put(Polygon::new(frame.ring(&left), vec![]).into(), vec![text("river"), text("Sông Hương")])
-    })?;
+    b.layer(
+        "water",
+        LayerKind::Infrastructure,
+        vec![field("asset_type", FieldType::Text), field("name", FieldType::Text)],
+        |put| {
+            let mut left = Vec::new();
+            let mut right = Vec::new();
+            let steps = 40;
+            for s in 0..=steps {
+                let t = s as f64 / steps as f64;
+                let x = ex0 + t * (ex1 - ex0);
+                let y = ey0 * 0.3 + t * (ey1 - ey0) * 0.5 + 350.0 * (t * 9.0).sin();
+                left.push((x, y - 60.0));
+                right.push((x, y + 60.0));
+            }
+            right.reverse();
+            left.extend(right);
+            put(
+                Polygon::new(frame.ring(&left), vec![]).into(),
+                vec![text("river"), text("Sông Hương")],
+            )
+        },
+    )?;
 
-    let poi_fields = vec![field("name", FieldType::Text), field("category", FieldType::Text), field("capacity", FieldType::Int), field("has_fire_alarm", FieldType::Bool)];
+    let poi_fields = vec![
+        field("name", FieldType::Text),
+        field("category", FieldType::Text),
+        field("capacity", FieldType::Int),
+        field("has_fire_alarm", FieldType::Bool),
+    ];
     b.layer("schools", LayerKind::Poi, poi_fields.clone(), |put| {
         let mut rng = SplitMix::new(19);
         let count = (options.parcels / 800).clamp(6, 400);
         for i in 0..count {
             let p = frame.at(rng.range(-layout.half_w, layout.half_w), rng.range(-layout.half_h, layout.half_h));
             let level = ["Tiểu học", "THCS", "THPT", "Mầm non"][i % 4];
-            let props = vec![text(format!("Trường {level} {}", WARD_NAMES[i % WARD_NAMES.len()])), text("school"), Value::Int(200 + rng.below(1200) as i64), Value::Bool(rng.below(10) < 8)];
+            let props = vec![
+                text(format!("Trường {level} {}", WARD_NAMES[i % WARD_NAMES.len()])),
+                text("school"),
+                Value::Int(200 + rng.below(1200) as i64),
+                Value::Bool(rng.below(10) < 8),
+            ];
             put(Point(p).into(), props)?;
         }
         Ok(())
@@ -392,23 +492,44 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
         let mut rng = SplitMix::new(23);
         for (i, ward) in wards.iter().enumerate() {
             let c = centroid(ward);
-            let p = Coord { x: c.x + rng.range(-0.002, 0.002), y: c.y + rng.range(-0.002, 0.002) };
-            let props = vec![text(format!("Trạm y tế {}", WARD_NAMES[i % WARD_NAMES.len()])), text("health_station"), Value::Int(10 + rng.below(30) as i64), Value::Bool(rng.below(10) < 7)];
+            let p = Coord {
+                x: c.x + rng.range(-0.002, 0.002),
+                y: c.y + rng.range(-0.002, 0.002),
+            };
+            let props = vec![
+                text(format!("Trạm y tế {}", WARD_NAMES[i % WARD_NAMES.len()])),
+                text("health_station"),
+                Value::Int(10 + rng.below(30) as i64),
+                Value::Bool(rng.below(10) < 7),
+            ];
             put(Point(p).into(), props)?;
         }
         Ok(())
     })?;
-    b.layer("places", LayerKind::Poi, vec![field("name", FieldType::Text), field("category", FieldType::Text)], |put| {
-        for (i, ward) in wards.iter().enumerate() {
-            put(Point(centroid(ward)).into(), vec![text(WARD_NAMES[i % WARD_NAMES.len()]), text("ward")])?;
-        }
-        put(Point(frame.at(0.0, 0.0)).into(), vec![text("Kinh thành Huế"), text("landmark")])
-    })?;
+    b.layer(
+        "places",
+        LayerKind::Poi,
+        vec![field("name", FieldType::Text), field("category", FieldType::Text)],
+        |put| {
+            for (i, ward) in wards.iter().enumerate() {
+                put(
+                    Point(centroid(ward)).into(),
+                    vec![text(WARD_NAMES[i % WARD_NAMES.len()]), text("ward")],
+                )?;
+            }
+            put(Point(frame.at(0.0, 0.0)).into(), vec![text("Kinh thành Huế"), text("landmark")])
+        },
+    )?;
 
     b.layer(
         "street_lights",
         LayerKind::Infrastructure,
-        vec![field("asset_type", FieldType::Text), field("status", FieldType::Text), field("power_w", FieldType::Int), field("energy_kwh_month", FieldType::Float)],
+        vec![
+            field("asset_type", FieldType::Text),
+            field("status", FieldType::Text),
+            field("power_w", FieldType::Int),
+            field("energy_kwh_month", FieldType::Float),
+        ],
         |put| {
             let mut rng = SplitMix::new(29);
             for k in 1..blocks {
@@ -422,8 +543,15 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
                         _ => "off",
                     };
                     let power = [100, 150, 250][rng.below(3) as usize];
-                    let energy = if status == "working" { power as f64 * 11.0 * 30.0 / 1000.0 } else { 0.0 };
-                    put(Point(frame.at(rx + 5.0, y)).into(), vec![text("street_light"), text(status), Value::Int(power), Value::Float(energy)])?;
+                    let energy = if status == "working" {
+                        power as f64 * 11.0 * 30.0 / 1000.0
+                    } else {
+                        0.0
+                    };
+                    put(
+                        Point(frame.at(rx + 5.0, y)).into(),
+                        vec![text("street_light"), text(status), Value::Int(power), Value::Float(energy)],
+                    )?;
                     y += 40.0;
                 }
             }
@@ -433,23 +561,62 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
 
     // An industrial park in the south-east, with air and water quality sensors.
     let park = (layout.half_w * 0.5, -layout.half_h * 0.7);
-    b.layer("industrial_parks", LayerKind::Planning, vec![field("zone_code", FieldType::Text), field("land_use_function", FieldType::Text), field("decision_no", FieldType::Text), field("name", FieldType::Text)], |put| {
-        let (px, py) = park;
-        let ring = frame.ring(&[(px - 600.0, py - 400.0), (px + 600.0, py - 400.0), (px + 600.0, py + 400.0), (px - 600.0, py + 400.0)]);
-        put(Polygon::new(ring, vec![]).into(), vec![text("KCN-PB"), text("SKK"), text("1234/QĐ-UBND"), text("Khu công nghiệp Phú Bài")])
-    })?;
+    b.layer(
+        "industrial_parks",
+        LayerKind::Planning,
+        vec![
+            field("zone_code", FieldType::Text),
+            field("land_use_function", FieldType::Text),
+            field("decision_no", FieldType::Text),
+            field("name", FieldType::Text),
+        ],
+        |put| {
+            let (px, py) = park;
+            let ring = frame.ring(&[
+                (px - 600.0, py - 400.0),
+                (px + 600.0, py - 400.0),
+                (px + 600.0, py + 400.0),
+                (px - 600.0, py + 400.0),
+            ]);
+            put(
+                Polygon::new(ring, vec![]).into(),
+                vec![text("KCN-PB"), text("SKK"), text("1234/QĐ-UBND"), text("Khu công nghiệp Phú Bài")],
+            )
+        },
+    )?;
     b.layer(
         "env_sensors",
         LayerKind::Iot,
-        vec![field("device_type", FieldType::Text), field("status", FieldType::Text), field("value", FieldType::Float), field("limit", FieldType::Float), field("unit", FieldType::Text), field("violation", FieldType::Bool)],
+        vec![
+            field("device_type", FieldType::Text),
+            field("status", FieldType::Text),
+            field("value", FieldType::Float),
+            field("limit", FieldType::Float),
+            field("unit", FieldType::Text),
+            field("violation", FieldType::Bool),
+        ],
         |put| {
             let mut rng = SplitMix::new(31);
             for i in 0..24 {
                 let (px, py) = park;
                 let p = frame.at(px + rng.range(-700.0, 700.0), py + rng.range(-500.0, 500.0));
-                let (kind, limit, unit) = if i % 2 == 0 { ("pm25", 50.0, "µg/m³") } else { ("cod", 75.0, "mg/L") };
+                let (kind, limit, unit) = if i % 2 == 0 {
+                    ("pm25", 50.0, "µg/m³")
+                } else {
+                    ("cod", 75.0, "mg/L")
+                };
                 let value = (rng.range(0.3, 1.4) * limit * 10.0).round() / 10.0;
-                put(Point(p).into(), vec![text(kind), text(if rng.below(12) == 0 { "offline" } else { "online" }), Value::Float(value), Value::Float(limit), text(unit), Value::Bool(value > limit)])?;
+                put(
+                    Point(p).into(),
+                    vec![
+                        text(kind),
+                        text(if rng.below(12) == 0 { "offline" } else { "online" }),
+                        Value::Float(value),
+                        Value::Float(limit),
+                        text(unit),
+                        Value::Bool(value > limit),
+                    ],
+                )?;
             }
             Ok(())
         },
@@ -457,20 +624,40 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
     b.layer(
         "water_level_sensors",
         LayerKind::Iot,
-        vec![field("device_type", FieldType::Text), field("status", FieldType::Text), field("value", FieldType::Float), field("alert_level", FieldType::Float), field("unit", FieldType::Text)],
+        vec![
+            field("device_type", FieldType::Text),
+            field("status", FieldType::Text),
+            field("value", FieldType::Float),
+            field("alert_level", FieldType::Float),
+            field("unit", FieldType::Text),
+        ],
         |put| {
             let mut rng = SplitMix::new(37);
             for s in 0..12 {
                 let t = (s as f64 + 0.5) / 12.0;
                 let x = ex0 + t * (ex1 - ex0);
                 let y = ey0 * 0.3 + t * (ey1 - ey0) * 0.5 + 350.0 * (t * 9.0).sin() + 70.0;
-                put(Point(frame.at(x, y)).into(), vec![text("water_level"), text("online"), Value::Float((rng.range(0.5, 3.5) * 100.0).round() / 100.0), Value::Float(3.0), text("m")])?;
+                put(
+                    Point(frame.at(x, y)).into(),
+                    vec![
+                        text("water_level"),
+                        text("online"),
+                        Value::Float((rng.range(0.5, 3.5) * 100.0).round() / 100.0),
+                        Value::Float(3.0),
+                        text("m"),
+                    ],
+                )?;
             }
             Ok(())
         },
     )?;
 
-    let planning_fields = vec![field("zone_code", FieldType::Text), field("land_use_function", FieldType::Text), field("decision_no", FieldType::Text), field("max_floors", FieldType::Int)];
+    let planning_fields = vec![
+        field("zone_code", FieldType::Text),
+        field("land_use_function", FieldType::Text),
+        field("decision_no", FieldType::Text),
+        field("max_floors", FieldType::Int),
+    ];
     b.layer("planning_zones", LayerKind::Planning, planning_fields, |put| {
         let functions = [("ODT", 9), ("TMD", 15), ("CXKN", 0), ("DGD", 4), ("ONT", 4), ("SKC", 5)];
         let n = 3;
@@ -479,8 +666,21 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             for i in 0..n {
                 let (x, y) = (ex0 + i as f64 * w, ey0 + j as f64 * h);
                 let (func, max_floors) = functions[(i + j * n) % functions.len()];
-                let ring = frame.ring(&[(x + 50.0, y + 50.0), (x + w - 50.0, y + 50.0), (x + w - 50.0, y + h - 50.0), (x + 50.0, y + h - 50.0)]);
-                put(Polygon::new(ring, vec![]).into(), vec![text(format!("QH-{}{}", (b'A' + j as u8) as char, i + 1)), text(func), text("2159/QĐ-UBND"), Value::Int(max_floors)])?;
+                let ring = frame.ring(&[
+                    (x + 50.0, y + 50.0),
+                    (x + w - 50.0, y + 50.0),
+                    (x + w - 50.0, y + h - 50.0),
+                    (x + 50.0, y + h - 50.0),
+                ]);
+                put(
+                    Polygon::new(ring, vec![]).into(),
+                    vec![
+                        text(format!("QH-{}{}", (b'A' + j as u8) as char, i + 1)),
+                        text(func),
+                        text("2159/QĐ-UBND"),
+                        Value::Int(max_floors),
+                    ],
+                )?;
             }
         }
         Ok(())
@@ -492,21 +692,53 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
         Polygon::new(LineString(vec![c(x0, y0), c(x1, y0), c(x1, y1), c(x0, y1), c(x0, y0)]), vec![])
     };
     let zones = [zone(107.70, 16.62, 107.95, 16.80), zone(107.85, 16.80, 108.20, 17.05)];
-    b.layer("fishing_zones", LayerKind::Planning, vec![field("zone_code", FieldType::Text), field("name", FieldType::Text), field("permitted", FieldType::Bool)], |put| {
-        put(zones[0].clone().into(), vec![text("VB-1"), text("Vùng lộng Thuận An"), Value::Bool(true)])?;
-        put(MultiPolygon(vec![zones[1].clone()]).into(), vec![text("VK-2"), text("Vùng khơi Huế"), Value::Bool(true)])
-    })?;
+    b.layer(
+        "fishing_zones",
+        LayerKind::Planning,
+        vec![
+            field("zone_code", FieldType::Text),
+            field("name", FieldType::Text),
+            field("permitted", FieldType::Bool),
+        ],
+        |put| {
+            put(
+                zones[0].clone().into(),
+                vec![text("VB-1"), text("Vùng lộng Thuận An"), Value::Bool(true)],
+            )?;
+            put(
+                MultiPolygon(vec![zones[1].clone()]).into(),
+                vec![text("VK-2"), text("Vùng khơi Huế"), Value::Bool(true)],
+            )
+        },
+    )?;
     b.layer(
         "vessels",
         LayerKind::Iot,
-        vec![field("vessel_id", FieldType::Text), field("status", FieldType::Text), field("speed_kn", FieldType::Float), field("signal_lost", FieldType::Bool), field("in_permitted_zone", FieldType::Bool)],
+        vec![
+            field("vessel_id", FieldType::Text),
+            field("status", FieldType::Text),
+            field("speed_kn", FieldType::Float),
+            field("signal_lost", FieldType::Bool),
+            field("in_permitted_zone", FieldType::Bool),
+        ],
         |put| {
             let mut rng = SplitMix::new(41);
             for i in 0..60 {
                 let (lon, lat) = (rng.range(107.68, 108.3), rng.range(16.6, 17.1));
-                let inside = zones.iter().any(|z| lon >= z.exterior().0[0].x && lon <= z.exterior().0[1].x && lat >= z.exterior().0[0].y && lat <= z.exterior().0[2].y);
+                let inside = zones.iter().any(|z| {
+                    lon >= z.exterior().0[0].x && lon <= z.exterior().0[1].x && lat >= z.exterior().0[0].y && lat <= z.exterior().0[2].y
+                });
                 let lost = rng.below(15) == 0;
-                put(Point::new(lon, lat).into(), vec![text(format!("TTH-{:05}-TS", 90_000 + i * 37)), text(if lost { "signal_lost" } else { "fishing" }), Value::Float((rng.range(0.0, 12.0) * 10.0).round() / 10.0), Value::Bool(lost), Value::Bool(inside)])?;
+                put(
+                    Point::new(lon, lat).into(),
+                    vec![
+                        text(format!("TTH-{:05}-TS", 90_000 + i * 37)),
+                        text(if lost { "signal_lost" } else { "fishing" }),
+                        Value::Float((rng.range(0.0, 12.0) * 10.0).round() / 10.0),
+                        Value::Bool(lost),
+                        Value::Bool(inside),
+                    ],
+                )?;
             }
             Ok(())
         },
@@ -516,13 +748,20 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
 
 fn shoelace(pts: &[(f64, f64)]) -> f64 {
     let n = pts.len();
-    (0..n).map(|i| pts[i].0 * pts[(i + 1) % n].1 - pts[(i + 1) % n].0 * pts[i].1).sum::<f64>().abs() / 2.0
+    (0..n)
+        .map(|i| pts[i].0 * pts[(i + 1) % n].1 - pts[(i + 1) % n].0 * pts[i].1)
+        .sum::<f64>()
+        .abs()
+        / 2.0
 }
 
 fn centroid(p: &Polygon<f64>) -> Coord<f64> {
     let ring = &p.exterior().0[..p.exterior().0.len() - 1];
     let n = ring.len() as f64;
-    Coord { x: ring.iter().map(|c| c.x).sum::<f64>() / n, y: ring.iter().map(|c| c.y).sum::<f64>() / n }
+    Coord {
+        x: ring.iter().map(|c| c.x).sum::<f64>() / n,
+        y: ring.iter().map(|c| c.y).sum::<f64>() / n,
+    }
 }
 
 #[cfg(test)]

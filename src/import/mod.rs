@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use gdal::vector::{Geometry as OgrGeometry, LayerAccess, OGRFieldType};
 use gdal::cpl::CslStringList;
+use gdal::vector::{Geometry as OgrGeometry, LayerAccess, OGRFieldType};
 use geo::Validation;
 use geo_types::Geometry;
 use sha2::{Digest, Sha256};
@@ -41,7 +41,11 @@ pub enum ImportError {
     #[error("{file}: '.{extension}' is not a format bando imports; use Shapefile (.shp or .zip), GeoPackage, GeoJSON, FlatGeobuf, KML, GML, DXF, DGN, CSV or OSM PBF, or convert it with ogr2ogr")]
     Unsupported { file: PathBuf, extension: String },
     #[error("cannot read {file} as {format}: {reason}; check that the file is complete and really is {format}")]
-    Unreadable { file: PathBuf, format: &'static str, reason: String },
+    Unreadable {
+        file: PathBuf,
+        format: &'static str,
+        reason: String,
+    },
     #[error("reading {file} failed after {after} features: {reason}; the file is probably truncated or damaged (for a Shapefile, check that .shp, .shx and .dbf are complete)")]
     ReadFailed { file: PathBuf, after: u64, reason: String },
     #[error("{file} has no layer '{wanted}'; its layers are: {available}")]
@@ -53,9 +57,20 @@ pub enum ImportError {
     #[error(transparent)]
     Crs(#[from] CrsError),
     #[error("feature {fid} of {file} lands at {bbox} (lon/lat) after reprojection from {crs}, outside {region}: the CRS is probably wrong (VN-2000 metres declared as degrees, or degrees as metres?); pass the right --src-crs, or --region w,s,e,n for data elsewhere")]
-    OutsideRegion { file: PathBuf, fid: i64, bbox: Bbox, crs: String, region: String },
+    OutsideRegion {
+        file: PathBuf,
+        fid: i64,
+        bbox: Bbox,
+        crs: String,
+        region: String,
+    },
     #[error("feature {fid} of {file} cannot be reprojected from {crs}: {reason}; the CRS is probably wrong, pass the right --src-crs")]
-    Transform { file: PathBuf, fid: i64, crs: String, reason: String },
+    Transform {
+        file: PathBuf,
+        fid: i64,
+        crs: String,
+        reason: String,
+    },
     #[error("{count} invalid geometries in {file}:\n{listing}\nfix them at the source, or pass --repair to make them valid")]
     Invalid { file: PathBuf, count: usize, listing: String },
     #[error("text in field '{field}' of feature {fid} in {file} is not UTF-8 and the .dbf declares no code page (no .cpg file); pass --encoding, e.g. --encoding CP1258 for Windows Vietnamese")]
@@ -156,9 +171,7 @@ fn nfc(s: &str) -> Box<str> {
 fn parse_maps(maps: &[String]) -> Result<Vec<(String, String)>, ImportError> {
     maps.iter()
         .map(|m| match m.split_once('=') {
-            Some((src, dst)) if !src.trim().is_empty() && !dst.trim().is_empty() => {
-                Ok((src.trim().to_string(), dst.trim().to_string()))
-            }
+            Some((src, dst)) if !src.trim().is_empty() && !dst.trim().is_empty() => Ok((src.trim().to_string(), dst.trim().to_string())),
             _ => Err(ImportError::BadMap(m.clone())),
         })
         .collect()
@@ -177,15 +190,13 @@ fn guess_kind(source_names: &[String]) -> LayerKind {
         .map_or(LayerKind::Poi, |(_, kind)| kind)
 }
 
-fn plan_fields(
-    source: &[(String, FieldType)],
-    profile: &Profile,
-    maps: &[(String, String)],
-) -> Vec<FieldPlan> {
+fn plan_fields(source: &[(String, FieldType)], profile: &Profile, maps: &[(String, String)]) -> Vec<FieldPlan> {
     let mut used: HashSet<String> = HashSet::new();
     let mut plans = Vec::with_capacity(source.len());
     for (i, (name, ty)) in source.iter().enumerate() {
-        let explicit = maps.iter().find(|(src, _)| src == name || profile::match_key(src) == profile::match_key(name));
+        let explicit = maps
+            .iter()
+            .find(|(src, _)| src == name || profile::match_key(src) == profile::match_key(name));
         let (target_name, target_ty) = match explicit {
             Some((_, dst)) => {
                 let ty = profile.canonical_type(dst).map_or(*ty, |c| c.resolve(*ty));
@@ -204,7 +215,14 @@ fn plan_fields(
             target_name.push('_');
         }
         used.insert(target_name.clone());
-        plans.push(FieldPlan { source_index: i, source_name: name.clone(), target: FieldDef { name: target_name, ty: target_ty } });
+        plans.push(FieldPlan {
+            source_index: i,
+            source_name: name.clone(),
+            target: FieldDef {
+                name: target_name,
+                ty: target_ty,
+            },
+        });
     }
     plans
 }
@@ -258,15 +276,14 @@ fn polygonal_part(g: Geometry<f64>) -> Option<Geometry<f64>> {
     match g {
         Geometry::Polygon(_) | Geometry::MultiPolygon(_) => Some(g),
         Geometry::GeometryCollection(gc) => {
-            let polygons: Vec<geo_types::Polygon<f64>> = gc
-                .0
-                .into_iter()
-                .flat_map(|m| match m {
-                    Geometry::Polygon(p) => vec![p],
-                    Geometry::MultiPolygon(mp) => mp.0,
-                    _ => vec![],
-                })
-                .collect();
+            let polygons: Vec<geo_types::Polygon<f64>> =
+                gc.0.into_iter()
+                    .flat_map(|m| match m {
+                        Geometry::Polygon(p) => vec![p],
+                        Geometry::MultiPolygon(mp) => mp.0,
+                        _ => vec![],
+                    })
+                    .collect();
             match polygons.len() {
                 0 => None,
                 1 => polygons.into_iter().next().map(Geometry::Polygon),
@@ -316,7 +333,10 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
             // SAFETY: reading field `i` of the layer's own definition.
             let (subtype, raw_name) = unsafe {
                 let defn = gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), i as i32);
-                (gdal_sys::OGR_Fld_GetSubType(defn), std::ffi::CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(defn)).to_bytes().to_vec())
+                (
+                    gdal_sys::OGR_Fld_GetSubType(defn),
+                    std::ffi::CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(defn)).to_bytes().to_vec(),
+                )
             };
             let name = decoding.decode(&raw_name).map_or_else(|| f.name(), |n| nfc(&n).into_string());
             (name, ogr_field_type(f.field_type(), subtype), f.field_type())
@@ -347,7 +367,11 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         },
     };
     let crs_name = crs::describe(&source_srs);
-    let transform = if crs::is_wgs84_lonlat(&source_srs) { None } else { Some(crs::to_wgs84(&source_srs)?) };
+    let transform = if crs::is_wgs84_lonlat(&source_srs) {
+        None
+    } else {
+        Some(crs::to_wgs84(&source_srs)?)
+    };
 
     let writer = store.begin_layer(NewLayer {
         name: opts.layer.clone(),
@@ -370,163 +394,197 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     };
 
     let (tx, rx) = mpsc::sync_channel::<Batch>(4);
-    let (read, skipped, repaired, sha, writer) = std::thread::scope(|scope| -> Result<(u64, u64, u64, String, Box<dyn crate::store::LayerWriter>), ImportError> {
-        let hashing = scope.spawn(|| sha256_of(file));
-        let writing = scope.spawn(move || -> Result<Box<dyn crate::store::LayerWriter>, StoreError> {
-            let mut writer = writer;
-            for batch in rx {
-                for (geometry, properties) in &batch {
-                    writer.write(geometry, properties)?;
+    let (read, skipped, repaired, sha, writer) = std::thread::scope(
+        |scope| -> Result<(u64, u64, u64, String, Box<dyn crate::store::LayerWriter>), ImportError> {
+            let hashing = scope.spawn(|| sha256_of(file));
+            let writing = scope.spawn(move || -> Result<Box<dyn crate::store::LayerWriter>, StoreError> {
+                let mut writer = writer;
+                for batch in rx {
+                    for (geometry, properties) in &batch {
+                        writer.write(geometry, properties)?;
+                    }
                 }
-            }
-            Ok(writer)
-        });
+                Ok(writer)
+            });
 
-        let mut read = 0u64;
-        let mut skipped = 0u64;
-        let mut repaired = 0u64;
-        let mut invalid: Vec<String> = Vec::new();
-        let mut invalid_count = 0usize;
-        let mut batch: Batch = Vec::with_capacity(BATCH);
-        let mut failure: Option<ImportError> = None;
-        source::reset_gdal_error();
-        for feature in layer.features() {
-            read += 1;
-            let fid = feature.fid().map_or(read as i64, |f| f as i64);
-            let Some(ogr) = feature.geometry().filter(|g| !g.is_empty()) else {
-                skipped += 1;
-                continue;
-            };
-            let projected: OgrGeometry;
-            let ogr = match &transform {
-                Some(t) => match ogr.transform(t) {
-                    Ok(g) => {
-                        projected = g;
-                        &projected
-                    }
+            let mut read = 0u64;
+            let mut skipped = 0u64;
+            let mut repaired = 0u64;
+            let mut invalid: Vec<String> = Vec::new();
+            let mut invalid_count = 0usize;
+            let mut batch: Batch = Vec::with_capacity(BATCH);
+            let mut failure: Option<ImportError> = None;
+            source::reset_gdal_error();
+            for feature in layer.features() {
+                read += 1;
+                let fid = feature.fid().map_or(read as i64, |f| f as i64);
+                let Some(ogr) = feature.geometry().filter(|g| !g.is_empty()) else {
+                    skipped += 1;
+                    continue;
+                };
+                let projected: OgrGeometry;
+                let ogr = match &transform {
+                    Some(t) => match ogr.transform(t) {
+                        Ok(g) => {
+                            projected = g;
+                            &projected
+                        }
+                        Err(e) => {
+                            failure = Some(ImportError::Transform {
+                                file: file.clone(),
+                                fid,
+                                crs: crs_name.clone(),
+                                reason: e.to_string(),
+                            });
+                            break;
+                        }
+                    },
+                    None => ogr,
+                };
+                let geometry = match ogr.to_geo() {
+                    Ok(g) => g,
                     Err(e) => {
-                        failure = Some(ImportError::Transform { file: file.clone(), fid, crs: crs_name.clone(), reason: e.to_string() });
-                        break;
+                        invalid_count += 1;
+                        if invalid.len() < LISTED_INVALID {
+                            invalid.push(format!("  feature {fid}: unsupported geometry ({e})"));
+                        }
+                        continue;
                     }
-                },
-                None => ogr,
-            };
-            let geometry = match ogr.to_geo() {
-                Ok(g) => g,
-                Err(e) => {
-                    invalid_count += 1;
-                    if invalid.len() < LISTED_INVALID {
-                        invalid.push(format!("  feature {fid}: unsupported geometry ({e})"));
-                    }
+                };
+                let Some(bbox) = Bbox::of(&geometry) else {
+                    skipped += 1;
                     continue;
+                };
+                if !opts.region.contains(&bbox) {
+                    failure = Some(ImportError::OutsideRegion {
+                        file: file.clone(),
+                        fid,
+                        bbox,
+                        crs: crs_name.clone(),
+                        region: opts.region.name.clone(),
+                    });
+                    break;
                 }
-            };
-            let Some(bbox) = Bbox::of(&geometry) else {
-                skipped += 1;
-                continue;
-            };
-            if !opts.region.contains(&bbox) {
-                failure = Some(ImportError::OutsideRegion {
-                    file: file.clone(),
-                    fid,
-                    bbox,
-                    crs: crs_name.clone(),
-                    region: opts.region.name.clone(),
-                });
-                break;
-            }
-            // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word.
-            let geometry = match first_validation_error(&geometry).filter(|_| !ogr.is_valid()) {
-                None => geometry,
-                Some(reason) if opts.repair => {
-                    let mended = ogr.make_valid(&CslStringList::new()).ok().filter(|g| g.is_valid()).and_then(|g| g.to_geo().ok());
-                    let collapsed = geometry_is_polygonal(&geometry) && geo::Area::unsigned_area(&geometry) == 0.0;
-                    match mended.map(|g| if geometry_is_polygonal(&geometry) { polygonal_part(g) } else { Some(g) }) {
-                        Some(Some(g)) => {
-                            repaired += 1;
-                            g
-                        }
-                        Some(None) | None if collapsed => {
-                            skipped += 1;
-                            continue;
-                        }
-                        Some(None) => {
-                            // A polygon that collapses to a line or a point when made valid has no
-                            // area left: it is empty for this layer.
-                            skipped += 1;
-                            continue;
-                        }
-                        None => {
-                            invalid_count += 1;
-                            if invalid.len() < LISTED_INVALID {
-                                invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
+                // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word.
+                let geometry = match first_validation_error(&geometry).filter(|_| !ogr.is_valid()) {
+                    None => geometry,
+                    Some(reason) if opts.repair => {
+                        let mended = ogr
+                            .make_valid(&CslStringList::new())
+                            .ok()
+                            .filter(|g| g.is_valid())
+                            .and_then(|g| g.to_geo().ok());
+                        let collapsed = geometry_is_polygonal(&geometry) && geo::Area::unsigned_area(&geometry) == 0.0;
+                        match mended.map(|g| {
+                            if geometry_is_polygonal(&geometry) {
+                                polygonal_part(g)
+                            } else {
+                                Some(g)
                             }
-                            continue;
+                        }) {
+                            Some(Some(g)) => {
+                                repaired += 1;
+                                g
+                            }
+                            Some(None) | None if collapsed => {
+                                skipped += 1;
+                                continue;
+                            }
+                            Some(None) => {
+                                // A polygon that collapses to a line or a point when made valid has no
+                                // area left: it is empty for this layer.
+                                skipped += 1;
+                                continue;
+                            }
+                            None => {
+                                invalid_count += 1;
+                                if invalid.len() < LISTED_INVALID {
+                                    invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    Some(reason) => {
+                        invalid_count += 1;
+                        if invalid.len() < LISTED_INVALID {
+                            invalid.push(format!("  feature {fid}: {reason}"));
+                        }
+                        continue;
+                    }
+                };
+                let mut properties = Vec::with_capacity(plans.len());
+                for plan in &plans {
+                    match read_value(&feature, plan.source_index, ogr_types[plan.source_index], decoding) {
+                        Ok(v) => properties.push(v.coerce(plan.target.ty)),
+                        Err(()) => {
+                            failure = Some(ImportError::Encoding {
+                                file: file.clone(),
+                                field: plan.source_name.clone(),
+                                fid,
+                            });
+                            break;
                         }
                     }
                 }
-                Some(reason) => {
-                    invalid_count += 1;
-                    if invalid.len() < LISTED_INVALID {
-                        invalid.push(format!("  feature {fid}: {reason}"));
-                    }
+                if failure.is_some() {
+                    break;
+                }
+                if invalid_count > 0 {
+                    // The import will be refused: keep reading to list problems, stop writing.
                     continue;
                 }
-            };
-            let mut properties = Vec::with_capacity(plans.len());
-            for plan in &plans {
-                match read_value(&feature, plan.source_index, ogr_types[plan.source_index], decoding) {
-                    Ok(v) => properties.push(v.coerce(plan.target.ty)),
-                    Err(()) => {
-                        failure = Some(ImportError::Encoding { file: file.clone(), field: plan.source_name.clone(), fid });
-                        break;
+                batch.push((geometry, properties));
+                if batch.len() == BATCH {
+                    progress.set_position(read);
+                    if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                        break; // the writer failed; its error is reported below
                     }
                 }
             }
-            if failure.is_some() {
-                break;
-            }
-            if invalid_count > 0 {
-                // The import will be refused: keep reading to list problems, stop writing.
-                continue;
-            }
-            batch.push((geometry, properties));
-            if batch.len() == BATCH {
-                progress.set_position(read);
-                if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
-                    break; // the writer failed; its error is reported below
+            if failure.is_none() {
+                if let Some(reason) = source::take_gdal_error() {
+                    failure = Some(ImportError::ReadFailed {
+                        file: file.clone(),
+                        after: read,
+                        reason,
+                    });
                 }
             }
-        }
-        if failure.is_none() {
-            if let Some(reason) = source::take_gdal_error() {
-                failure = Some(ImportError::ReadFailed { file: file.clone(), after: read, reason });
+            if failure.is_none() && invalid_count > 0 {
+                if invalid_count > invalid.len() {
+                    invalid.push(format!("  ... and {} more", invalid_count - invalid.len()));
+                }
+                failure = Some(ImportError::Invalid {
+                    file: file.clone(),
+                    count: invalid_count,
+                    listing: invalid.join("\n"),
+                });
             }
-        }
-        if failure.is_none() && invalid_count > 0 {
-            if invalid_count > invalid.len() {
-                invalid.push(format!("  ... and {} more", invalid_count - invalid.len()));
+            if failure.is_none() && !batch.is_empty() {
+                let _ = tx.send(batch);
             }
-            failure = Some(ImportError::Invalid { file: file.clone(), count: invalid_count, listing: invalid.join("\n") });
-        }
-        if failure.is_none() && !batch.is_empty() {
-            let _ = tx.send(batch);
-        }
-        drop(tx);
-        let written = writing.join().expect("writer thread does not panic");
-        let sha = hashing.join().expect("hash thread does not panic");
-        progress.finish_and_clear();
-        if let Some(err) = failure {
-            return Err(err); // `written` is dropped here: the transaction rolls back
-        }
-        let writer = written?;
-        let sha = sha.map_err(|source| ImportError::Io { file: file.clone(), source })?;
-        Ok((read, skipped, repaired, sha, writer))
-    })?;
+            drop(tx);
+            let written = writing.join().expect("writer thread does not panic");
+            let sha = hashing.join().expect("hash thread does not panic");
+            progress.finish_and_clear();
+            if let Some(err) = failure {
+                return Err(err); // `written` is dropped here: the transaction rolls back
+            }
+            let writer = written?;
+            let sha = sha.map_err(|source| ImportError::Io {
+                file: file.clone(),
+                source,
+            })?;
+            Ok((read, skipped, repaired, sha, writer))
+        },
+    )?;
 
     let seconds = started.elapsed().as_secs_f64();
     let meta = writer.commit(Provenance {
-        source_file: file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        source_file: file
+            .file_name()
+            .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned()),
         source_sha256: sha,
         source_crs: crs_name,
         read,
@@ -535,7 +593,15 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         seconds,
     })?;
     let seconds = started.elapsed().as_secs_f64(); // including the commit
-    Ok(ImportSummary { written: meta.feature_count, layer: meta, read, skipped, repaired, seconds, source_layer })
+    Ok(ImportSummary {
+        written: meta.feature_count,
+        layer: meta,
+        read,
+        skipped,
+        repaired,
+        seconds,
+        source_layer,
+    })
 }
 
 fn geometry_is_polygonal(g: &Geometry<f64>) -> bool {

@@ -63,7 +63,11 @@ pub fn match_key(name: &str) -> String {
 impl Profile {
     /// The built-in profile of a kind (compiled in from importers/).
     pub fn default_for(kind: LayerKind) -> Profile {
-        let text = DEFAULTS.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t).expect("every kind has a profile");
+        let text = DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, t)| *t)
+            .expect("every kind has a profile");
         toml::from_str(text).expect("built-in profiles are valid TOML")
     }
 
@@ -72,7 +76,10 @@ impl Profile {
             path: path.to_path_buf(),
             reason: format!("{e}; profiles live in importers/, e.g. --profile importers/cadastral.toml"),
         })?;
-        toml::from_str(&text).map_err(|e| ImportError::Profile { path: path.to_path_buf(), reason: e.to_string() })
+        toml::from_str(&text).map_err(|e| ImportError::Profile {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
     }
 
     /// The canonical name and type for a source field, if the profile knows it.

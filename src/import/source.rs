@@ -26,7 +26,6 @@ const FORMATS: &[(&str, &str)] = &[
     ("osm", "OSM XML"),
 ];
 
-
 fn extension(path: &Path) -> String {
     path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
 }
@@ -76,11 +75,19 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<(Dataset, TextDecodin
         return Err(ImportError::Missing(file.to_path_buf()));
     }
     let ext = extension(file);
-    let format = FORMATS.iter().find(|(e, _)| *e == ext).map(|(_, f)| *f).ok_or_else(|| ImportError::Unsupported {
-        file: file.to_path_buf(),
-        extension: ext.clone(),
-    })?;
-    let gdal_path: PathBuf = if ext == "zip" { PathBuf::from(format!("/vsizip/{}", file.display())) } else { file.to_path_buf() };
+    let format = FORMATS
+        .iter()
+        .find(|(e, _)| *e == ext)
+        .map(|(_, f)| *f)
+        .ok_or_else(|| ImportError::Unsupported {
+            file: file.to_path_buf(),
+            extension: ext.clone(),
+        })?;
+    let gdal_path: PathBuf = if ext == "zip" {
+        PathBuf::from(format!("/vsizip/{}", file.display()))
+    } else {
+        file.to_path_buf()
+    };
 
     let mut options: Vec<String> = Vec::new();
     let mut decoding = TextDecoding::Utf8;
@@ -124,7 +131,11 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<(Dataset, TextDecodin
         },
     )
     .map(|dataset| (dataset, decoding))
-    .map_err(|e| ImportError::Unreadable { file: file.to_path_buf(), format, reason: e.to_string() })
+    .map_err(|e| ImportError::Unreadable {
+        file: file.to_path_buf(),
+        format,
+        reason: e.to_string(),
+    })
 }
 
 /// GDAL reports read errors (a truncated .shp, a broken record) through its error state rather
@@ -134,7 +145,9 @@ pub fn take_gdal_error() -> Option<String> {
     unsafe {
         let level = gdal_sys::CPLGetLastErrorType();
         if level == gdal_sys::CPLErr::CE_Failure || level == gdal_sys::CPLErr::CE_Fatal {
-            let msg = std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg()).to_string_lossy().into_owned();
+            let msg = std::ffi::CStr::from_ptr(gdal_sys::CPLGetLastErrorMsg())
+                .to_string_lossy()
+                .into_owned();
             gdal_sys::CPLErrorReset();
             return Some(msg);
         }

@@ -53,9 +53,18 @@ impl LayerData {
         let entries: Vec<Entry> = features
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| Bbox::of(&f.geometry).map(|b| Entry { index: i as u32, envelope: aabb(&b) }))
+            .filter_map(|(i, f)| {
+                Bbox::of(&f.geometry).map(|b| Entry {
+                    index: i as u32,
+                    envelope: aabb(&b),
+                })
+            })
             .collect();
-        LayerData { meta, features, tree: RTree::bulk_load(entries) }
+        LayerData {
+            meta,
+            features,
+            tree: RTree::bulk_load(entries),
+        }
     }
 
     pub fn load(store: &dyn Store, meta: LayerMeta) -> Result<LayerData, StoreError> {
@@ -84,7 +93,10 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn empty() -> Catalog {
-        Catalog { layers: ArcSwap::from_pointee(BTreeMap::new()), generation: std::sync::atomic::AtomicI64::new(-1) }
+        Catalog {
+            layers: ArcSwap::from_pointee(BTreeMap::new()),
+            generation: std::sync::atomic::AtomicI64::new(-1),
+        }
     }
 
     /// Loads every layer of the store.
@@ -143,12 +155,23 @@ mod tests {
     #[test]
     fn bbox_lookup_finds_exactly_the_features_inside() {
         let features: Vec<Feature> = (0..100)
-            .map(|i| Feature { id: i + 1, geometry: point!(x: 107.0 + i as f64 * 0.01, y: 16.0).into(), properties: vec![] })
+            .map(|i| Feature {
+                id: i + 1,
+                geometry: point!(x: 107.0 + i as f64 * 0.01, y: 16.0).into(),
+                properties: vec![],
+            })
             .collect();
         let meta = LayerMeta::new("p", LayerKind::Poi, GeometryKind::Point, vec![]);
         let layer = LayerData::build(meta, features);
-        let hits: Vec<i64> =
-            layer.in_bbox(&Bbox { west: 107.095, south: 15.9, east: 107.205, north: 16.1 }).map(|f| f.id).collect();
+        let hits: Vec<i64> = layer
+            .in_bbox(&Bbox {
+                west: 107.095,
+                south: 15.9,
+                east: 107.205,
+                north: 16.1,
+            })
+            .map(|f| f.id)
+            .collect();
         assert_eq!(hits.len(), 11);
         assert_eq!(layer.by_id(42).unwrap().id, 42);
     }

@@ -78,12 +78,18 @@ impl LocalFrame {
         } else {
             metres_per_degree(self.origin.y + half)
         };
-        Coord { x: dlon * kx, y: dlat * ky }
+        Coord {
+            x: dlon * kx,
+            y: dlat * ky,
+        }
     }
 
     /// Distance (m) from the origin to the nearest part of `geometry`; 0 inside a polygon.
     pub fn distance_to(&self, geometry: &Geometry<f64>) -> f64 {
-        let mut nearest = Nearest { frame: self, best2: f64::INFINITY };
+        let mut nearest = Nearest {
+            frame: self,
+            best2: f64::INFINITY,
+        };
         match geometry {
             Geometry::Point(p) => nearest.point(p.0),
             Geometry::MultiPoint(mp) => mp.0.iter().for_each(|p| nearest.point(p.0)),
@@ -101,7 +107,8 @@ impl LocalFrame {
             Geometry::Rect(r) => nearest.polygon(&r.to_polygon()),
             Geometry::Triangle(t) => nearest.polygon(&t.to_polygon()),
             Geometry::GeometryCollection(gc) => {
-                gc.0.iter().for_each(|g| nearest.best2 = nearest.best2.min(self.distance_to(g).powi(2)))
+                gc.0.iter()
+                    .for_each(|g| nearest.best2 = nearest.best2.min(self.distance_to(g).powi(2)))
             }
         }
         nearest.best2.sqrt()
@@ -142,7 +149,10 @@ impl Nearest<'_> {
                     let b = if i == pieces {
                         next
                     } else {
-                        self.frame.project(Coord { x: prev_deg.x + t * (c.x - prev_deg.x), y: prev_deg.y + t * (c.y - prev_deg.y) })
+                        self.frame.project(Coord {
+                            x: prev_deg.x + t * (c.x - prev_deg.x),
+                            y: prev_deg.y + t * (c.y - prev_deg.y),
+                        })
                     };
                     crossings += self.segment(a, b);
                     a = b;
@@ -159,7 +169,11 @@ impl Nearest<'_> {
     fn segment(&mut self, a: Coord<f64>, b: Coord<f64>) -> u32 {
         let (dx, dy) = (b.x - a.x, b.y - a.y);
         let len2 = dx * dx + dy * dy;
-        let t = if len2 > 0.0 { (-(a.x * dx + a.y * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+        let t = if len2 > 0.0 {
+            (-(a.x * dx + a.y * dy) / len2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let (px, py) = (a.x + t * dx, a.y + t * dy);
         self.best2 = self.best2.min(px * px + py * py);
         // Half-open rule on y so a vertex on the axis is counted once.
@@ -214,7 +228,10 @@ fn densified(coords: &[Coord<f64>]) -> Vec<Coord<f64>> {
         let pieces = (len / MAX_EDGE_M).ceil() as usize;
         for i in 1..pieces {
             let t = i as f64 / pieces as f64;
-            out.push(Coord { x: a.x + t * (b.x - a.x), y: a.y + t * (b.y - a.y) });
+            out.push(Coord {
+                x: a.x + t * (b.x - a.x),
+                y: a.y + t * (b.y - a.y),
+            });
         }
     }
     out.extend(coords.last());
@@ -241,7 +258,10 @@ fn ring_area_m2(ring: &LineString<f64>) -> f64 {
             let mid = metres_per_degree(lat0 + u / 2.0).1;
             (kx, u * mid)
         };
-        Coord { x: (c.x - first.x) * kx, y: arc }
+        Coord {
+            x: (c.x - first.x) * kx,
+            y: arc,
+        }
     };
     let pts: Vec<Coord<f64>> = coords.iter().map(|&c| project(c)).collect();
     let twice: f64 = pts.windows(2).map(|w| w[0].x * w[1].y - w[1].x * w[0].y).sum();

@@ -41,9 +41,11 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
     let misconfigured = |reason: String| QueryError::BadParameter(format!("indicator '{}': {reason}", indicator.id));
     let filter = indicator.filter.bind(&data.meta).map_err(misconfigured)?;
     let field = match (indicator.measure, &indicator.field) {
-        (Measure::Sum, Some(name)) => {
-            Some(data.meta.field_index(name).ok_or_else(|| misconfigured(format!("layer '{}' has no field '{name}'", data.meta.name)))?)
-        }
+        (Measure::Sum, Some(name)) => Some(
+            data.meta
+                .field_index(name)
+                .ok_or_else(|| misconfigured(format!("layer '{}' has no field '{name}'", data.meta.name)))?,
+        ),
         _ => None,
     };
     // Per unit: features, matching features, sum of the field over matching features.
@@ -72,7 +74,13 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
                 Some(v) if indicator.target.is_met(v) => "ok",
                 Some(_) => "below_target",
             };
-            UnitValue { unit: units.name(u), value, features, matching, status }
+            UnitValue {
+                unit: units.name(u),
+                value,
+                features,
+                matching,
+                status,
+            }
         })
         .collect();
     Ok(IndicatorValues {
@@ -104,5 +112,8 @@ pub fn indicators(ctx: &Context, id: &str, params: &Params) -> crate::Result<Ans
         .map(|i| evaluate(ctx, i))
         .collect::<Result<_, _>>()?;
     let body = serde_json::json!({ "scenario": scenario.id, "title": scenario.title, "indicators": values });
-    Ok(Answer { content_type: "application/json", body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))? })
+    Ok(Answer {
+        content_type: "application/json",
+        body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))?,
+    })
 }

@@ -24,15 +24,26 @@ pub fn parse_polygon(body: &[u8], max_vertices: usize) -> Result<MultiPolygon<f6
         _ => &json,
     };
     let coordinates = geometry.get("coordinates");
-    let mut budget = Budget { left: max_vertices, max: max_vertices };
+    let mut budget = Budget {
+        left: max_vertices,
+        max: max_vertices,
+    };
     let shape = match (geometry.get("type").and_then(Json::as_str), coordinates) {
         (Some("Polygon"), Some(c)) => MultiPolygon(vec![polygon(c, &mut budget)?]),
         (Some("MultiPolygon"), Some(Json::Array(parts))) if !parts.is_empty() => {
             MultiPolygon(parts.iter().map(|p| polygon(p, &mut budget)).collect::<Result<_, _>>()?)
         }
         (Some(t @ ("Polygon" | "MultiPolygon")), _) => return Err(invalid(format!("the {t} has no usable coordinates"))),
-        (Some(t), _) => return Err(invalid(format!("a {t} cannot bound a query; send a Polygon, MultiPolygon or a Feature holding one"))),
-        (None, _) => return Err(invalid("no GeoJSON \"type\"; send a Polygon, MultiPolygon or a Feature holding one")),
+        (Some(t), _) => {
+            return Err(invalid(format!(
+                "a {t} cannot bound a query; send a Polygon, MultiPolygon or a Feature holding one"
+            )))
+        }
+        (None, _) => {
+            return Err(invalid(
+                "no GeoJSON \"type\"; send a Polygon, MultiPolygon or a Feature holding one",
+            ))
+        }
     };
     // A simple closed ring of 4+ positions encloses an area: a collinear one folds back on itself.
     check_simple(&shape)?;
@@ -45,7 +56,9 @@ struct Budget {
 }
 
 fn polygon(json: &Json, budget: &mut Budget) -> Result<Polygon<f64>, QueryError> {
-    let Json::Array(rings) = json else { return Err(invalid("polygon coordinates must be an array of rings")) };
+    let Json::Array(rings) = json else {
+        return Err(invalid("polygon coordinates must be an array of rings"));
+    };
     let mut rings = rings.iter().map(|r| ring(r, budget));
     let exterior = rings.next().ok_or_else(|| invalid("a polygon needs an exterior ring"))??;
     let interiors: Vec<LineString<f64>> = rings.collect::<Result<_, _>>()?;
@@ -59,7 +72,9 @@ fn polygon(json: &Json, budget: &mut Budget) -> Result<Polygon<f64>, QueryError>
 }
 
 fn ring(json: &Json, budget: &mut Budget) -> Result<LineString<f64>, QueryError> {
-    let Json::Array(positions) = json else { return Err(invalid("a ring must be an array of [lon, lat] positions")) };
+    let Json::Array(positions) = json else {
+        return Err(invalid("a ring must be an array of [lon, lat] positions"));
+    };
     if positions.len() > budget.left {
         return Err(QueryError::TooManyVertices { max: budget.max });
     }
@@ -69,7 +84,9 @@ fn ring(json: &Json, budget: &mut Budget) -> Result<LineString<f64>, QueryError>
         return Err(invalid("a ring needs at least 4 positions (3 corners and the first repeated)"));
     }
     if coords.first() != coords.last() {
-        return Err(invalid("a ring must be closed: its last position must equal its first (RFC 7946 3.1.6)"));
+        return Err(invalid(
+            "a ring must be closed: its last position must equal its first (RFC 7946 3.1.6)",
+        ));
     }
     Ok(LineString(coords))
 }
@@ -81,7 +98,9 @@ fn position(json: &Json) -> Result<Coord<f64>, QueryError> {
     };
     match pair {
         (Some(x), Some(y)) if (-180.0..=180.0).contains(&x) && (-90.0..=90.0).contains(&y) => Ok(Coord { x, y }),
-        _ => Err(invalid(format!("position {json} is not a lon/lat in degrees (lon -180..180, lat -90..90)"))),
+        _ => Err(invalid(format!(
+            "position {json} is not a lon/lat in degrees (lon -180..180, lat -90..90)"
+        ))),
     }
 }
 
@@ -143,33 +162,59 @@ mod tests {
     #[test]
     fn polygons_features_and_multipolygons_parse() {
         let square = "[[[107.5,16.4],[107.6,16.4],[107.6,16.5],[107.5,16.5],[107.5,16.4]]]";
-        assert_eq!(parse(&format!(r#"{{"type":"Polygon","coordinates":{square}}}"#)).unwrap().0.len(), 1);
+        assert_eq!(
+            parse(&format!(r#"{{"type":"Polygon","coordinates":{square}}}"#)).unwrap().0.len(),
+            1
+        );
         let feature = format!(r#"{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}"#);
         assert_eq!(parse(&feature).unwrap().0.len(), 1);
         let other = "[[[107.7,16.4],[107.8,16.4],[107.8,16.5],[107.7,16.4]]]";
-        assert_eq!(parse(&format!(r#"{{"type":"MultiPolygon","coordinates":[{square},{other}]}}"#)).unwrap().0.len(), 2);
+        assert_eq!(
+            parse(&format!(r#"{{"type":"MultiPolygon","coordinates":[{square},{other}]}}"#))
+                .unwrap()
+                .0
+                .len(),
+            2
+        );
     }
 
     #[test]
     fn bad_polygons_are_refused_with_reasons() {
         let cases = [
-            (r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#, "intersects itself"),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}"#,
+                "intersects itself",
+            ),
             (r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1]]]}"#, "closed"),
             (r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[0,0]]]}"#, "at least 4"),
-            (r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[2,0],[0,0]]]}"#, "intersects itself"),
-            (r#"{"type":"Polygon","coordinates":[[[0,0],[0,0],[0,0],[0,0]]]}"#, "intersects itself"),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[1,0],[2,0],[0,0]]]}"#,
+                "intersects itself",
+            ),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[0,0],[0,0],[0,0]]]}"#,
+                "intersects itself",
+            ),
             (r#"{"type":"Polygon","coordinates":[[[0,0],[200,0],[1,1],[0,0]]]}"#, "lon/lat"),
             (r#"{"type":"Point","coordinates":[0,0]}"#, "cannot bound"),
             (r#"{"type":"Polygon"}"#, "no usable"),
             (r#"not json"#, "not JSON"),
-            (r#"{"type":"Polygon","coordinates":[[[0,0],[4,0],[4,4],[0,4],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}"#, "outside"),
-            (r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[2,0],[2,2],[0,0]]],[[[1,0],[3,0],[3,2],[1,0]]]]}"#, "intersects itself"),
+            (
+                r#"{"type":"Polygon","coordinates":[[[0,0],[4,0],[4,4],[0,4],[0,0]],[[5,5],[6,5],[6,6],[5,5]]]}"#,
+                "outside",
+            ),
+            (
+                r#"{"type":"MultiPolygon","coordinates":[[[[0,0],[2,0],[2,2],[0,0]]],[[[1,0],[3,0],[3,2],[1,0]]]]}"#,
+                "intersects itself",
+            ),
         ];
         for (body, expected) in cases {
             let err = parse(body).unwrap_err().to_string();
             assert!(err.contains(expected), "{body}: {err}");
         }
-        let big: Vec<String> = (0..=100).map(|i| format!("[{},{}]", (i as f64 * 0.06).cos(), (i as f64 * 0.06).sin())).collect();
+        let big: Vec<String> = (0..=100)
+            .map(|i| format!("[{},{}]", (i as f64 * 0.06).cos(), (i as f64 * 0.06).sin()))
+            .collect();
         let body = format!(r#"{{"type":"Polygon","coordinates":[[{}]]}}"#, big.join(","));
         assert!(matches!(parse(&body), Err(QueryError::TooManyVertices { .. })));
     }

@@ -59,7 +59,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_radius_m: 50_000.0, max_vertices: 100_000 }
+        Limits {
+            max_radius_m: 50_000.0,
+            max_vertices: 100_000,
+        }
     }
 }
 
@@ -77,9 +80,13 @@ pub enum Operation<'a> {
     Bbox,
     Nearest,
     /// A drawn polygon in the body, or `admin=<layer>:<code>` in the parameters.
-    Boundary { body: Option<&'a [u8]> },
+    Boundary {
+        body: Option<&'a [u8]>,
+    },
     Stats,
-    Indicators { scenario: &'a str },
+    Indicators {
+        scenario: &'a str,
+    },
 }
 
 /// An answer ready to send: its media type and bytes.
@@ -112,15 +119,25 @@ fn admin_unit(catalog: &Catalog, spec: &str) -> Result<Region, QueryError> {
         .split_once(':')
         .ok_or_else(|| QueryError::BadParameter(format!("'{spec}' is not <admin layer>:<code>, e.g. wards:19900")))?;
     let data = layer(catalog, layer_name)?;
-    let field = data
-        .meta
-        .field_index("code")
-        .ok_or_else(|| QueryError::BadParameter(format!("layer '{layer_name}' has no 'code' field, so it cannot name administrative units")))?;
-    let unknown = || QueryError::UnknownUnit { layer: layer_name.to_string(), code: code.to_string() };
+    let field = data.meta.field_index("code").ok_or_else(|| {
+        QueryError::BadParameter(format!(
+            "layer '{layer_name}' has no 'code' field, so it cannot name administrative units"
+        ))
+    })?;
+    let unknown = || QueryError::UnknownUnit {
+        layer: layer_name.to_string(),
+        code: code.to_string(),
+    };
     // Admin layers hold tens to thousands of units and no index on codes; one pass is cheap.
-    let feature = data.features.iter().find(|f| f.properties[field].to_string() == code).ok_or_else(unknown)?;
+    let feature = data
+        .features
+        .iter()
+        .find(|f| f.properties[field].to_string() == code)
+        .ok_or_else(unknown)?;
     let shape = stats::polygons_of(&feature.geometry).ok_or_else(|| {
-        QueryError::BadParameter(format!("unit '{code}' of layer '{layer_name}' is not a polygon, so it cannot bound a query"))
+        QueryError::BadParameter(format!(
+            "unit '{code}' of layer '{layer_name}' is not a polygon, so it cannot bound a query"
+        ))
     })?;
     Region::new(shape).ok_or_else(unknown)
 }

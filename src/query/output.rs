@@ -44,7 +44,10 @@ impl HitList<'_> {
         self.layers
             .iter()
             .map(|l| match self.fields {
-                Some(fields) => fields.iter().filter_map(|f| l.meta.field_index(f).map(|i| (f.as_str(), i))).collect(),
+                Some(fields) => fields
+                    .iter()
+                    .filter_map(|f| l.meta.field_index(f).map(|i| (f.as_str(), i)))
+                    .collect(),
                 None => l.meta.fields.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect(),
             })
             .collect()
@@ -275,7 +278,10 @@ fn wkt(g: &Geometry<f64>) -> String {
         Geometry::MultiPoint(mp) => format!("MULTIPOINT {}", coords(&mp.0.iter().map(|p| p.0).collect::<Vec<_>>())),
         Geometry::Line(l) => format!("LINESTRING {}", coords(&[l.start, l.end])),
         Geometry::LineString(ls) => format!("LINESTRING {}", coords(&ls.0)),
-        Geometry::MultiLineString(ml) => format!("MULTILINESTRING ({})", ml.0.iter().map(|l| coords(&l.0)).collect::<Vec<_>>().join(", ")),
+        Geometry::MultiLineString(ml) => format!(
+            "MULTILINESTRING ({})",
+            ml.0.iter().map(|l| coords(&l.0)).collect::<Vec<_>>().join(", ")
+        ),
         Geometry::Polygon(p) => format!("POLYGON {}", poly(p)),
         Geometry::MultiPolygon(mp) => format!("MULTIPOLYGON ({})", mp.0.iter().map(poly).collect::<Vec<_>>().join(", ")),
         Geometry::Rect(r) => format!("POLYGON {}", poly(&r.to_polygon())),
@@ -310,13 +316,17 @@ pub fn csv(list: &HitList) -> Result<Vec<u8>, QueryError> {
             row.push(format!("{:.3}", hit.distance_m));
         }
         for name in &names {
-            let cell = columns[hit.layer as usize].iter().find(|(n, _)| n == name).map(|&(_, i)| feature.properties[i].to_string());
+            let cell = columns[hit.layer as usize]
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|&(_, i)| feature.properties[i].to_string());
             row.push(cell.unwrap_or_default());
         }
         row.push(wkt(&feature.geometry));
         w.write_record(&row).map_err(failed)?;
     }
-    w.into_inner().map_err(|e| QueryError::BadParameter(format!("cannot write CSV: {e}")))
+    w.into_inner()
+        .map_err(|e| QueryError::BadParameter(format!("cannot write CSV: {e}")))
 }
 
 #[cfg(test)]
@@ -326,7 +336,13 @@ mod tests {
 
     #[test]
     fn coordinates_keep_nine_decimals() {
-        for (v, text) in [(107.584800558719, "107.584800559"), (-0.5, "-0.5"), (16.0, "16"), (-0.000000001, "-0.000000001"), (1.05, "1.05")] {
+        for (v, text) in [
+            (107.584800558719, "107.584800559"),
+            (-0.5, "-0.5"),
+            (16.0, "16"),
+            (-0.000000001, "-0.000000001"),
+            (1.05, "1.05"),
+        ] {
             let mut out = Vec::new();
             coordinate(&mut out, v);
             assert_eq!(String::from_utf8(out).unwrap(), text);

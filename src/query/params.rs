@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use geo_types::Coord;
 
-use super::{QueryError, Catalog, LayerData, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{Catalog, LayerData, QueryError, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::feature::Bbox;
 
 fn bad(msg: impl Into<String>) -> QueryError {
@@ -65,7 +65,10 @@ impl Params<'_> {
 
     /// A distance in metres: positive and at most `max`.
     pub fn metres(&self, key: &str, default: Option<f64>, max: f64) -> Result<f64, QueryError> {
-        let value = self.number(key)?.or(default).ok_or_else(|| bad(format!("parameter '{key}' (metres) is required")))?;
+        let value = self
+            .number(key)?
+            .or(default)
+            .ok_or_else(|| bad(format!("parameter '{key}' (metres) is required")))?;
         if value <= 0.0 || value > max {
             return Err(bad(format!("{key} {value} must be more than 0 and at most {max} m")));
         }
@@ -73,7 +76,10 @@ impl Params<'_> {
     }
 
     pub fn page(&self) -> Result<Page, QueryError> {
-        Ok(Page { limit: self.count("limit", DEFAULT_LIMIT, MAX_LIMIT)?, offset: self.count("offset", 0, usize::MAX)? })
+        Ok(Page {
+            limit: self.count("limit", DEFAULT_LIMIT, MAX_LIMIT)?,
+            offset: self.count("offset", 0, usize::MAX)?,
+        })
     }
 
     /// A whole number in 1..=max (e.g. `k`).
@@ -87,12 +93,20 @@ impl Params<'_> {
     /// `bbox=west,south,east,north` in degrees.
     pub fn bbox(&self) -> Result<Bbox, QueryError> {
         let text = self.required("bbox")?;
-        let v: Vec<f64> = text.split(',').map(|s| s.trim().parse::<f64>()).collect::<Result<_, _>>().map_err(|_| bad(format!("bbox '{text}' is not four numbers")))?;
-        let [west, south, east, north] = v[..] else { return Err(bad(format!("bbox '{text}' must be west,south,east,north"))) };
+        let v: Vec<f64> = text
+            .split(',')
+            .map(|s| s.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| bad(format!("bbox '{text}' is not four numbers")))?;
+        let [west, south, east, north] = v[..] else {
+            return Err(bad(format!("bbox '{text}' must be west,south,east,north")));
+        };
         let ok_lon = |x: f64| (-180.0..=180.0).contains(&x);
         let ok_lat = |y: f64| (-90.0..=90.0).contains(&y);
         if !(ok_lon(west) && ok_lon(east) && ok_lat(south) && ok_lat(north)) || west > east || south > north {
-            return Err(bad(format!("bbox '{text}' must satisfy -180 <= west <= east <= 180 and -90 <= south <= north <= 90")));
+            return Err(bad(format!(
+                "bbox '{text}' must satisfy -180 <= west <= east <= 180 and -90 <= south <= north <= 90"
+            )));
         }
         Ok(Bbox { west, south, east, north })
     }
@@ -100,7 +114,9 @@ impl Params<'_> {
     /// `layers=a,b`: the named layers in that order (duplicates dropped), or every layer.
     pub fn layers(&self, catalog: &Catalog) -> Result<Vec<Arc<LayerData>>, QueryError> {
         let snapshot = catalog.snapshot();
-        let Some(names) = self.get("layers") else { return Ok(snapshot.values().cloned().collect()) };
+        let Some(names) = self.get("layers") else {
+            return Ok(snapshot.values().cloned().collect());
+        };
         let mut layers: Vec<Arc<LayerData>> = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let layer = snapshot.get(name).ok_or_else(|| QueryError::UnknownLayer(name.to_string()))?;

@@ -88,7 +88,12 @@ impl Region {
     /// Prepares a region; `None` for an empty multipolygon.
     pub fn new(shape: MultiPolygon<f64>) -> Option<Region> {
         let rect = shape.bounding_rect()?;
-        let bbox = Bbox { west: rect.min().x, south: rect.min().y, east: rect.max().x, north: rect.max().y };
+        let bbox = Bbox {
+            west: rect.min().x,
+            south: rect.min().y,
+            east: rect.max().x,
+            north: rect.max().y,
+        };
         let edges = RTree::bulk_load(edges_of(&shape.0));
         Some(Region { shape, bbox, edges })
     }
@@ -129,9 +134,12 @@ impl Region {
         self.edges.locate_in_envelope_intersecting(&aabb(bbox)).any(|e| e.meets(bbox))
     }
 
-/// Prepares the region for relating many features to it.
+    /// Prepares the region for relating many features to it.
     pub fn relater(&self) -> Relater<'_> {
-        Relater { region: self, graph: OnceCell::new() }
+        Relater {
+            region: self,
+            graph: OnceCell::new(),
+        }
     }
 
     /// Decides a feature near the boundary from robust orientation tests against the region
@@ -173,8 +181,8 @@ impl Region {
         }
         // The feature's outline keeps to one side of the region's boundary; a ring of the region
         // inside a polygonal feature still makes them overlap (or breaks "within").
-        let encloses_region_ring = matches!(geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_))
-            && near.iter().any(|e| geometry.intersects(&e.a));
+        let encloses_region_ring =
+            matches!(geometry, Geometry::Polygon(_) | Geometry::MultiPolygon(_)) && near.iter().any(|e| geometry.intersects(&e.a));
         Some(match (inside, encloses_region_ring) {
             (true, false) => Relation::Within,
             (false, false) => Relation::Disjoint,
@@ -198,7 +206,12 @@ impl Relater<'_> {
         if !region.bbox.intersects(bbox) {
             return Relation::Disjoint;
         }
-        let near: Vec<Edge> = region.edges.locate_in_envelope_intersecting(&aabb(bbox)).filter(|e| e.meets(bbox)).copied().collect();
+        let near: Vec<Edge> = region
+            .edges
+            .locate_in_envelope_intersecting(&aabb(bbox))
+            .filter(|e| e.meets(bbox))
+            .copied()
+            .collect();
         if near.is_empty() {
             return match geometry.coords_iter().next().map(|c| region.locate(c)) {
                 Some(Position::Inside | Position::Boundary) => Relation::Within,

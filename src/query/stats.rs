@@ -48,13 +48,25 @@ pub(crate) struct UnitName {
 
 impl Units {
     pub fn new(layer: Arc<LayerData>) -> Result<Units, QueryError> {
-        let regions: Vec<Option<Region>> = layer.features.par_iter().map(|f| polygons_of(&f.geometry).and_then(Region::new)).collect();
+        let regions: Vec<Option<Region>> = layer
+            .features
+            .par_iter()
+            .map(|f| polygons_of(&f.geometry).and_then(Region::new))
+            .collect();
         if regions.iter().all(Option::is_none) {
-            return Err(QueryError::BadParameter(format!("layer '{}' has no polygons, so it cannot group by unit", layer.meta.name)));
+            return Err(QueryError::BadParameter(format!(
+                "layer '{}' has no polygons, so it cannot group by unit",
+                layer.meta.name
+            )));
         }
         let code = layer.meta.field_index("code");
         let name = layer.meta.field_index("name");
-        Ok(Units { layer, regions, code, name })
+        Ok(Units {
+            layer,
+            regions,
+            code,
+            name,
+        })
     }
 
     /// The unit containing `p`: the lowest id among those whose boundary or interior holds it.
@@ -70,7 +82,11 @@ impl Units {
     pub fn name(&self, unit: u32) -> UnitName {
         let f = &self.layer.features[unit as usize];
         let text = |i: Option<usize>| i.map(|i| f.properties[i].to_string());
-        UnitName { id: f.id, code: text(self.code), name: text(self.name) }
+        UnitName {
+            id: f.id,
+            code: text(self.code),
+            name: text(self.name),
+        }
     }
 
     /// The units in id order, only those meeting `area` when one is given.
@@ -99,7 +115,11 @@ pub(crate) struct Assignment {
 pub(crate) fn assign(data: &LayerData, units: &Units, area: Option<&Region>) -> Assignment {
     let candidates: Vec<u32> = match area {
         Some(a) => {
-            let mut v: Vec<u32> = data.tree.locate_in_envelope_intersecting(&crate::index::aabb(&a.bbox)).map(|e| e.index).collect();
+            let mut v: Vec<u32> = data
+                .tree
+                .locate_in_envelope_intersecting(&crate::index::aabb(&a.bbox))
+                .map(|e| e.index)
+                .collect();
             v.sort_unstable();
             v
         }
@@ -116,7 +136,10 @@ pub(crate) fn assign(data: &LayerData, units: &Units, area: Option<&Region>) -> 
         })
         .collect();
     let pairs: Vec<(u32, u32)> = considered.iter().filter_map(|&(u, i)| u.map(|u| (u, i))).collect();
-    Assignment { unassigned: considered.len() - pairs.len(), pairs }
+    Assignment {
+        unassigned: considered.len() - pairs.len(),
+        pairs,
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize)]
@@ -185,7 +208,11 @@ impl Figures {
 
     fn add(&mut self, sample: Sample) {
         self.count += 1;
-        for (total, value) in [(&mut self.sum, sample.sum), (&mut self.area_m2, sample.area_m2), (&mut self.length_m, sample.length_m)] {
+        for (total, value) in [
+            (&mut self.sum, sample.sum),
+            (&mut self.area_m2, sample.area_m2),
+            (&mut self.length_m, sample.length_m),
+        ] {
             if let Some(t) = total.as_mut() {
                 *t += value;
             }
@@ -224,7 +251,11 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let field = |key: &str| -> Result<Option<usize>, QueryError> {
         params
             .get(key)
-            .map(|name| data.meta.field_index(name).ok_or_else(|| QueryError::BadParameter(format!("layer '{}' has no field '{name}' ({key}=)", data.meta.name))))
+            .map(|name| {
+                data.meta
+                    .field_index(name)
+                    .ok_or_else(|| QueryError::BadParameter(format!("layer '{}' has no field '{name}' ({key}=)", data.meta.name)))
+            })
             .transpose()
     };
     let group_by = field("group_by")?;
@@ -250,7 +281,11 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     for (&(unit, i), &sample) in assigned.pairs.iter().zip(&samples) {
         let f = &data.features[i as usize];
         let group = group_by.map_or(serde_json::Value::Null, |g| json_value(&f.properties[g]));
-        let entry = table.entry(unit).or_default().entry(group.to_string()).or_insert_with(|| (group, Figures::empty(measures)));
+        let entry = table
+            .entry(unit)
+            .or_default()
+            .entry(group.to_string())
+            .or_insert_with(|| (group, Figures::empty(measures)));
         entry.1.add(sample);
         total.add(sample);
     }
@@ -266,8 +301,20 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
                 figures.area_m2 = figures.area_m2.zip(g.area_m2).map(|(a, b)| a + b);
                 figures.length_m = figures.length_m.zip(g.length_m).map(|(a, b)| a + b);
             }
-            let groups = group_by.map(|_| groups.into_values().map(|(value, f)| Group { value, figures: f.rounded() }).collect());
-            UnitFigures { unit: units.name(u), figures: figures.rounded(), groups }
+            let groups = group_by.map(|_| {
+                groups
+                    .into_values()
+                    .map(|(value, f)| Group {
+                        value,
+                        figures: f.rounded(),
+                    })
+                    .collect()
+            });
+            UnitFigures {
+                unit: units.name(u),
+                figures: figures.rounded(),
+                groups,
+            }
         })
         .collect();
     let body = serde_json::json!({
@@ -281,5 +328,8 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         // Features in the area whose centroid lies in no unit.
         "unassigned": assigned.unassigned,
     });
-    Ok(Answer { content_type: "application/json", body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))? })
+    Ok(Answer {
+        content_type: "application/json",
+        body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))?,
+    })
 }

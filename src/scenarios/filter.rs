@@ -55,7 +55,12 @@ impl Filter {
             let index = layer.field_index(&c.field);
             if index.is_none() && c.field != "id" {
                 let known: Vec<&str> = layer.fields.iter().map(|f| f.name.as_str()).collect();
-                return Err(format!("layer '{}' has no field '{}' (fields: {})", layer.name, c.field, known.join(", ")));
+                return Err(format!(
+                    "layer '{}' has no field '{}' (fields: {})",
+                    layer.name,
+                    c.field,
+                    known.join(", ")
+                ));
             }
             let values = match (&c.op, &c.value) {
                 (Op::Exists, _) => vec![],
@@ -121,16 +126,36 @@ mod tests {
     use geo_types::point;
 
     fn meta() -> LayerMeta {
-        LayerMeta::new("lights", LayerKind::Infrastructure, GeometryKind::Point, vec![FieldDef { name: "status".into(), ty: FieldType::Text }, FieldDef { name: "power_w".into(), ty: FieldType::Int }])
+        LayerMeta::new(
+            "lights",
+            LayerKind::Infrastructure,
+            GeometryKind::Point,
+            vec![
+                FieldDef {
+                    name: "status".into(),
+                    ty: FieldType::Text,
+                },
+                FieldDef {
+                    name: "power_w".into(),
+                    ty: FieldType::Int,
+                },
+            ],
+        )
     }
 
     fn light(status: &str, power: i64) -> Feature {
-        Feature { id: 1, geometry: point!(x: 0.0, y: 0.0).into(), properties: vec![Value::Text(status.into()), Value::Int(power)] }
+        Feature {
+            id: 1,
+            geometry: point!(x: 0.0, y: 0.0).into(),
+            properties: vec![Value::Text(status.into()), Value::Int(power)],
+        }
     }
 
     #[test]
     fn conditions_compare_text_numbers_and_sets() {
-        let f: Filter = serde_json::from_str(r#"[{"field":"status","op":"in","value":["broken","off"]},{"field":"power_w","op":"ge","value":150}]"#).unwrap();
+        let f: Filter =
+            serde_json::from_str(r#"[{"field":"status","op":"in","value":["broken","off"]},{"field":"power_w","op":"ge","value":150}]"#)
+                .unwrap();
         let bound = f.bind(&meta()).unwrap();
         assert!(bound.matches(&light("broken", 250)));
         assert!(!bound.matches(&light("working", 250)));

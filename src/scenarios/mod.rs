@@ -148,14 +148,23 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario =
-            toml::from_str(text).map_err(|e| ScenarioError::Invalid { path: path.to_path_buf(), reason: e.to_string() })?;
-        scenario.check().map_err(|reason| ScenarioError::Invalid { path: path.to_path_buf(), reason })?;
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        scenario.check().map_err(|reason| ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         Ok(scenario)
     }
 
     fn check(&self) -> Result<(), String> {
-        let valid_id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        let valid_id = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        };
         if !valid_id(&self.id) {
             return Err(format!("id '{}' must be lower-case a-z, 0-9, _ or -", self.id));
         }
@@ -169,7 +178,10 @@ impl Scenario {
             }
             if let (Some(a), Some(b)) = (layer.minzoom, layer.maxzoom) {
                 if a > b || b > 22 {
-                    return Err(format!("layer '{}': zoom range {a}..{b} must satisfy minzoom <= maxzoom <= 22", layer.tile_id()));
+                    return Err(format!(
+                        "layer '{}': zoom range {a}..{b} must satisfy minzoom <= maxzoom <= 22",
+                        layer.tile_id()
+                    ));
                 }
             }
         }
@@ -198,15 +210,29 @@ impl Scenarios {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Scenarios::default()),
-            Err(e) => return Err(ScenarioError::Read { path: dir.to_path_buf(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(ScenarioError::Read {
+                    path: dir.to_path_buf(),
+                    reason: e.to_string(),
+                })
+            }
         };
-        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Read { path: path.clone(), reason: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Read {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
             let scenario = Scenario::parse(&text, &path)?;
             if by_id.contains_key(&scenario.id) {
-                return Err(ScenarioError::Invalid { path, reason: format!("scenario id '{}' is used twice", scenario.id) });
+                return Err(ScenarioError::Invalid {
+                    path,
+                    reason: format!("scenario id '{}' is used twice", scenario.id),
+                });
             }
             by_id.insert(scenario.id.clone(), scenario);
         }

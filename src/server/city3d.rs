@@ -24,7 +24,10 @@ pub struct City3dState {
 
 impl City3dState {
     pub fn new(options: City3dOptions, cache_bytes: u64) -> City3dState {
-        City3dState { options, cache: response_cache(cache_bytes) }
+        City3dState {
+            options,
+            cache: response_cache(cache_bytes),
+        }
     }
 }
 
@@ -43,7 +46,11 @@ impl File {
     }
 }
 
-fn layer_city(state: &AppState, name: &str, styling: impl FnOnce(&crate::index::LayerData) -> Result<Styling, Error>) -> Result<City3d, Error> {
+fn layer_city(
+    state: &AppState,
+    name: &str,
+    styling: impl FnOnce(&crate::index::LayerData) -> Result<Styling, Error>,
+) -> Result<City3d, Error> {
     let layer = state
         .catalog
         .get(name)
@@ -58,7 +65,10 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|coding| coding.split(';').next().is_some_and(|c| c.trim() == "gzip")))
+        .any(|v| {
+            v.split(',')
+                .any(|coding| coding.split(';').next().is_some_and(|c| c.trim() == "gzip"))
+        })
 }
 
 async fn respond(state: AppState, variant: String, city: City3d, file: File, headers: HeaderMap) -> ApiResult<Response> {
@@ -120,7 +130,11 @@ pub async fn layer_tileset(State(state): State<AppState>, Path(layer): Path<Stri
     respond(state, variant, city, file, headers).await
 }
 
-pub async fn layer_tile(State(state): State<AppState>, Path((layer, name)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn layer_tile(
+    State(state): State<AppState>,
+    Path((layer, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let (variant, city, file) = layer_variant(&state, &layer, File::tile(name)?)?;
     respond(state, variant, city, file, headers).await
 }
@@ -130,7 +144,11 @@ pub async fn scenario_tileset(State(state): State<AppState>, Path(id): Path<Stri
     respond(state, variant, city, file, headers).await
 }
 
-pub async fn scenario_tile(State(state): State<AppState>, Path((id, name)): Path<(String, String)>, headers: HeaderMap) -> ApiResult<Response> {
+pub async fn scenario_tile(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let (variant, city, file) = scenario_variant(&state, &id, File::tile(name)?)?;
     respond(state, variant, city, file, headers).await
 }

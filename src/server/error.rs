@@ -57,7 +57,11 @@ pub async fn json_rejections(response: Response) -> Response {
     }
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
-    let message = if text.trim().is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text.trim().to_string() };
+    let message = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text.trim().to_string()
+    };
     json_error(status, &message)
 }
 

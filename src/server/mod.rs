@@ -6,18 +6,18 @@
 pub mod city3d;
 pub mod error;
 mod layers;
-mod viewer;
 mod query;
 mod scenarios;
 mod tiles;
+mod viewer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 
@@ -76,7 +76,9 @@ pub fn router(state: AppState) -> Router {
         .route("/query/nearest", get(query::nearest))
         .route(
             "/query/boundary",
-            get(query::boundary_by_admin).post(query::boundary_by_polygon).layer(DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
+            get(query::boundary_by_admin)
+                .post(query::boundary_by_polygon)
+                .layer(DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
         )
         .route("/stats", get(query::stats))
         .route("/scenarios/{id}/indicators", get(query::indicators))
@@ -91,7 +93,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(axum::middleware::map_response(error::json_rejections))
         // Map clients (MapLibre, CesiumJS) are often served from another origin than the tiles.
-        .layer(tower_http::cors::CorsLayer::new().allow_origin(tower_http::cors::Any).allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::HEAD]).allow_headers(tower_http::cors::Any))
+        .layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::HEAD])
+                .allow_headers(tower_http::cors::Any),
+        )
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

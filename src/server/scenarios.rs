@@ -40,7 +40,14 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
         let scenario = state.scenarios.get(id)?;
         let source = TileSource::from_scenario(&state.catalog, scenario)?;
         let url = format!("{base}/scenarios/{id}/{{z}}/{{x}}/{{y}}.mvt");
-        return Ok(Json(tilejson::for_source(&source, &scenario.title, &scenario.description, &url, scenario.center)).into_response());
+        return Ok(Json(tilejson::for_source(
+            &source,
+            &scenario.title,
+            &scenario.description,
+            &url,
+            scenario.center,
+        ))
+        .into_response());
     }
     let scenario = state.scenarios.get(&name)?;
     let mut body = serde_json::to_value(scenario).unwrap_or_default();
@@ -52,7 +59,11 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
     Ok(Json(body).into_response())
 }
 
-pub async fn style_json(State(state): State<AppState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>) -> ApiResult<Json<Json_>> {
+pub async fn style_json(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Json_>> {
     let id = path_of(path)?;
     let scenario = state.scenarios.get(&id)?;
     let file = scenario.style.as_deref().ok_or_else(|| TileError::NoStyle(id.clone()))?;

@@ -22,7 +22,8 @@ const TILE_CACHE_CONTROL: &str = "public, max-age=60";
 
 /// Turns axum's path rejection (e.g. bytes that are not UTF-8) into our JSON 400.
 pub fn path_of<T>(path: Result<Path<T>, PathRejection>) -> ApiResult<T> {
-    path.map(|Path(p)| p).map_err(|e| ApiError(Error::bad_request(format!("bad path: {}", e.body_text()))))
+    path.map(|Path(p)| p)
+        .map_err(|e| ApiError(Error::bad_request(format!("bad path: {}", e.body_text()))))
 }
 
 /// The URL clients reach this server at: `--public-url`, else X-Forwarded-Proto/Host, else Host.
@@ -40,17 +41,26 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
         .and_then(clean)
         .or_else(|| headers.get(header::HOST).and_then(clean))
         .unwrap_or_else(|| state.config.addr.to_string());
-    let proto = headers.get("x-forwarded-proto").and_then(clean).filter(|p| p == "https" || p == "http").unwrap_or_else(|| "http".into());
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(clean)
+        .filter(|p| p == "https" || p == "http")
+        .unwrap_or_else(|| "http".into());
     format!("{proto}://{host}")
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or("");
-        let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0)));
-        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-    })
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q == 0.0)));
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
 }
 
 fn etag_matches(headers: &HeaderMap, etag: &str) -> bool {
@@ -122,7 +132,12 @@ fn with_cache_status(mut response: Response, status: &'static str) -> Response {
 
 /// Splits `123.mvt` into `123`; anything else is not a tile path.
 pub fn strip_mvt(y: &str) -> ApiResult<&str> {
-    y.strip_suffix(".mvt").ok_or_else(|| ApiError(Error::not_found(format!("'{}' is not a tile: tile paths end in /{{z}}/{{x}}/{{y}}.mvt", y.escape_default()))))
+    y.strip_suffix(".mvt").ok_or_else(|| {
+        ApiError(Error::not_found(format!(
+            "'{}' is not a tile: tile paths end in /{{z}}/{{x}}/{{y}}.mvt",
+            y.escape_default()
+        )))
+    })
 }
 
 pub async fn layer_tile(
@@ -186,7 +201,10 @@ pub async fn layer_tilejson(
 ) -> ApiResult<Json<serde_json::Value>> {
     let file = path_of(path)?;
     let layers = file.strip_suffix(".json").ok_or_else(|| {
-        ApiError(Error::not_found(format!("no route /tiles/{}; TileJSON is at /tiles/{{layers}}.json", file.escape_default())))
+        ApiError(Error::not_found(format!(
+            "no route /tiles/{}; TileJSON is at /tiles/{{layers}}.json",
+            file.escape_default()
+        )))
     })?;
     if let Some(archive) = state.tiles.archive(layers) {
         return Ok(Json(archive_tilejson(&archive, &base_url(&state, &headers))));
@@ -202,14 +220,21 @@ pub async fn glyphs(State(state): State<AppState>, path: Result<Path<(String, St
     let (fontstack, file) = path_of(path)?;
     let range = file
         .strip_suffix(".pbf")
-        .ok_or_else(|| ApiError(Error::not_found(format!("'{}' is not a glyph range: use /fonts/{{fontstack}}/{{start}}-{{end}}.pbf", file.escape_default()))))?
+        .ok_or_else(|| {
+            ApiError(Error::not_found(format!(
+                "'{}' is not a glyph range: use /fonts/{{fontstack}}/{{start}}-{{end}}.pbf",
+                file.escape_default()
+            )))
+        })?
         .to_string();
     let tiles = state.tiles.clone();
     let bytes = tokio::task::spawn_blocking(move || tiles.glyphs.range(&fontstack, &range))
         .await
         .map_err(|e| Error::Internal(format!("glyph task failed: {e}")))??;
     let mut r = Response::new(Body::from(bytes));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     Ok(r)
 }

@@ -36,13 +36,20 @@ pub fn routes(web_dir: &Path) -> Router<AppState> {
         })
         .into_service()
     };
-    let serve = |dir: PathBuf| ServeDir::new(dir).append_index_html_on_directories(false).not_found_service(missing());
+    let serve = |dir: PathBuf| {
+        ServeDir::new(dir)
+            .append_index_html_on_directories(false)
+            .not_found_service(missing())
+    };
     Router::new()
         .route("/", get(move || index_page(index.clone())))
-        .route("/index.html", get({
-            let index = web_dir.join("index.html");
-            move || index_page(index.clone())
-        }))
+        .route(
+            "/index.html",
+            get({
+                let index = web_dir.join("index.html");
+                move || index_page(index.clone())
+            }),
+        )
         .nest_service("/viewer", serve(web_dir.join("viewer")))
         .nest_service("/vendor/maplibre-gl", serve(web_dir.join(MAPLIBRE_DIST)))
         .nest_service("/vendor/cesium", serve(web_dir.join(CESIUM_BUILD)))

@@ -11,10 +11,10 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use super::{check_layer_name, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
-use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
+use super::{check_layer_name, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
+use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
 const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
@@ -94,22 +94,30 @@ impl GpkgStore {
                 conn.pragma_update(None, "user_version", GPKG_USER_VERSION)?;
             }
             let has_catalog: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| r.get::<_, i64>(0))
+                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .map_err(|e| corrupt(path, e))?
                 > 0;
             if !has_catalog {
-                conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(|e| write_error(path, e))?;
+                conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+                    .map_err(|e| write_error(path, e))?;
             }
         } else {
             let has_catalog: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| r.get::<_, i64>(0))
+                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .map_err(|e| corrupt(path, e))?
                 > 0;
             if !has_catalog {
                 return Err(StoreError::ReadOnly { path: path.to_path_buf() });
             }
         }
-        Ok(GpkgStore { path: path.to_path_buf(), reader: Mutex::new(conn) })
+        Ok(GpkgStore {
+            path: path.to_path_buf(),
+            reader: Mutex::new(conn),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -123,24 +131,32 @@ impl GpkgStore {
 }
 
 fn corrupt(path: &Path, e: rusqlite::Error) -> StoreError {
-    StoreError::Corrupt { path: path.to_path_buf(), reason: e.to_string() }
+    StoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 fn write_error(path: &Path, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) => {
-            StoreError::ReadOnly { path: path.to_path_buf() }
-        }
+        Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) => StoreError::ReadOnly { path: path.to_path_buf() },
         Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => corrupt(path, e),
         _ => StoreError::Sqlite(e),
     }
 }
 
 fn check_is_geopackage(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let app_id: i64 = conn.pragma_query_value(None, "application_id", |r| r.get(0)).map_err(|e| corrupt(path, e))?;
-    let integrity: String = conn.pragma_query_value(None, "quick_check", |r| r.get(0)).map_err(|e| corrupt(path, e))?;
+    let app_id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .map_err(|e| corrupt(path, e))?;
+    let integrity: String = conn
+        .pragma_query_value(None, "quick_check", |r| r.get(0))
+        .map_err(|e| corrupt(path, e))?;
     if integrity != "ok" {
-        return Err(StoreError::Corrupt { path: path.to_path_buf(), reason: format!("integrity check: {integrity}") });
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("integrity check: {integrity}"),
+        });
     }
     if app_id != GPKG_APPLICATION_ID {
         return Err(StoreError::Corrupt {
@@ -164,7 +180,12 @@ fn now_iso() -> String {
 fn layer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LayerMeta> {
     let fields: String = row.get("fields")?;
     let kind: String = row.get("kind")?;
-    let bbox = match (row.get::<_, Option<f64>>("min_x")?, row.get("min_y")?, row.get("max_x")?, row.get("max_y")?) {
+    let bbox = match (
+        row.get::<_, Option<f64>>("min_x")?,
+        row.get("min_y")?,
+        row.get("max_x")?,
+        row.get("max_y")?,
+    ) {
         (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
         _ => None,
     };
@@ -253,7 +274,11 @@ impl Store for GpkgStore {
         conn.pragma_update(None, "cache_size", -32_768i64)?;
         conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| write_error(&self.path, e))?;
         let exists: bool = conn
-            .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", [&spec.name], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [&spec.name],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some();
         if exists {
@@ -268,8 +293,11 @@ impl Store for GpkgStore {
             conn.execute("DELETE FROM gpkg_contents WHERE table_name = ?1", [&spec.name])?;
             conn.execute("DELETE FROM bando_layers WHERE name = ?1", [&spec.name])?;
         }
-        let columns: String =
-            spec.fields.iter().map(|f| format!(", {} {}", quote_ident(&f.name), f.ty.sql_type())).collect();
+        let columns: String = spec
+            .fields
+            .iter()
+            .map(|f| format!(", {} {}", quote_ident(&f.name), f.ty.sql_type()))
+            .collect();
         conn.execute(
             &format!(
                 "CREATE TABLE {} (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom GEOMETRY{columns})",
@@ -311,16 +339,26 @@ fn rtree_name(table: &str) -> String {
 fn register_geometry_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    let envelope_fns: [(&str, fn(&geom_codec::Envelope) -> f64); 4] =
-        [("ST_MinX", |e| e.min_x), ("ST_MaxX", |e| e.max_x), ("ST_MinY", |e| e.min_y), ("ST_MaxY", |e| e.max_y)];
+    let envelope_fns: [(&str, fn(&geom_codec::Envelope) -> f64); 4] = [
+        ("ST_MinX", |e| e.min_x),
+        ("ST_MaxX", |e| e.max_x),
+        ("ST_MinY", |e| e.min_y),
+        ("ST_MaxY", |e| e.max_y),
+    ];
     for (name, pick) in envelope_fns {
         conn.create_scalar_function(name, 1, flags, move |ctx| {
-            let blob = ctx.get_raw(0).as_blob_or_null().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            let blob = ctx
+                .get_raw(0)
+                .as_blob_or_null()
+                .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
             Ok(blob.and_then(geom_codec::envelope).map(|e| pick(&e)))
         })?;
     }
     conn.create_scalar_function("ST_IsEmpty", 1, flags, |ctx| {
-        let blob = ctx.get_raw(0).as_blob_or_null().map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+        let blob = ctx
+            .get_raw(0)
+            .as_blob_or_null()
+            .map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
         Ok(blob.map(|b| geom_codec::envelope(b).is_none()))
     })
 }
@@ -333,7 +371,9 @@ fn create_spatial_index(conn: &Connection, table: &str, entries: Vec<RtreeEntry>
     let trigger = |suffix: &str| quote_ident(&format!("{}_{suffix}", rtree_name(table)));
     conn.execute_batch(&format!("CREATE VIRTUAL TABLE {rtree} USING rtree(id, minx, maxx, miny, maxy)"))?;
     gpkg_rtree::bulk_load(conn, &rtree_name(table), entries)?;
-    let upsert = format!("INSERT OR REPLACE INTO {rtree} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));");
+    let upsert = format!(
+        "INSERT OR REPLACE INTO {rtree} VALUES (NEW.fid, ST_MinX(NEW.geom), ST_MaxX(NEW.geom), ST_MinY(NEW.geom), ST_MaxY(NEW.geom));"
+    );
     conn.execute_batch(&format!(
         "CREATE TRIGGER {ins} AFTER INSERT ON {t} WHEN (NEW.geom NOT NULL AND NOT ST_IsEmpty(NEW.geom))
            BEGIN {upsert} END;
@@ -519,7 +559,10 @@ mod tests {
         NewLayer {
             name: name.into(),
             kind: LayerKind::Cadastral,
-            fields: vec![FieldDef { name: "land_use".into(), ty: FieldType::Text }],
+            fields: vec![FieldDef {
+                name: "land_use".into(),
+                ty: FieldType::Text,
+            }],
             replace,
         }
     }
@@ -550,7 +593,13 @@ mod tests {
         let conn = store.reader();
         let check: String = conn.query_row("SELECT rtreecheck('rtree_parcels_geom')", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
-        let indexed: i64 = conn.query_row("SELECT count(*) FROM rtree_parcels_geom WHERE minx <= 107.55 AND maxx >= 107.55", [], |r| r.get(0)).unwrap();
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM rtree_parcels_geom WHERE minx <= 107.55 AND maxx >= 107.55",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(indexed, 1);
     }
 

@@ -21,13 +21,24 @@ impl RtreeEntry {
     pub fn new(id: i64, min_x: f64, max_x: f64, min_y: f64, max_y: f64) -> RtreeEntry {
         let down = |v: f64| {
             let f = v as f32;
-            if f as f64 > v { f.next_down() } else { f }
+            if f as f64 > v {
+                f.next_down()
+            } else {
+                f
+            }
         };
         let up = |v: f64| {
             let f = v as f32;
-            if (f as f64) < v { f.next_up() } else { f }
+            if (f as f64) < v {
+                f.next_up()
+            } else {
+                f
+            }
         };
-        RtreeEntry { id, bounds: [down(min_x), up(max_x), down(min_y), up(max_y)] }
+        RtreeEntry {
+            id,
+            bounds: [down(min_x), up(max_x), down(min_y), up(max_y)],
+        }
     }
 
     fn centre(&self) -> (f32, f32) {
@@ -37,7 +48,12 @@ impl RtreeEntry {
 
 fn union(entries: &[RtreeEntry]) -> [f32; 4] {
     entries.iter().fold([f32::MAX, f32::MIN, f32::MAX, f32::MIN], |acc, e| {
-        [acc[0].min(e.bounds[0]), acc[1].max(e.bounds[1]), acc[2].min(e.bounds[2]), acc[3].max(e.bounds[3])]
+        [
+            acc[0].min(e.bounds[0]),
+            acc[1].max(e.bounds[1]),
+            acc[2].min(e.bounds[2]),
+            acc[3].max(e.bounds[3]),
+        ]
     })
 }
 
@@ -52,7 +68,11 @@ fn pack(entries: &mut [RtreeEntry], capacity: usize) -> Vec<std::ops::Range<usiz
     for (s, slice) in entries.chunks_mut(per_slice).enumerate() {
         slice.sort_unstable_by(|a, b| a.centre().1.total_cmp(&b.centre().1));
         let base = s * per_slice;
-        ranges.extend((0..slice.len()).step_by(capacity).map(|start| base + start..base + (start + capacity).min(slice.len())));
+        ranges.extend(
+            (0..slice.len())
+                .step_by(capacity)
+                .map(|start| base + start..base + (start + capacity).min(slice.len())),
+        );
     }
     ranges
 }
@@ -80,7 +100,9 @@ fn encode_node(depth: u16, cells: &[RtreeEntry], node_size: usize) -> Vec<u8> {
 /// Replaces the contents of the (freshly created, empty) rtree `name` with `entries`.
 pub fn bulk_load(conn: &Connection, name: &str, entries: Vec<RtreeEntry>) -> rusqlite::Result<()> {
     let q = |suffix: &str| format!("\"{}_{suffix}\"", name.replace('"', "\"\""));
-    let node_size: usize = conn.query_row(&format!("SELECT length(data) FROM {} WHERE nodeno = 1", q("node")), [], |r| r.get(0))?;
+    let node_size: usize = conn.query_row(&format!("SELECT length(data) FROM {} WHERE nodeno = 1", q("node")), [], |r| {
+        r.get(0)
+    })?;
     let capacity = (node_size - 4) / 24;
     if entries.is_empty() {
         return Ok(());
@@ -91,8 +113,15 @@ pub fn bulk_load(conn: &Connection, name: &str, entries: Vec<RtreeEntry>) -> rus
     let nodes = pack(&mut leaves, capacity);
     let mut levels = vec![Level { cells: leaves, nodes }];
     while let Some(below) = levels.last().filter(|l| l.nodes.len() > 1) {
-        let mut cells: Vec<RtreeEntry> =
-            below.nodes.iter().enumerate().map(|(i, r)| RtreeEntry { id: i as i64, bounds: union(&below.cells[r.clone()]) }).collect();
+        let mut cells: Vec<RtreeEntry> = below
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| RtreeEntry {
+                id: i as i64,
+                bounds: union(&below.cells[r.clone()]),
+            })
+            .collect();
         let nodes = pack(&mut cells, capacity);
         levels.push(Level { cells, nodes });
     }
@@ -121,7 +150,10 @@ pub fn bulk_load(conn: &Connection, name: &str, entries: Vec<RtreeEntry>) -> rus
                 } else {
                     let child = first_number[level - 1] + cell.id;
                     insert_parent.execute(params![child, node_no])?;
-                    cells.push(RtreeEntry { id: child, bounds: cell.bounds });
+                    cells.push(RtreeEntry {
+                        id: child,
+                        bounds: cell.bounds,
+                    });
                 }
             }
             let node_depth = if level + 1 == levels.len() { depth } else { 0 };
@@ -138,7 +170,8 @@ mod tests {
     #[test]
     fn a_bulk_loaded_tree_passes_sqlite_checks_and_answers_queries() {
         let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE VIRTUAL TABLE r USING rtree(id, minx, maxx, miny, maxy)").unwrap();
+        conn.execute_batch("CREATE VIRTUAL TABLE r USING rtree(id, minx, maxx, miny, maxy)")
+            .unwrap();
         let side = 300;
         let entries: Vec<RtreeEntry> = (0..side * side)
             .map(|i| {
@@ -150,7 +183,11 @@ mod tests {
         let check: String = conn.query_row("SELECT rtreecheck('r')", [], |r| r.get(0)).unwrap();
         assert_eq!(check, "ok");
         let hits: i64 = conn
-            .query_row("SELECT count(*) FROM r WHERE maxx >= 107.01 AND minx <= 107.0195 AND maxy >= 16.05 AND miny <= 16.0595", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM r WHERE maxx >= 107.01 AND minx <= 107.0195 AND maxy >= 16.05 AND miny <= 16.0595",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(hits, 100);
         // The tree keeps working for the triggers' one-at-a-time inserts.

@@ -123,7 +123,10 @@ pub trait Store: Send + Sync {
     fn layers(&self) -> Result<Vec<LayerMeta>, StoreError>;
 
     fn layer(&self, name: &str) -> Result<LayerMeta, StoreError> {
-        self.layers()?.into_iter().find(|l| l.name == name).ok_or_else(|| StoreError::NoSuchLayer(name.to_string()))
+        self.layers()?
+            .into_iter()
+            .find(|l| l.name == name)
+            .ok_or_else(|| StoreError::NoSuchLayer(name.to_string()))
     }
 
     /// Import history of a layer, oldest first.

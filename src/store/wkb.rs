@@ -129,13 +129,27 @@ pub fn envelope(blob: &[u8]) -> Option<Envelope> {
     if (blob[3] >> 1) & 0b111 != 0 && blob.len() >= 40 {
         let read = |i: usize| {
             let b: [u8; 8] = blob[8 + i * 8..16 + i * 8].try_into().expect("8 bytes");
-            if le { f64::from_le_bytes(b) } else { f64::from_be_bytes(b) }
+            if le {
+                f64::from_le_bytes(b)
+            } else {
+                f64::from_be_bytes(b)
+            }
         };
-        return Some(Envelope { min_x: read(0), max_x: read(1), min_y: read(2), max_y: read(3) });
+        return Some(Envelope {
+            min_x: read(0),
+            max_x: read(1),
+            min_y: read(2),
+            max_y: read(3),
+        });
     }
     let geometry = decode_gpkg(blob).ok()??;
     let b = Bbox::of(&geometry)?;
-    Some(Envelope { min_x: b.west, max_x: b.east, min_y: b.south, max_y: b.north })
+    Some(Envelope {
+        min_x: b.west,
+        max_x: b.east,
+        min_y: b.south,
+        max_y: b.north,
+    })
 }
 
 /// Decodes a GeoPackage blob; `Ok(None)` for an empty geometry.
@@ -158,7 +172,10 @@ pub fn decode_gpkg(blob: &[u8]) -> Result<Option<Geometry<f64>>, String> {
     if blob.len() < start {
         return Err("truncated header".into());
     }
-    let mut reader = WkbReader { buf: &blob[start..], pos: 0 };
+    let mut reader = WkbReader {
+        buf: &blob[start..],
+        pos: 0,
+    };
     reader.geometry().map(Some)
 }
 

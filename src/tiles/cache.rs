@@ -29,13 +29,21 @@ impl EncodedTile {
     /// A tile stored gzipped elsewhere (a PMTiles archive); the raw form is made only if needed.
     pub fn from_gzip(gzipped: Vec<u8>, etag: String, need_raw: bool) -> std::io::Result<EncodedTile> {
         let raw = if need_raw { Bytes::from(gunzip(&gzipped)?) } else { Bytes::new() };
-        Ok(EncodedTile { raw, gzip: Some(Bytes::from(gzipped)), etag })
+        Ok(EncodedTile {
+            raw,
+            gzip: Some(Bytes::from(gzipped)),
+            etag,
+        })
     }
 
     /// Wraps a rendered tile; `level` is the gzip level (None: no gzip form).
     pub fn new(raw: Vec<u8>, etag: String, level: Option<u32>) -> EncodedTile {
         let gzip = level.filter(|_| !raw.is_empty()).map(|l| Bytes::from(gzip(&raw, l)));
-        EncodedTile { raw: Bytes::from(raw), gzip, etag }
+        EncodedTile {
+            raw: Bytes::from(raw),
+            gzip,
+            etag,
+        }
     }
 
     fn weight(&self) -> u32 {
@@ -51,7 +59,9 @@ impl TileCache {
     /// `budget_bytes == 0` switches the cache off.
     pub fn new(budget_bytes: u64) -> TileCache {
         let weigh = |key: &(String, TileId), tile: &Arc<EncodedTile>| tile.weight().saturating_add(key.0.len() as u32);
-        TileCache { inner: ByteBudgetCache::new(budget_bytes, weigh) }
+        TileCache {
+            inner: ByteBudgetCache::new(budget_bytes, weigh),
+        }
     }
 
     pub fn is_on(&self) -> bool {
@@ -70,7 +80,10 @@ impl TileCache {
     pub fn forget_layers(&self, layers: &[String]) {
         let layers: Vec<String> = layers.to_vec();
         self.inner.forget_if(move |key: &(String, TileId), _| {
-            key.0.split(':').filter_map(|part| part.rsplit_once('@')).any(|(name, _)| layers.iter().any(|l| l == name))
+            key.0
+                .split(':')
+                .filter_map(|part| part.rsplit_once('@'))
+                .any(|(name, _)| layers.iter().any(|l| l == name))
         });
     }
 }

@@ -41,7 +41,9 @@ pub fn export_pmtiles(
     progress: &dyn Fn(u64, u64),
 ) -> Result<ExportSummary, TileError> {
     if minzoom > maxzoom || maxzoom > MAX_ZOOM {
-        return Err(TileError::BadTile(format!("zoom range {minzoom}..{maxzoom} must satisfy minzoom <= maxzoom <= {MAX_ZOOM}")));
+        return Err(TileError::BadTile(format!(
+            "zoom range {minzoom}..{maxzoom} must satisfy minzoom <= maxzoom <= {MAX_ZOOM}"
+        )));
     }
     let started = std::time::Instant::now();
     let bounds = source
@@ -74,15 +76,32 @@ pub fn export_pmtiles(
         written += rendered.len() as u64;
         progress(((i * BATCH + batch.len()) as u64).min(total), total);
     }
-    let center = center.unwrap_or([(bounds.west + bounds.east) / 2.0, (bounds.south + bounds.north) / 2.0, minzoom as f64]);
-    let extent = Extent { minzoom, maxzoom, bounds: bounds.to_array(), center };
+    let center = center.unwrap_or([
+        (bounds.west + bounds.east) / 2.0,
+        (bounds.south + bounds.north) / 2.0,
+        minzoom as f64,
+    ]);
+    let extent = Extent {
+        minzoom,
+        maxzoom,
+        bounds: bounds.to_array(),
+        center,
+    };
     let mut metadata = tilejson::for_source(source, name, description, "", Some(center));
     if let Some(m) = metadata.as_object_mut() {
         m.remove("tiles");
-        m.insert("generator".into(), serde_json::Value::from(format!("bando {}", env!("CARGO_PKG_VERSION"))));
+        m.insert(
+            "generator".into(),
+            serde_json::Value::from(format!("bando {}", env!("CARGO_PKG_VERSION"))),
+        );
         m.insert("minzoom".into(), minzoom.into());
         m.insert("maxzoom".into(), maxzoom.into());
     }
     let (_, bytes) = writer.finish(extent, &metadata)?;
-    Ok(ExportSummary { tiles_visited: total, tiles_written: written, bytes, seconds: started.elapsed().as_secs_f64() })
+    Ok(ExportSummary {
+        tiles_visited: total,
+        tiles_written: written,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

@@ -34,7 +34,10 @@ fn index_fonts(dir: &Path, files: &mut HashMap<String, PathBuf>) {
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         if path.is_dir() {
             index_fonts(&path, files);
-        } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ttf") || e.eq_ignore_ascii_case("otf")) {
+        } else if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("ttf") || e.eq_ignore_ascii_case("otf"))
+        {
             if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
                 files.entry(stem.to_string()).or_insert(path);
             }
@@ -54,7 +57,12 @@ fn file_stem_of(font_name: &str) -> Option<String> {
 
 /// Parses `0-255.pbf`-style ranges (without the suffix): 256 code points starting at a multiple of 256.
 pub fn parse_range(range: &str) -> Result<u32, TileError> {
-    let bad = || TileError::BadGlyphs(format!("glyph range '{}' must be N-(N+255) with N a multiple of 256 up to 65280", range.escape_default()));
+    let bad = || {
+        TileError::BadGlyphs(format!(
+            "glyph range '{}' must be N-(N+255) with N a multiple of 256 up to 65280",
+            range.escape_default()
+        ))
+    };
     let (a, b) = range.split_once('-').ok_or_else(bad)?;
     let digits = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|c| c.is_ascii_digit());
     if !digits(a) || !digits(b) {
@@ -75,7 +83,10 @@ fn check_fontstack(fontstack: &str) -> Result<(), TileError> {
     if ok {
         Ok(())
     } else {
-        Err(TileError::BadGlyphs(format!("font stack '{}' may hold only letters, digits, spaces, '-', '_' and ','", fontstack.escape_default())))
+        Err(TileError::BadGlyphs(format!(
+            "font stack '{}' may hold only letters, digits, spaces, '-', '_' and ','",
+            fontstack.escape_default()
+        )))
     }
 }
 
@@ -86,7 +97,11 @@ impl Glyphs {
         for dir in FONT_DIRS {
             index_fonts(Path::new(dir), &mut files);
         }
-        Glyphs { files, fonts: Mutex::new(HashMap::new()), ranges: cache.then(|| Mutex::new(HashMap::new())) }
+        Glyphs {
+            files,
+            fonts: Mutex::new(HashMap::new()),
+            ranges: cache.then(|| Mutex::new(HashMap::new())),
+        }
     }
 
     /// The glyph PBF of `range` (e.g. `0-255`) for the first font of `fontstack` this machine has.
@@ -96,15 +111,26 @@ impl Glyphs {
         let (name, stem) = fontstack
             .split(',')
             .map(str::trim)
-            .find_map(|name| file_stem_of(name).filter(|stem| self.files.contains_key(stem)).map(|stem| (name, stem)))
+            .find_map(|name| {
+                file_stem_of(name)
+                    .filter(|stem| self.files.contains_key(stem))
+                    .map(|stem| (name, stem))
+            })
             .ok_or_else(|| TileError::UnknownFont(fontstack.to_string()))?;
-        if let Some(hit) = self.ranges.as_ref().and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).get(&(stem.clone(), start)).cloned()) {
+        if let Some(hit) = self
+            .ranges
+            .as_ref()
+            .and_then(|r| r.lock().unwrap_or_else(|e| e.into_inner()).get(&(stem.clone(), start)).cloned())
+        {
             return Ok(hit);
         }
         let font = self.font(&stem)?;
         let bytes = Bytes::from(encode_range(&font, name, start));
         if let Some(ranges) = &self.ranges {
-            ranges.lock().unwrap_or_else(|e| e.into_inner()).insert((stem, start), bytes.clone());
+            ranges
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((stem, start), bytes.clone());
         }
         Ok(bytes)
     }
@@ -115,9 +141,21 @@ impl Glyphs {
             return Ok(f.clone());
         }
         let path = &self.files[stem];
-        let data = std::fs::read(path).map_err(|e| TileError::BadFont { file: path.display().to_string(), reason: e.to_string() })?;
-        let font = fontdue::Font::from_bytes(data, fontdue::FontSettings { scale: SIZE, ..Default::default() })
-            .map_err(|e| TileError::BadFont { file: path.display().to_string(), reason: e.to_string() })?;
+        let data = std::fs::read(path).map_err(|e| TileError::BadFont {
+            file: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let font = fontdue::Font::from_bytes(
+            data,
+            fontdue::FontSettings {
+                scale: SIZE,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| TileError::BadFont {
+            file: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
         let font = Arc::new(font);
         fonts.insert(stem.to_string(), font.clone());
         Ok(font)

@@ -87,7 +87,12 @@ impl Ladder {
                 } else {
                     (PIXEL_UNITS / (size * EXTENT as f64)).log2().ceil().clamp(0.0, MAX_ZOOM as f64) as u8
                 };
-                Candidate { entry: *e, size, center: [(x0 + x1) / 2.0, (y0 + y1) / 2.0], size_zoom }
+                Candidate {
+                    entry: *e,
+                    size,
+                    center: [(x0 + x1) / 2.0, (y0 + y1) / 2.0],
+                    size_zoom,
+                }
             })
             .collect();
         // Larger features claim cells first; ties in file order, so the ladder is deterministic.
@@ -130,7 +135,12 @@ impl Ladder {
             }
         }
         let rungs = per_zoom.into_iter().map(RTree::bulk_load).collect();
-        Ladder { full_zoom, rungs, filtered, categorical: categorical_fields(layer) }
+        Ladder {
+            full_zoom,
+            rungs,
+            filtered,
+            categorical: categorical_fields(layer),
+        }
     }
 
     /// Indices (into `layer.features`) of the features drawn at zoom `z` whose box meets `bbox`.
@@ -150,7 +160,10 @@ impl Ladder {
         if z >= self.full_zoom && !self.filtered {
             layer.tree.size()
         } else {
-            self.rungs[..=(z as usize).min(self.rungs.len().saturating_sub(1))].iter().map(RTree::size).sum()
+            self.rungs[..=(z as usize).min(self.rungs.len().saturating_sub(1))]
+                .iter()
+                .map(RTree::size)
+                .sum()
         }
     }
 }
@@ -169,7 +182,11 @@ mod tests {
             .map(|i| {
                 let (x, y) = (107.5 + (i % n) as f64 * d, 16.4 + (i / n) as f64 * d);
                 let p = polygon![(x: x, y: y), (x: x + d * 0.9, y: y), (x: x + d * 0.9, y: y + d * 0.9), (x: x, y: y + d * 0.9)];
-                Feature { id: i as i64 + 1, geometry: p.into(), properties: vec![] }
+                Feature {
+                    id: i as i64 + 1,
+                    geometry: p.into(),
+                    properties: vec![],
+                }
             })
             .collect();
         let meta = LayerMeta {
@@ -196,10 +213,18 @@ mod tests {
         assert_eq!(ladder.drawn_at(&layer, 8), 0, "18 m squares are below a pixel at z8");
         assert_eq!(ladder.drawn_at(&layer, 12), 0, "18 m is 7.8 units at z12: below a pixel");
         let z13 = ladder.drawn_at(&layer, 13);
-        assert!(z13 > 0 && z13 < 10_000 / 2, "z13 draws a sample (37 m cells over 20 m squares): {z13}");
+        assert!(
+            z13 > 0 && z13 < 10_000 / 2,
+            "z13 draws a sample (37 m cells over 20 m squares): {z13}"
+        );
         assert_eq!(ladder.drawn_at(&layer, 16), 10_000);
         let mut out = Vec::new();
-        let all = Bbox { west: 100.0, south: 10.0, east: 110.0, north: 20.0 };
+        let all = Bbox {
+            west: 100.0,
+            south: 10.0,
+            east: 110.0,
+            north: 20.0,
+        };
         ladder.candidates(&layer, 13, &all, &mut out);
         assert_eq!(out.len(), z13);
     }
@@ -208,7 +233,10 @@ mod tests {
     fn a_filtered_ladder_keeps_its_sparse_subset_at_low_zoom() {
         let mut layer = grid(100);
         // Tag every 5th square of every 5th row: 400 squares 100 m apart, all drawable at z13.
-        layer.meta.fields = vec![crate::feature::FieldDef { name: "flag".into(), ty: crate::feature::FieldType::Bool }];
+        layer.meta.fields = vec![crate::feature::FieldDef {
+            name: "flag".into(),
+            ty: crate::feature::FieldType::Bool,
+        }];
         for (i, f) in layer.features.iter_mut().enumerate() {
             f.properties = vec![crate::feature::Value::Bool(i % 5 == 0 && (i / 100) % 5 == 0)];
         }

@@ -30,16 +30,25 @@ impl TileId {
         }
         let n = 1u64 << z;
         if x >= n || y >= n {
-            return Err(TileError::BadTile(format!("tile {z}/{x}/{y} does not exist: x and y must be below 2^{z} = {n}")));
+            return Err(TileError::BadTile(format!(
+                "tile {z}/{x}/{y} does not exist: x and y must be below 2^{z} = {n}"
+            )));
         }
-        Ok(TileId { z: z as u8, x: x as u32, y: y as u32 })
+        Ok(TileId {
+            z: z as u8,
+            x: x as u32,
+            y: y as u32,
+        })
     }
 
     /// Parses the three path segments of `/{z}/{x}/{y}` (decimal digits only).
     pub fn parse(z: &str, x: &str, y: &str) -> Result<TileId, TileError> {
         let number = |what: &str, s: &str| -> Result<u64, TileError> {
             if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(TileError::BadTile(format!("tile {what} '{}' is not a non-negative integer", s.escape_default())));
+                return Err(TileError::BadTile(format!(
+                    "tile {what} '{}' is not a non-negative integer",
+                    s.escape_default()
+                )));
             }
             s.parse().map_err(|_| TileError::BadTile(format!("tile {what} '{s}' is too large")))
         };
@@ -53,7 +62,12 @@ impl TileId {
         let pad = buffer / EXTENT as f64;
         let (x0, x1) = ((self.x as f64 - pad) / n, (self.x as f64 + 1.0 + pad) / n);
         let (y0, y1) = ((self.y as f64 - pad) / n, (self.y as f64 + 1.0 + pad) / n);
-        Bbox { west: world_to_lon(x0), south: world_to_lat(y1), east: world_to_lon(x1), north: world_to_lat(y0) }
+        Bbox {
+            west: world_to_lon(x0),
+            south: world_to_lat(y1),
+            east: world_to_lon(x1),
+            north: world_to_lat(y0),
+        }
     }
 
     /// Tiles at zoom `z` covering `bbox` (inclusive ranges of x and y).
@@ -103,12 +117,19 @@ pub struct TileProjection {
 impl TileProjection {
     pub fn new(tile: TileId) -> TileProjection {
         let scale = (1u64 << tile.z) as f64 * EXTENT as f64;
-        TileProjection { scale, origin_x: tile.x as f64 * EXTENT as f64, origin_y: tile.y as f64 * EXTENT as f64 }
+        TileProjection {
+            scale,
+            origin_x: tile.x as f64 * EXTENT as f64,
+            origin_y: tile.y as f64 * EXTENT as f64,
+        }
     }
 
     #[inline]
     pub fn project(&self, lon: f64, lat: f64) -> [f64; 2] {
-        [lon_to_world(lon) * self.scale - self.origin_x, lat_to_world(lat) * self.scale - self.origin_y]
+        [
+            lon_to_world(lon) * self.scale - self.origin_x,
+            lat_to_world(lat) * self.scale - self.origin_y,
+        ]
     }
 }
 

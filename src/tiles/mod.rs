@@ -92,7 +92,12 @@ impl TileService {
     /// Opens every `*.pmtiles` in `dir` (if it exists) and each of `files`, to serve by file stem.
     pub fn with_archives(mut self, dir: &std::path::Path, files: &[std::path::PathBuf]) -> Result<TileService, TileError> {
         let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "pmtiles")).collect())
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "pmtiles"))
+                    .collect()
+            })
             .unwrap_or_default();
         paths.sort();
         paths.extend(files.iter().cloned());
@@ -163,7 +168,11 @@ impl TileService {
             return hit;
         }
         let raw = render::render(source, tile, &|layer| self.ladder(layer));
-        let level = if self.cache.is_on() { Some(GZIP_CACHED) } else { want_gzip.then_some(GZIP_UNCACHED) };
+        let level = if self.cache.is_on() {
+            Some(GZIP_CACHED)
+        } else {
+            want_gzip.then_some(GZIP_UNCACHED)
+        };
         let encoded = Arc::new(EncodedTile::new(raw, source.etag(tile), level));
         self.cache.insert(&source.key, tile, encoded.clone());
         encoded

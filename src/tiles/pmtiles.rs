@@ -103,7 +103,15 @@ fn deserialize_directory(bytes: &[u8]) -> Result<Vec<Entry>, TileError> {
     if n > bytes.len() {
         return Err(corrupt("directory claims more entries than it has bytes"));
     }
-    let mut entries = vec![Entry { tile_id: 0, offset: 0, length: 0, run_length: 0 }; n];
+    let mut entries = vec![
+        Entry {
+            tile_id: 0,
+            offset: 0,
+            length: 0,
+            run_length: 0
+        };
+        n
+    ];
     let mut last = 0u64;
     for e in entries.iter_mut() {
         last += read_varint(bytes, &mut at)?;
@@ -117,7 +125,11 @@ fn deserialize_directory(bytes: &[u8]) -> Result<Vec<Entry>, TileError> {
     }
     for i in 0..n {
         let v = read_varint(bytes, &mut at)?;
-        entries[i].offset = if v == 0 && i > 0 { entries[i - 1].offset + entries[i - 1].length as u64 } else { v.saturating_sub(1) };
+        entries[i].offset = if v == 0 && i > 0 {
+            entries[i - 1].offset + entries[i - 1].length as u64
+        } else {
+            v.saturating_sub(1)
+        };
     }
     Ok(entries)
 }
@@ -159,13 +171,23 @@ impl Header {
         let mut b = Vec::with_capacity(HEADER_LEN);
         b.extend_from_slice(b"PMTiles");
         b.push(3);
-        for v in [self.root, self.metadata, self.leaves, self.data].iter().flat_map(|(o, l)| [*o, *l]) {
+        for v in [self.root, self.metadata, self.leaves, self.data]
+            .iter()
+            .flat_map(|(o, l)| [*o, *l])
+        {
             b.extend_from_slice(&v.to_le_bytes());
         }
         for c in self.counts {
             b.extend_from_slice(&c.to_le_bytes());
         }
-        b.extend_from_slice(&[1, self.internal_compression, self.tile_compression, self.tile_type, self.extent.minzoom, self.extent.maxzoom]);
+        b.extend_from_slice(&[
+            1,
+            self.internal_compression,
+            self.tile_compression,
+            self.tile_type,
+            self.extent.minzoom,
+            self.extent.maxzoom,
+        ]);
         for v in self.extent.bounds {
             b.extend_from_slice(&e7(v).to_le_bytes());
         }
@@ -201,7 +223,10 @@ impl Header {
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> TileError {
-    TileError::Io { path: path.display().to_string(), reason: e.to_string() }
+    TileError::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 /// Writes an archive: tiles are added in increasing tile-id order, then [`PmtilesWriter::finish`].
@@ -245,11 +270,21 @@ impl PmtilesWriter {
                     return Ok(());
                 }
             }
-            self.entries.push(Entry { tile_id: id, offset, length, run_length: 1 });
+            self.entries.push(Entry {
+                tile_id: id,
+                offset,
+                length,
+                run_length: 1,
+            });
             return Ok(());
         }
         self.data.write_all(gzipped).map_err(|e| io_error(&self.data_path, e))?;
-        let entry = Entry { tile_id: id, offset: self.written, length: gzipped.len() as u32, run_length: 1 };
+        let entry = Entry {
+            tile_id: id,
+            offset: self.written,
+            length: gzipped.len() as u32,
+            run_length: 1,
+        };
         self.by_hash.insert(hash, (entry.offset, entry.length));
         self.written += gzipped.len() as u64;
         self.entries.push(entry);
@@ -267,7 +302,12 @@ impl PmtilesWriter {
             let (mut leaves, mut pointers) = (Vec::new(), Vec::new());
             for chunk in self.entries.chunks(leaf_size) {
                 let bytes = gzip(&serialize_directory(chunk), 6);
-                pointers.push(Entry { tile_id: chunk[0].tile_id, offset: leaves.len() as u64, length: bytes.len() as u32, run_length: 0 });
+                pointers.push(Entry {
+                    tile_id: chunk[0].tile_id,
+                    offset: leaves.len() as u64,
+                    length: bytes.len() as u32,
+                    run_length: 0,
+                });
                 leaves.extend_from_slice(&bytes);
             }
             let root = gzip(&serialize_directory(&pointers), 6);
@@ -344,7 +384,11 @@ impl PmtilesArchive {
         let metadata = archive.read_internal(archive.header.metadata)?;
         archive.metadata = serde_json::from_slice(&metadata).unwrap_or(serde_json::Value::Null);
         let meta = std::fs::metadata(path).map_err(|e| io_error(path, e))?;
-        let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
         archive.version = format!("{:x}-{:x}", meta.len(), mtime);
         Ok(archive)
     }
@@ -425,16 +469,33 @@ mod tests {
         tiles.sort_by_key(|t| tile_id(*t));
         for t in &tiles {
             // Every 7th tile unique, the rest shared: exercises runs and de-duplication.
-            let body = if (t.x + t.y) % 7 == 0 { format!("tile {t}") } else { "same".to_string() };
+            let body = if (t.x + t.y) % 7 == 0 {
+                format!("tile {t}")
+            } else {
+                "same".to_string()
+            };
             w.add(*t, &gzip(body.as_bytes(), 1)).unwrap();
         }
-        let extent = Extent { minzoom: 7, maxzoom: 7, bounds: [-180.0, -85.0, 180.0, 85.0], center: [0.0, 0.0, 7.0] };
+        let extent = Extent {
+            minzoom: 7,
+            maxzoom: 7,
+            bounds: [-180.0, -85.0, 180.0, 85.0],
+            center: [0.0, 0.0, 7.0],
+        };
         w.finish(extent, &serde_json::json!({"name": "t"})).unwrap();
         let a = PmtilesArchive::open(&path).unwrap();
         assert_eq!(a.metadata["name"], "t");
-        for t in [TileId { z: 7, x: 0, y: 0 }, TileId { z: 7, x: 3, y: 4 }, TileId { z: 7, x: 127, y: 127 }] {
+        for t in [
+            TileId { z: 7, x: 0, y: 0 },
+            TileId { z: 7, x: 3, y: 4 },
+            TileId { z: 7, x: 127, y: 127 },
+        ] {
             let body = gunzip(&a.get(t).unwrap().unwrap()).unwrap();
-            let want = if (t.x + t.y) % 7 == 0 { format!("tile {t}") } else { "same".to_string() };
+            let want = if (t.x + t.y) % 7 == 0 {
+                format!("tile {t}")
+            } else {
+                "same".to_string()
+            };
             assert_eq!(String::from_utf8(body).unwrap(), want);
         }
         assert!(a.get(TileId { z: 6, x: 0, y: 0 }).unwrap().is_none());

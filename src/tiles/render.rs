@@ -49,7 +49,12 @@ pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer
             candidates.sort_unstable();
             let remaining = TILE_BUDGET.saturating_sub(out.len());
             let fields: Vec<usize> = if candidates.len() > DENSE_FEATURES {
-                layer.fields.iter().copied().filter(|&f| ladder.categorical.get(f).copied().unwrap_or(false)).collect()
+                layer
+                    .fields
+                    .iter()
+                    .copied()
+                    .filter(|&f| ladder.categorical.get(f).copied().unwrap_or(false))
+                    .collect()
             } else {
                 layer.fields.clone()
             };
@@ -83,14 +88,24 @@ fn encode_within_budget(
         }
         // First drop the attributes that are nearly unique per feature, then the smallest features.
         let unique_limit = (candidates.len() / 8).max(16);
-        let kept: Vec<usize> = fields.iter().zip(&distinct).filter(|(_, d)| **d <= unique_limit).map(|(f, _)| *f).collect();
+        let kept: Vec<usize> = fields
+            .iter()
+            .zip(&distinct)
+            .filter(|(_, d)| **d <= unique_limit)
+            .map(|(f, _)| *f)
+            .collect();
         if kept.len() < fields.len() {
             fields = kept;
             continue;
         }
         let keep = ((candidates.len() as f64) * (budget as f64 / written as f64) * 0.9) as usize;
         let features = &layer.data.features;
-        let extent = |i: u32| features[i as usize].geometry.bounding_rect().map_or(0.0, |r| r.width().max(r.height()));
+        let extent = |i: u32| {
+            features[i as usize]
+                .geometry
+                .bounding_rect()
+                .map_or(0.0, |r| r.width().max(r.height()))
+        };
         let mut ranked: Vec<(f64, u32)> = candidates.iter().map(|&i| (extent(i), i)).collect();
         ranked.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         ranked.truncate(keep);
@@ -147,7 +162,11 @@ mod tests {
                 let (x, y) = (107.58 + (i % 173) as f64 * 1e-5, 16.46 + (i / 173) as f64 * 1e-5);
                 let g = polygon![(x: x, y: y), (x: x + d, y: y), (x: x + d, y: y + d), (x: x, y: y + d)];
                 let note = format!("ghi chú số {i} về thửa đất này, đủ dài để vượt ngân sách của một ô bản đồ");
-                Feature { id: i + 1, geometry: g.into(), properties: vec![Value::Text(note.into()), Value::Int(i % 3)] }
+                Feature {
+                    id: i + 1,
+                    geometry: g.into(),
+                    properties: vec![Value::Text(note.into()), Value::Int(i % 3)],
+                }
             })
             .collect();
         let meta = LayerMeta {
@@ -156,7 +175,16 @@ mod tests {
             geometry_type: GeometryKind::Polygon,
             feature_count: 30_000,
             bbox: None,
-            fields: vec![FieldDef { name: "note".into(), ty: FieldType::Text }, FieldDef { name: "class".into(), ty: FieldType::Int }],
+            fields: vec![
+                FieldDef {
+                    name: "note".into(),
+                    ty: FieldType::Text,
+                },
+                FieldDef {
+                    name: "class".into(),
+                    ty: FieldType::Int,
+                },
+            ],
             source_file: String::new(),
             source_sha256: String::new(),
             source_crs: String::new(),
@@ -164,14 +192,28 @@ mod tests {
             import_id: 1,
         };
         let data = Arc::new(LayerData::build(meta, features));
-        let layer = SourceLayer { name: "dense".into(), ladder_key: "dense".into(), data: data.clone(), filter: None, fields: vec![0, 1], minzoom: 0, maxzoom: 22 };
-        let source = TileSource { layers: vec![layer], key: "test".into() };
+        let layer = SourceLayer {
+            name: "dense".into(),
+            ladder_key: "dense".into(),
+            data: data.clone(),
+            filter: None,
+            fields: vec![0, 1],
+            minzoom: 0,
+            maxzoom: 22,
+        };
+        let source = TileSource {
+            layers: vec![layer],
+            key: "test".into(),
+        };
         let ladder = Arc::new(Ladder::build(&data, None));
         // The z14 tile holding (107.58, 16.46), where all the squares lie.
         let bytes = render(&source, TileId { z: 14, x: 13088, y: 7432 }, &|_| ladder.clone());
         assert!(!bytes.is_empty(), "something is drawn");
         assert!(bytes.len() <= TILE_BUDGET, "{} bytes", bytes.len());
-        assert!(!bytes.windows(6).any(|w| w == b"ghi ch"), "the near-unique notes were dropped first");
+        assert!(
+            !bytes.windows(6).any(|w| w == b"ghi ch"),
+            "the near-unique notes were dropped first"
+        );
         assert!(bytes.windows(5).any(|w| w == b"class"), "the categorical attribute stays");
     }
 }

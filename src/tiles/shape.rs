@@ -257,7 +257,11 @@ pub fn signed_area2(ring: &[[i32; 2]]) -> i64 {
 fn segment_distance2(p: [f64; 2], a: [f64; 2], b: [f64; 2]) -> f64 {
     let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
     let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 { (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let t = if len2 > 0.0 {
+        (((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let (ex, ey) = (a[0] + t * dx - p[0], a[1] + t * dy - p[1]);
     ex * ex + ey * ey
 }
@@ -351,7 +355,11 @@ mod tests {
         let big = polygon![(x: -170.0, y: 10.0), (x: 170.0, y: 10.0), (x: 170.0, y: 80.0), (x: -170.0, y: 80.0)];
         let (s, kind) = shape(big.into(), tile);
         assert_eq!(kind, Some(ShapeKind::Polygon));
-        assert!(s.points.iter().all(|p| p[0] >= -64 && p[0] <= 4160 && p[1] >= -64 && p[1] <= 4160), "{:?}", s.points);
+        assert!(
+            s.points.iter().all(|p| p[0] >= -64 && p[0] <= 4160 && p[1] >= -64 && p[1] <= 4160),
+            "{:?}",
+            s.points
+        );
         let far = polygon![(x: -170.0, y: -10.0), (x: -160.0, y: -10.0), (x: -160.0, y: -20.0)];
         assert_eq!(shape(far.into(), tile).1, None);
     }

@@ -69,15 +69,27 @@ impl TileSource {
         let mut key = String::from("L");
         for name in names {
             if name.is_empty() {
-                return Err(TileError::BadLayerList("an empty layer name (two commas in a row, or a trailing comma)".into()));
+                return Err(TileError::BadLayerList(
+                    "an empty layer name (two commas in a row, or a trailing comma)".into(),
+                ));
             }
             if layers.iter().any(|l| l.name == name) {
                 return Err(TileError::BadLayerList(format!("layer '{name}' is listed twice")));
             }
-            let data = catalog.get(name).ok_or_else(|| TileError::UnknownLayer(name.escape_default().to_string()))?;
+            let data = catalog
+                .get(name)
+                .ok_or_else(|| TileError::UnknownLayer(name.escape_default().to_string()))?;
             key.push_str(&format!(":{name}@{}", data.meta.import_id));
             let fields = (0..data.meta.fields.len()).collect();
-            layers.push(SourceLayer { name: name.to_string(), ladder_key: name.to_string(), data, filter: None, fields, minzoom: 0, maxzoom: MAX_ZOOM });
+            layers.push(SourceLayer {
+                name: name.to_string(),
+                ladder_key: name.to_string(),
+                data,
+                filter: None,
+                fields,
+                minzoom: 0,
+                maxzoom: MAX_ZOOM,
+            });
         }
         Ok(TileSource { layers, key })
     }
@@ -94,14 +106,23 @@ impl TileSource {
                 tracing::warn!(scenario = %scenario.id, layer = %sl.layer, "scenario layer is not in the store; left out");
                 continue;
             };
-            let bad = |reason: String| TileError::BadScenario { id: scenario.id.clone(), reason };
-            let filter = if sl.filter.is_empty() { None } else { Some(sl.filter.bind(&data.meta).map_err(bad)?) };
+            let bad = |reason: String| TileError::BadScenario {
+                id: scenario.id.clone(),
+                reason,
+            };
+            let filter = if sl.filter.is_empty() {
+                None
+            } else {
+                Some(sl.filter.bind(&data.meta).map_err(bad)?)
+            };
             let fields = match &sl.fields {
                 None => (0..data.meta.fields.len()).collect(),
                 Some(names) => names
                     .iter()
                     .map(|n| {
-                        data.meta.field_index(n).ok_or_else(|| bad(format!("layer '{}' has no field '{n}' to show", sl.layer)))
+                        data.meta
+                            .field_index(n)
+                            .ok_or_else(|| bad(format!("layer '{}' has no field '{n}' to show", sl.layer)))
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             };

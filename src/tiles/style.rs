@@ -14,11 +14,20 @@ use super::TileError;
 /// Reads `dir/file` and makes its source, tile, glyph and sprite URLs absolute under `base`.
 pub fn load(dir: &Path, file: &str, base: &str) -> Result<Json, TileError> {
     if file.is_empty() || file.contains("..") || file.contains('/') || file.contains('\\') {
-        return Err(TileError::BadStyle { file: file.into(), reason: "a style is a plain file name inside the styles folder".into() });
+        return Err(TileError::BadStyle {
+            file: file.into(),
+            reason: "a style is a plain file name inside the styles folder".into(),
+        });
     }
     let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| TileError::BadStyle { file: path.display().to_string(), reason: e.to_string() })?;
-    let mut style: Json = serde_json::from_str(&text).map_err(|e| TileError::BadStyle { file: path.display().to_string(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(&path).map_err(|e| TileError::BadStyle {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut style: Json = serde_json::from_str(&text).map_err(|e| TileError::BadStyle {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let absolute = |v: &mut Json| {
         if let Some(s) = v.as_str().filter(|s| s.starts_with('/')) {
             *v = Json::from(format!("{base}{s}"));

@@ -16,7 +16,13 @@ pub fn for_source(source: &TileSource, name: &str, description: &str, tiles_url:
     let bounds = source.layers.iter().filter_map(|l| l.data.meta.bbox).reduce(Bbox::union);
     let (minzoom, maxzoom) = (source.minzoom(), source.maxzoom());
     let center = center.or_else(|| {
-        bounds.map(|b| [(b.west + b.east) / 2.0, (b.south + b.north) / 2.0, 12f64.clamp(minzoom as f64, maxzoom as f64)])
+        bounds.map(|b| {
+            [
+                (b.west + b.east) / 2.0,
+                (b.south + b.north) / 2.0,
+                12f64.clamp(minzoom as f64, maxzoom as f64),
+            ]
+        })
     });
     let vector_layers: Vec<Json> = source
         .layers

@@ -18,7 +18,11 @@ pub fn repo_root() -> PathBuf {
 
 /// Runs `bando ARGS` to completion.
 pub fn bando(args: &[&str]) -> Output {
-    Command::new(bando_bin()).args(args).current_dir(repo_root()).output().expect("bando runs")
+    Command::new(bando_bin())
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .expect("bando runs")
 }
 
 pub fn stderr_of(out: &Output) -> String {
@@ -68,10 +72,17 @@ impl Server {
             .current_dir(dir)
             .stdout(Stdio::null())
             // Server logs only when asked for (BANDO_TEST_LOG=1), so CI output stays readable.
-            .stderr(if std::env::var_os("BANDO_TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .stderr(if std::env::var_os("BANDO_TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("bando serve starts");
-        let server = Server { child, base: format!("http://{addr}") };
+        let server = Server {
+            child,
+            base: format!("http://{addr}"),
+        };
         server.wait_ready(Duration::from_secs(60));
         server
     }
@@ -98,9 +109,8 @@ impl Server {
 
     pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, body, _) = self.get(path);
-        let json = serde_json::from_slice(&body).unwrap_or_else(|e| {
-            panic!("{path} answered {status} with non-JSON ({e}): {}", String::from_utf8_lossy(&body))
-        });
+        let json = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{path} answered {status} with non-JSON ({e}): {}", String::from_utf8_lossy(&body)));
         (status, json)
     }
 }
@@ -127,9 +137,11 @@ impl Drop for Server {
 
 /// Runs an outside checker (python3 or node) and returns its stdout; panics with its stderr on failure.
 pub fn run_checker(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).current_dir(repo_root()).output().unwrap_or_else(|e| {
-        panic!("{program} is not available ({e}); run `bash .ci/setup --test` first")
-    });
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is not available ({e}); run `bash .ci/setup --test` first"));
     assert!(
         out.status.success(),
         "{program} {args:?} failed:\n{}\n{}",

@@ -21,7 +21,11 @@ pub fn bbox_hits(layers: &[Arc<LayerData>], bbox: &Bbox) -> Vec<Hit> {
                 && bbox.east >= entry.envelope.upper()[0]
                 && bbox.north >= entry.envelope.upper()[1];
             if inside || layer.features[entry.index as usize].geometry.intersects(&rect) {
-                hits.push(Hit { layer: li as u16, index: entry.index, distance_m: 0.0 });
+                hits.push(Hit {
+                    layer: li as u16,
+                    index: entry.index,
+                    distance_m: 0.0,
+                });
             }
         }
     }
@@ -33,5 +37,10 @@ pub fn bbox(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let bbox = params.bbox()?;
     let layers = params.layers(ctx.catalog)?;
     let hits = bbox_hits(&layers, &bbox);
-    Matches { layers, hits, with_distance: false }.answer(params)
+    Matches {
+        layers,
+        hits,
+        with_distance: false,
+    }
+    .answer(params)
 }

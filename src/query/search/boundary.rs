@@ -30,7 +30,13 @@ pub fn boundary_hits(layers: &[Arc<LayerData>], region: &Region, predicate: Pred
     let relater = region.relater();
     let mut hits = Vec::new();
     for (li, layer) in layers.iter().enumerate() {
-        let mut walk = Walk { region, relater: &relater, predicate, layer: li as u16, hits: &mut hits };
+        let mut walk = Walk {
+            region,
+            relater: &relater,
+            predicate,
+            layer: li as u16,
+            hits: &mut hits,
+        };
         walk.node(layer.tree.root(), &layer.features);
     }
     hits
@@ -69,13 +75,19 @@ impl Walk<'_, '_> {
             match child {
                 RTreeNode::Parent(parent) => self.node(parent, features),
                 RTreeNode::Leaf(entry) => {
-                    let relation = self.relater.relate(&features[entry.index as usize].geometry, &bbox_of(&entry.envelope));
+                    let relation = self
+                        .relater
+                        .relate(&features[entry.index as usize].geometry, &bbox_of(&entry.envelope));
                     let keep = match self.predicate {
                         Predicate::Intersects => relation != Relation::Disjoint,
                         Predicate::Within => relation == Relation::Within,
                     };
                     if keep {
-                        self.hits.push(Hit { layer: self.layer, index: entry.index, distance_m: 0.0 });
+                        self.hits.push(Hit {
+                            layer: self.layer,
+                            index: entry.index,
+                            distance_m: 0.0,
+                        });
                     }
                 }
             }
@@ -87,7 +99,11 @@ impl Walk<'_, '_> {
         for child in node.children() {
             match child {
                 RTreeNode::Parent(parent) => self.all(parent),
-                RTreeNode::Leaf(entry) => self.hits.push(Hit { layer: self.layer, index: entry.index, distance_m: 0.0 }),
+                RTreeNode::Leaf(entry) => self.hits.push(Hit {
+                    layer: self.layer,
+                    index: entry.index,
+                    distance_m: 0.0,
+                }),
             }
         }
     }
@@ -102,10 +118,17 @@ pub fn boundary(ctx: &Context, params: &Params, body: Option<&[u8]>) -> crate::R
             .ok_or_else(|| QueryError::InvalidGeometry("the polygon is empty".into()))?,
         (None, Some(spec)) => admin_unit(ctx.catalog, spec)?,
         (None, None) => {
-            return Err(QueryError::BadParameter("send a GeoJSON polygon (POST) or admin=<layer>:<code>, e.g. admin=wards:19900".into()).into())
+            return Err(
+                QueryError::BadParameter("send a GeoJSON polygon (POST) or admin=<layer>:<code>, e.g. admin=wards:19900".into()).into(),
+            )
         }
     };
     let layers = params.layers(ctx.catalog)?;
     let hits = boundary_hits(&layers, &region, predicate);
-    Matches { layers, hits, with_distance: false }.answer(params)
+    Matches {
+        layers,
+        hits,
+        with_distance: false,
+    }
+    .answer(params)
 }

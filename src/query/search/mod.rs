@@ -34,7 +34,10 @@ pub struct Hit {
 /// The stable result order: by distance, then layer as requested, then feature id (features are
 /// stored in id order, so `index` orders like the id).
 fn order(a: &Hit, b: &Hit) -> Ordering {
-    a.distance_m.total_cmp(&b.distance_m).then(a.layer.cmp(&b.layer)).then(a.index.cmp(&b.index))
+    a.distance_m
+        .total_cmp(&b.distance_m)
+        .then(a.layer.cmp(&b.layer))
+        .then(a.index.cmp(&b.index))
 }
 
 /// Every hit of a query over some layers.
@@ -66,10 +69,22 @@ impl Matches {
         let with_distance = self.with_distance;
         let layers = self.layers.clone();
         let hits = self.page(page);
-        let list = output::HitList { layers: &layers, hits, total, with_distance, fields: fields.as_deref() };
+        let list = output::HitList {
+            layers: &layers,
+            hits,
+            total,
+            with_distance,
+            fields: fields.as_deref(),
+        };
         Ok(match format {
-            Format::GeoJson => Answer { content_type: "application/geo+json", body: output::geojson(&list) },
-            Format::Csv => Answer { content_type: "text/csv; charset=utf-8", body: output::csv(&list)? },
+            Format::GeoJson => Answer {
+                content_type: "application/geo+json",
+                body: output::geojson(&list),
+            },
+            Format::Csv => Answer {
+                content_type: "text/csv; charset=utf-8",
+                body: output::csv(&list)?,
+            },
         })
     }
 }
@@ -80,12 +95,26 @@ mod tests {
 
     #[test]
     fn pages_come_in_a_stable_order() {
-        let hits: Vec<Hit> = (0..100u32).map(|i| Hit { layer: (i % 3) as u16, index: i, distance_m: f64::from(i % 7) }).collect();
+        let hits: Vec<Hit> = (0..100u32)
+            .map(|i| Hit {
+                layer: (i % 3) as u16,
+                index: i,
+                distance_m: f64::from(i % 7),
+            })
+            .collect();
         let mut all = hits.clone();
         all.sort_by(order);
-        let mut m = Matches { layers: vec![], hits: hits.clone(), with_distance: true };
+        let mut m = Matches {
+            layers: vec![],
+            hits: hits.clone(),
+            with_distance: true,
+        };
         assert_eq!(m.page(Page { limit: 10, offset: 20 }), &all[20..30]);
-        let mut m = Matches { layers: vec![], hits, with_distance: true };
+        let mut m = Matches {
+            layers: vec![],
+            hits,
+            with_distance: true,
+        };
         assert_eq!(m.page(Page { limit: 10, offset: 95 }), &all[95..]);
         assert!(m.page(Page { limit: 10, offset: 500 }).is_empty());
     }

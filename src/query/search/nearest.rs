@@ -23,17 +23,27 @@ pub fn nearest_hits(layers: &[Arc<LayerData>], at: Coord<f64>, k: usize) -> Vec<
         .filter(|l| l.tree.size() > 0)
         .map(|l| {
             let e = l.tree.root().envelope();
-            Bbox { west: e.lower()[0], south: e.lower()[1], east: e.upper()[0], north: e.upper()[1] }
+            Bbox {
+                west: e.lower()[0],
+                south: e.lower()[1],
+                east: e.upper()[0],
+                north: e.upper()[1],
+            }
         })
         .reduce(Bbox::union);
     let Some(extent) = extent else { return Vec::new() };
     // Past the farthest corner of all layers' extent (with a margin), every feature is inside.
     let frame = LocalFrame::at(at);
-    let farthest_m = [(extent.west, extent.south), (extent.west, extent.north), (extent.east, extent.south), (extent.east, extent.north)]
-        .into_iter()
-        .map(|(x, y)| frame.project(Coord { x, y }))
-        .map(|p| p.x.hypot(p.y) * 1.01)
-        .fold(0.0, f64::max);
+    let farthest_m = [
+        (extent.west, extent.south),
+        (extent.west, extent.north),
+        (extent.east, extent.south),
+        (extent.east, extent.north),
+    ]
+    .into_iter()
+    .map(|(x, y)| frame.project(Coord { x, y }))
+    .map(|p| p.x.hypot(p.y) * 1.01)
+    .fold(0.0, f64::max);
     let mut radius_m = FIRST_RADIUS_M;
     loop {
         let mut hits = radius_hits(layers, at, radius_m);
@@ -53,5 +63,10 @@ pub fn nearest(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let k = params.positive("k", 10, MAX_LIMIT)?;
     let layers = params.layers(ctx.catalog)?;
     let hits = nearest_hits(&layers, at, k);
-    Matches { layers, hits, with_distance: true }.answer(params)
+    Matches {
+        layers,
+        hits,
+        with_distance: true,
+    }
+    .answer(params)
 }

@@ -32,7 +32,11 @@ pub fn point_hits(layers: &[Arc<LayerData>], at: Coord<f64>, tolerance_m: f64) -
                 _ => frame.distance_to(geometry),
             };
             if distance_m <= tolerance_m {
-                hits.push(Hit { layer: li as u16, index: entry.index, distance_m });
+                hits.push(Hit {
+                    layer: li as u16,
+                    index: entry.index,
+                    distance_m,
+                });
             }
         }
     }
@@ -45,5 +49,10 @@ pub fn point(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let tolerance_m = params.metres("tolerance_m", Some(DEFAULT_TOLERANCE_M), ctx.limits.max_radius_m)?;
     let layers = params.layers(ctx.catalog)?;
     let hits = point_hits(&layers, at, tolerance_m);
-    Matches { layers, hits, with_distance: true }.answer(params)
+    Matches {
+        layers,
+        hits,
+        with_distance: true,
+    }
+    .answer(params)
 }

@@ -19,13 +19,20 @@ pub fn radius_hits(layers: &[Arc<LayerData>], at: Coord<f64>, radius_m: f64) -> 
         for entry in layer.tree.locate_in_envelope_intersecting(&window) {
             // The envelope's nearest point bounds the geometry's distance from below.
             let corner = entry.envelope.min_point(&[at.x, at.y]);
-            let bound = frame.project(Coord { x: corner[0], y: corner[1] });
+            let bound = frame.project(Coord {
+                x: corner[0],
+                y: corner[1],
+            });
             if bound.x.hypot(bound.y) > radius_m {
                 continue;
             }
             let d = frame.distance_to(&layer.features[entry.index as usize].geometry);
             if d <= radius_m {
-                hits.push(Hit { layer: li as u16, index: entry.index, distance_m: d });
+                hits.push(Hit {
+                    layer: li as u16,
+                    index: entry.index,
+                    distance_m: d,
+                });
             }
         }
     }
@@ -38,5 +45,10 @@ pub fn radius(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let radius_m = params.metres("radius_m", None, ctx.limits.max_radius_m)?;
     let layers = params.layers(ctx.catalog)?;
     let hits = radius_hits(&layers, at, radius_m);
-    Matches { layers, hits, with_distance: true }.answer(params)
+    Matches {
+        layers,
+        hits,
+        with_distance: true,
+    }
+    .answer(params)
 }
