@@ -28,7 +28,7 @@ struct Bin {
 
 impl Bin {
     fn view(&mut self, bytes: &[u8], target: Option<u32>) -> usize {
-        while self.data.len() % 8 != 0 {
+        while !self.data.len().is_multiple_of(8) {
             self.data.push(0);
         }
         let mut view = json!({ "buffer": 0, "byteOffset": self.data.len(), "byteLength": bytes.len() });
@@ -267,7 +267,7 @@ pub fn tile(city: &City3d, buildings: &[(u32, Prepared)]) -> Vec<u8> {
 /// GLB container: 12-byte header, JSON chunk padded with spaces, BIN chunk padded with zeros.
 fn assemble(gltf: &Json, bin: &[u8]) -> Vec<u8> {
     let mut text = gltf.to_string().into_bytes();
-    while text.len() % 4 != 0 {
+    while !text.len().is_multiple_of(4) {
         text.push(b' ');
     }
     let total = 12 + 8 + text.len() + 8 + bin.len();

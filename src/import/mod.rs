@@ -306,6 +306,15 @@ fn first_validation_error(g: &Geometry<f64>) -> Option<String> {
 
 type Batch = Vec<(Geometry<f64>, Vec<Value>)>;
 
+/// What the reading pass leaves for the commit: counts, the source's SHA-256 and the open writer.
+struct Streamed {
+    read: u64,
+    skipped: u64,
+    repaired: u64,
+    sha: String,
+    writer: Box<dyn crate::store::LayerWriter>,
+}
+
 /// Imports a file as a layer. On any error the store is left exactly as it was.
 pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
@@ -394,191 +403,201 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     };
 
     let (tx, rx) = mpsc::sync_channel::<Batch>(4);
-    let (read, skipped, repaired, sha, writer) = std::thread::scope(
-        |scope| -> Result<(u64, u64, u64, String, Box<dyn crate::store::LayerWriter>), ImportError> {
-            let hashing = scope.spawn(|| sha256_of(file));
-            let writing = scope.spawn(move || -> Result<Box<dyn crate::store::LayerWriter>, StoreError> {
-                let mut writer = writer;
-                for batch in rx {
-                    for (geometry, properties) in &batch {
-                        writer.write(geometry, properties)?;
-                    }
+    let Streamed {
+        read,
+        skipped,
+        repaired,
+        sha,
+        writer,
+    } = std::thread::scope(|scope| -> Result<Streamed, ImportError> {
+        let hashing = scope.spawn(|| sha256_of(file));
+        let writing = scope.spawn(move || -> Result<Box<dyn crate::store::LayerWriter>, StoreError> {
+            let mut writer = writer;
+            for batch in rx {
+                for (geometry, properties) in &batch {
+                    writer.write(geometry, properties)?;
                 }
-                Ok(writer)
-            });
+            }
+            Ok(writer)
+        });
 
-            let mut read = 0u64;
-            let mut skipped = 0u64;
-            let mut repaired = 0u64;
-            let mut invalid: Vec<String> = Vec::new();
-            let mut invalid_count = 0usize;
-            let mut batch: Batch = Vec::with_capacity(BATCH);
-            let mut failure: Option<ImportError> = None;
-            source::reset_gdal_error();
-            for feature in layer.features() {
-                read += 1;
-                let fid = feature.fid().map_or(read as i64, |f| f as i64);
-                let Some(ogr) = feature.geometry().filter(|g| !g.is_empty()) else {
-                    skipped += 1;
-                    continue;
-                };
-                let projected: OgrGeometry;
-                let ogr = match &transform {
-                    Some(t) => match ogr.transform(t) {
-                        Ok(g) => {
-                            projected = g;
-                            &projected
-                        }
-                        Err(e) => {
-                            failure = Some(ImportError::Transform {
-                                file: file.clone(),
-                                fid,
-                                crs: crs_name.clone(),
-                                reason: e.to_string(),
-                            });
-                            break;
-                        }
-                    },
-                    None => ogr,
-                };
-                let geometry = match ogr.to_geo() {
-                    Ok(g) => g,
+        let mut read = 0u64;
+        let mut skipped = 0u64;
+        let mut repaired = 0u64;
+        let mut invalid: Vec<String> = Vec::new();
+        let mut invalid_count = 0usize;
+        let mut batch: Batch = Vec::with_capacity(BATCH);
+        let mut failure: Option<ImportError> = None;
+        source::reset_gdal_error();
+        for feature in layer.features() {
+            read += 1;
+            let fid = feature.fid().map_or(read as i64, |f| f as i64);
+            let Some(ogr) = feature.geometry().filter(|g| !g.is_empty()) else {
+                skipped += 1;
+                continue;
+            };
+            let projected: OgrGeometry;
+            let ogr = match &transform {
+                Some(t) => match ogr.transform(t) {
+                    Ok(g) => {
+                        projected = g;
+                        &projected
+                    }
                     Err(e) => {
-                        invalid_count += 1;
-                        if invalid.len() < LISTED_INVALID {
-                            invalid.push(format!("  feature {fid}: unsupported geometry ({e})"));
-                        }
-                        continue;
+                        failure = Some(ImportError::Transform {
+                            file: file.clone(),
+                            fid,
+                            crs: crs_name.clone(),
+                            reason: e.to_string(),
+                        });
+                        break;
                     }
-                };
-                let Some(bbox) = Bbox::of(&geometry) else {
-                    skipped += 1;
-                    continue;
-                };
-                if !opts.region.contains(&bbox) {
-                    failure = Some(ImportError::OutsideRegion {
-                        file: file.clone(),
-                        fid,
-                        bbox,
-                        crs: crs_name.clone(),
-                        region: opts.region.name.clone(),
-                    });
-                    break;
-                }
-                // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word.
-                let geometry = match first_validation_error(&geometry).filter(|_| !ogr.is_valid()) {
-                    None => geometry,
-                    Some(reason) if opts.repair => {
-                        let mended = ogr
-                            .make_valid(&CslStringList::new())
-                            .ok()
-                            .filter(|g| g.is_valid())
-                            .and_then(|g| g.to_geo().ok());
-                        let collapsed = geometry_is_polygonal(&geometry) && geo::Area::unsigned_area(&geometry) == 0.0;
-                        match mended.map(|g| {
-                            if geometry_is_polygonal(&geometry) {
-                                polygonal_part(g)
-                            } else {
-                                Some(g)
-                            }
-                        }) {
-                            Some(Some(g)) => {
-                                repaired += 1;
-                                g
-                            }
-                            Some(None) | None if collapsed => {
-                                skipped += 1;
-                                continue;
-                            }
-                            Some(None) => {
-                                // A polygon that collapses to a line or a point when made valid has no
-                                // area left: it is empty for this layer.
-                                skipped += 1;
-                                continue;
-                            }
-                            None => {
-                                invalid_count += 1;
-                                if invalid.len() < LISTED_INVALID {
-                                    invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
-                                }
-                                continue;
-                            }
-                        }
+                },
+                None => ogr,
+            };
+            let geometry = match ogr.to_geo() {
+                Ok(g) => g,
+                Err(e) => {
+                    invalid_count += 1;
+                    if invalid.len() < LISTED_INVALID {
+                        invalid.push(format!("  feature {fid}: unsupported geometry ({e})"));
                     }
-                    Some(reason) => {
-                        invalid_count += 1;
-                        if invalid.len() < LISTED_INVALID {
-                            invalid.push(format!("  feature {fid}: {reason}"));
-                        }
-                        continue;
-                    }
-                };
-                let mut properties = Vec::with_capacity(plans.len());
-                for plan in &plans {
-                    match read_value(&feature, plan.source_index, ogr_types[plan.source_index], decoding) {
-                        Ok(v) => properties.push(v.coerce(plan.target.ty)),
-                        Err(()) => {
-                            failure = Some(ImportError::Encoding {
-                                file: file.clone(),
-                                field: plan.source_name.clone(),
-                                fid,
-                            });
-                            break;
-                        }
-                    }
-                }
-                if failure.is_some() {
-                    break;
-                }
-                if invalid_count > 0 {
-                    // The import will be refused: keep reading to list problems, stop writing.
                     continue;
                 }
-                batch.push((geometry, properties));
-                if batch.len() == BATCH {
-                    progress.set_position(read);
-                    if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
-                        break; // the writer failed; its error is reported below
-                    }
-                }
-            }
-            if failure.is_none() {
-                if let Some(reason) = source::take_gdal_error() {
-                    failure = Some(ImportError::ReadFailed {
-                        file: file.clone(),
-                        after: read,
-                        reason,
-                    });
-                }
-            }
-            if failure.is_none() && invalid_count > 0 {
-                if invalid_count > invalid.len() {
-                    invalid.push(format!("  ... and {} more", invalid_count - invalid.len()));
-                }
-                failure = Some(ImportError::Invalid {
+            };
+            let Some(bbox) = Bbox::of(&geometry) else {
+                skipped += 1;
+                continue;
+            };
+            if !opts.region.contains(&bbox) {
+                failure = Some(ImportError::OutsideRegion {
                     file: file.clone(),
-                    count: invalid_count,
-                    listing: invalid.join("\n"),
+                    fid,
+                    bbox,
+                    crs: crs_name.clone(),
+                    region: opts.region.name.clone(),
+                });
+                break;
+            }
+            // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word.
+            let geometry = match first_validation_error(&geometry).filter(|_| !ogr.is_valid()) {
+                None => geometry,
+                Some(reason) if opts.repair => {
+                    let mended = ogr
+                        .make_valid(&CslStringList::new())
+                        .ok()
+                        .filter(|g| g.is_valid())
+                        .and_then(|g| g.to_geo().ok());
+                    let collapsed = geometry_is_polygonal(&geometry) && geo::Area::unsigned_area(&geometry) == 0.0;
+                    match mended.map(|g| {
+                        if geometry_is_polygonal(&geometry) {
+                            polygonal_part(g)
+                        } else {
+                            Some(g)
+                        }
+                    }) {
+                        Some(Some(g)) => {
+                            repaired += 1;
+                            g
+                        }
+                        Some(None) | None if collapsed => {
+                            skipped += 1;
+                            continue;
+                        }
+                        Some(None) => {
+                            // A polygon that collapses to a line or a point when made valid has no
+                            // area left: it is empty for this layer.
+                            skipped += 1;
+                            continue;
+                        }
+                        None => {
+                            invalid_count += 1;
+                            if invalid.len() < LISTED_INVALID {
+                                invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
+                            }
+                            continue;
+                        }
+                    }
+                }
+                Some(reason) => {
+                    invalid_count += 1;
+                    if invalid.len() < LISTED_INVALID {
+                        invalid.push(format!("  feature {fid}: {reason}"));
+                    }
+                    continue;
+                }
+            };
+            let mut properties = Vec::with_capacity(plans.len());
+            for plan in &plans {
+                match read_value(&feature, plan.source_index, ogr_types[plan.source_index], decoding) {
+                    Ok(v) => properties.push(v.coerce(plan.target.ty)),
+                    Err(()) => {
+                        failure = Some(ImportError::Encoding {
+                            file: file.clone(),
+                            field: plan.source_name.clone(),
+                            fid,
+                        });
+                        break;
+                    }
+                }
+            }
+            if failure.is_some() {
+                break;
+            }
+            if invalid_count > 0 {
+                // The import will be refused: keep reading to list problems, stop writing.
+                continue;
+            }
+            batch.push((geometry, properties));
+            if batch.len() == BATCH {
+                progress.set_position(read);
+                if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+        }
+        if failure.is_none() {
+            if let Some(reason) = source::take_gdal_error() {
+                failure = Some(ImportError::ReadFailed {
+                    file: file.clone(),
+                    after: read,
+                    reason,
                 });
             }
-            if failure.is_none() && !batch.is_empty() {
-                let _ = tx.send(batch);
+        }
+        if failure.is_none() && invalid_count > 0 {
+            if invalid_count > invalid.len() {
+                invalid.push(format!("  ... and {} more", invalid_count - invalid.len()));
             }
-            drop(tx);
-            let written = writing.join().expect("writer thread does not panic");
-            let sha = hashing.join().expect("hash thread does not panic");
-            progress.finish_and_clear();
-            if let Some(err) = failure {
-                return Err(err); // `written` is dropped here: the transaction rolls back
-            }
-            let writer = written?;
-            let sha = sha.map_err(|source| ImportError::Io {
+            failure = Some(ImportError::Invalid {
                 file: file.clone(),
-                source,
-            })?;
-            Ok((read, skipped, repaired, sha, writer))
-        },
-    )?;
+                count: invalid_count,
+                listing: invalid.join("\n"),
+            });
+        }
+        if failure.is_none() && !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
+        drop(tx);
+        let written = writing.join().expect("writer thread does not panic");
+        let sha = hashing.join().expect("hash thread does not panic");
+        progress.finish_and_clear();
+        if let Some(err) = failure {
+            return Err(err); // `written` is dropped here: the transaction rolls back
+        }
+        let writer = written?;
+        let sha = sha.map_err(|source| ImportError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Ok(Streamed {
+            read,
+            skipped,
+            repaired,
+            sha,
+            writer,
+        })
+    })?;
 
     let seconds = started.elapsed().as_secs_f64();
     let meta = writer.commit(Provenance {

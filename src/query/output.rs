@@ -124,7 +124,7 @@ fn coordinate(out: &mut Vec<u8>, v: f64) {
     let mut fraction = magnitude % 1_000_000_000;
     if fraction > 0 {
         let mut digits = 9;
-        while fraction % 10 == 0 {
+        while fraction.is_multiple_of(10) {
             fraction /= 10;
             digits -= 1;
         }

@@ -339,7 +339,8 @@ fn rtree_name(table: &str) -> String {
 fn register_geometry_functions(conn: &Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
     let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    let envelope_fns: [(&str, fn(&geom_codec::Envelope) -> f64); 4] = [
+    type Coordinate = fn(&geom_codec::Envelope) -> f64;
+    let envelope_fns: [(&str, Coordinate); 4] = [
         ("ST_MinX", |e| e.min_x),
         ("ST_MaxX", |e| e.max_x),
         ("ST_MinY", |e| e.min_y),
