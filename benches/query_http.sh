@@ -7,7 +7,7 @@ set -eu
 T=${1:-15}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BANDO=$ROOT/target/release/bando
-KIT=/work/shared/bench
+KIT=$ROOT/../shared/bench
 B=$(dirname "$(mktemp -u)")/bench
 W=$B/query-bench; mkdir -p $W; cd $W
 PG="host=127.0.0.1 user=bench password=bench dbname=bench"

@@ -7,18 +7,50 @@
 //! after a re-import.
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::hash::Hash;
-use std::io::{Read, Write};
+use std::io::Read;
 
-use flate2::write::GzEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
 /// Gzip-compresses `data` at `level` (0-9: 1 fastest, 9 smallest).
 pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(data.len() / 3 + 64), Compression::new(level));
-    // Writing into a Vec cannot fail, so neither can the encoder.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
+    thread_local! {
+        /// One deflate state per thread and level, reset between uses: a fresh state allocates
+        /// and zeroes a few hundred kB, which cost more than compressing a small tile.
+        static DEFLATE: RefCell<Vec<(u32, Compress)>> = const { RefCell::new(Vec::new()) };
+    }
+    DEFLATE.with(|states| {
+        let mut states = states.borrow_mut();
+        let index = match states.iter().position(|(l, _)| *l == level) {
+            Some(i) => i,
+            None => {
+                states.push((level, Compress::new(Compression::new(level), false)));
+                states.len() - 1
+            }
+        };
+        let compress = &mut states[index].1;
+        compress.reset();
+        // RFC 1952 header: deflate, no flags, no mtime, no extra flags, OS unknown.
+        let mut out = Vec::with_capacity(data.len() / 3 + 64);
+        out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+        loop {
+            let consumed = compress.total_in() as usize;
+            match compress.compress_vec(&data[consumed..], &mut out, FlushCompress::Finish) {
+                Ok(Status::StreamEnd) => break,
+                // Out of room (or no progress possible without it): grow and go on.
+                Ok(_) | Err(_) if out.len() == out.capacity() => out.reserve(out.capacity().max(4096)),
+                Ok(_) => out.reserve(4096),
+                // A deflate error on in-memory buffers cannot happen with a valid level.
+                Err(_) => return Vec::new(),
+            }
+        }
+        let mut crc = Crc::new();
+        crc.update(data);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out
+    })
 }
 
 pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
