@@ -91,16 +91,20 @@ pub fn router(state: AppState) -> Router {
         .route("/scenarios/{id}/{z}/{x}/{y}", get(scenarios::tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
-        .layer(axum::middleware::map_response(error::json_rejections))
-        // Map clients (MapLibre, CesiumJS) are often served from another origin than the tiles.
+        // One stack applied once (axum boxes every `Router::layer` call around every route).
         .layer(
-            tower_http::cors::CorsLayer::new()
-                .allow_origin(tower_http::cors::Any)
-                .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::HEAD])
-                .allow_headers(tower_http::cors::Any),
+            tower::ServiceBuilder::new()
+                .layer(tower_http::trace::TraceLayer::new_for_http())
+                .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
+                // Map clients (MapLibre, CesiumJS) are often served from another origin than the tiles.
+                .layer(
+                    tower_http::cors::CorsLayer::new()
+                        .allow_origin(tower_http::cors::Any)
+                        .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::HEAD])
+                        .allow_headers(tower_http::cors::Any),
+                )
+                .layer(axum::middleware::map_response(error::json_rejections)),
         )
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
 /// Polls the store and swaps in re-imported layers; requests keep using the old snapshot until
