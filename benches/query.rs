@@ -21,6 +21,15 @@ impl Lcg {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (self.0 >> 33) % n
     }
+
+    /// A point of an `n` x `n` grid over the bench parcels (the PostGIS scripts' grid).
+    fn grid_point(&mut self, n: u64) -> Coord<f64> {
+        let step = 1000.0 / n as f64;
+        Coord {
+            x: 107.45 + self.below(n) as f64 * 0.000187 * step,
+            y: 16.30 + self.below(n) as f64 * 0.00018 * step,
+        }
+    }
 }
 
 fn report(name: &str, mut times: Vec<Duration>, results: usize) {
@@ -58,10 +67,7 @@ fn main() {
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..2_000 {
-        let at = Coord {
-            x: 107.45 + rng.below(1000) as f64 * 0.000187,
-            y: 16.30 + rng.below(1000) as f64 * 0.00018,
-        };
+        let at = rng.grid_point(1000);
         let (t, hits) = time(|| radius_hits(&parcels, at, 500.0));
         results += hits.len();
         times.push(t);
@@ -72,10 +78,7 @@ fn main() {
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..500 {
-        let at = Coord {
-            x: 107.45 + rng.below(1000) as f64 * 0.000187,
-            y: 16.30 + rng.below(1000) as f64 * 0.00018,
-        };
+        let at = rng.grid_point(1000);
         let (t, answer) = time(|| {
             let hits = radius_hits(&parcels, at, 500.0);
             Matches {
@@ -95,10 +98,7 @@ fn main() {
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..20_000 {
-        let at = Coord {
-            x: 107.45 + rng.below(100_000) as f64 * 0.00000187,
-            y: 16.30 + rng.below(100_000) as f64 * 0.0000018,
-        };
+        let at = rng.grid_point(100_000);
         let (t, hits) = time(|| point_hits(&parcels, at, 5.0));
         results += hits.len();
         times.push(t);
@@ -108,10 +108,7 @@ fn main() {
     let mut times = Vec::new();
     let mut results = 0;
     for _ in 0..2_000 {
-        let at = Coord {
-            x: 107.45 + rng.below(1000) as f64 * 0.000187,
-            y: 16.30 + rng.below(1000) as f64 * 0.00018,
-        };
+        let at = rng.grid_point(1000);
         let (t, hits) = time(|| nearest_hits(&parcels, at, 10));
         results += hits.len();
         times.push(t);

@@ -47,7 +47,7 @@ fn store_with_parcels() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.gpkg");
     let good = parcels_geojson(dir.path());
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "parcels", "--store", store.to_str().unwrap()]);
+    let (ok, out) = import_to(&store, &good, "parcels", &[]);
     assert!(ok, "{out}");
     (dir, store, good)
 }
@@ -62,6 +62,14 @@ fn layer_count(store: &Path) -> usize {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0)
+}
+
+/// `bando import FILE --layer LAYER EXTRA... --store STORE`.
+fn import_to(store: &Path, file: &Path, layer: &str, extra: &[&str]) -> (bool, String) {
+    let mut args = vec![file.to_str().unwrap(), "--layer", layer];
+    args.extend_from_slice(extra);
+    args.extend(["--store", store.to_str().unwrap()]);
+    import(&args)
 }
 
 fn import(args: &[&str]) -> (bool, String) {
@@ -129,15 +137,7 @@ fn vn2000_shapefile_lands_within_centimetres() {
         "EPSG:9214",
     ]);
     let store = dir.path().join("s.gpkg");
-    let (ok, out) = import(&[
-        shp.to_str().unwrap(),
-        "--layer",
-        "marker",
-        "--kind",
-        "poi",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &shp, "marker", &["--kind", "poi"]);
     assert!(ok, "{out}");
     let xy = sql(&store, "SELECT min_x || ',' || min_y FROM bando_layers");
     let (lon, lat) = xy
@@ -150,17 +150,7 @@ fn vn2000_shapefile_lands_within_centimetres() {
     );
 
     // The same file with the CRS declared by shorthand on a CSV (no CRS of its own).
-    let (ok, out) = import(&[
-        csv.to_str().unwrap(),
-        "--layer",
-        "marker2",
-        "--kind",
-        "poi",
-        "--src-crs",
-        "VN2000:Thua_Thien_Hue",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &csv, "marker2", &["--kind", "poi", "--src-crs", "VN2000:Thua_Thien_Hue"]);
     assert!(ok, "{out}");
 }
 
@@ -183,31 +173,13 @@ fn zipped_shapefile_and_csv_with_lonlat_import() {
         .unwrap();
     assert!(status.success());
     let store = dir.path().join("s.gpkg");
-    let (ok, out) = import(&[
-        zip.to_str().unwrap(),
-        "--layer",
-        "thua",
-        "--kind",
-        "cadastral",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &zip, "thua", &["--kind", "cadastral"]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT count(*) FROM thua"), "3");
 
     let csv = dir.path().join("lights.csv");
     std::fs::write(&csv, "lon,lat,TrangThai\n107.59,16.46,working\n107.60,16.47,broken\n").unwrap();
-    let (ok, out) = import(&[
-        csv.to_str().unwrap(),
-        "--layer",
-        "lights",
-        "--kind",
-        "infrastructure",
-        "--src-crs",
-        "EPSG:4326",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &csv, "lights", &["--kind", "infrastructure", "--src-crs", "EPSG:4326"]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT status FROM lights ORDER BY fid"), "working\nbroken");
 }
@@ -301,14 +273,7 @@ fn bad_input_is_refused_clearly_and_leaves_the_store_unchanged() {
         &[bowtie.to_str().unwrap(), "--layer", "bowtie"],
         &["invalid geometries", "feature", "--repair"],
     );
-    let (ok, out) = import(&[
-        bowtie.to_str().unwrap(),
-        "--layer",
-        "bowtie",
-        "--repair",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &bowtie, "bowtie", &["--repair"]);
     assert!(ok && out.contains("repaired 1"), "{out}");
 
     // an existing layer name; --replace swaps it
@@ -317,14 +282,7 @@ fn bad_input_is_refused_clearly_and_leaves_the_store_unchanged() {
         &[good.to_str().unwrap(), "--layer", "parcels"],
         &["already exists", "--replace"],
     );
-    let (ok, out) = import(&[
-        good.to_str().unwrap(),
-        "--layer",
-        "parcels",
-        "--replace",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &good, "parcels", &["--replace"]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT count(*) FROM bando_imports WHERE layer = 'parcels'"), "2");
 
@@ -369,17 +327,7 @@ fn a_cp1258_dbf_without_cpg_needs_encoding() {
         &[shp.to_str().unwrap(), "--layer", "names", "--kind", "poi"],
         &["--encoding", "CP1258"],
     );
-    let (ok, out) = import(&[
-        shp.to_str().unwrap(),
-        "--layer",
-        "names",
-        "--kind",
-        "poi",
-        "--encoding",
-        "CP1258",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &shp, "names", &["--kind", "poi", "--encoding", "CP1258"]);
     assert!(ok, "{out}");
     assert_eq!(sql(&store, "SELECT name FROM names"), "Phường Vĩnh Ninh");
 }
@@ -391,7 +339,7 @@ fn corrupt_and_read_only_stores_are_refused() {
     let good = parcels_geojson(d);
     let corrupt = d.join("corrupt.gpkg");
     std::fs::write(&corrupt, vec![0x42u8; 8192]).unwrap();
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "p", "--store", corrupt.to_str().unwrap()]);
+    let (ok, out) = import_to(&corrupt, &good, "p", &[]);
     assert!(!ok && out.contains("not a GeoPackage bando can use"), "{out}");
     assert_eq!(
         std::fs::read(&corrupt).unwrap(),
@@ -400,12 +348,12 @@ fn corrupt_and_read_only_stores_are_refused() {
     );
 
     let ro = d.join("ro.gpkg");
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "p", "--store", ro.to_str().unwrap()]);
+    let (ok, out) = import_to(&ro, &good, "p", &[]);
     assert!(ok, "{out}");
     let mut perms = std::fs::metadata(&ro).unwrap().permissions();
     perms.set_readonly(true);
     std::fs::set_permissions(&ro, perms).unwrap();
-    let (ok, out) = import(&[good.to_str().unwrap(), "--layer", "q", "--store", ro.to_str().unwrap()]);
+    let (ok, out) = import_to(&ro, &good, "q", &[]);
     assert!(!ok && out.contains("read-only"), "{out}");
     assert_eq!(sql(&ro, "SELECT count(*) FROM bando_layers"), "1");
 }
@@ -456,17 +404,7 @@ fn a_running_server_sees_a_new_import_without_restart() {
     assert_eq!(server.get_json("/layers/lights").0, 404);
     let csv = d.join("lights.csv");
     std::fs::write(&csv, "lon,lat,status\n107.59,16.46,working\n").unwrap();
-    let (ok, out) = import(&[
-        csv.to_str().unwrap(),
-        "--layer",
-        "lights",
-        "--kind",
-        "infrastructure",
-        "--src-crs",
-        "EPSG:4326",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &csv, "lights", &["--kind", "infrastructure", "--src-crs", "EPSG:4326"]);
     assert!(ok, "{out}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -497,17 +435,7 @@ fn every_listed_format_imports() {
         let file = d.join(format!("parcels.{ext}"));
         ogr2ogr(&["-f", driver, file.to_str().unwrap(), src.to_str().unwrap()]);
         let layer = format!("p_{ext}");
-        let (ok, out) = import(&[
-            file.to_str().unwrap(),
-            "--layer",
-            &layer,
-            "--kind",
-            "cadastral",
-            "--src-crs",
-            "EPSG:4326",
-            "--store",
-            store.to_str().unwrap(),
-        ]);
+        let (ok, out) = import_to(&store, &file, &layer, &["--kind", "cadastral", "--src-crs", "EPSG:4326"]);
         assert!(ok, "{driver}: {out}");
         assert_eq!(sql(&store, &format!("SELECT count(*) FROM {layer}")), "3", "{driver}");
     }
@@ -516,17 +444,7 @@ fn every_listed_format_imports() {
     std::fs::write(&vn, r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[562897.886,1820978.931],[562997.886,1821078.931]]}}]}"#).unwrap();
     let dxf = d.join("survey.dxf");
     ogr2ogr(&["-f", "DXF", dxf.to_str().unwrap(), vn.to_str().unwrap()]);
-    let (ok, out) = import(&[
-        dxf.to_str().unwrap(),
-        "--layer",
-        "survey",
-        "--kind",
-        "infrastructure",
-        "--src-crs",
-        "VN2000:Hue",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
+    let (ok, out) = import_to(&store, &dxf, "survey", &["--kind", "infrastructure", "--src-crs", "VN2000:Hue"]);
     assert!(ok, "DXF: {out}");
     let west: f64 = sql(&store, "SELECT min_x FROM bando_layers WHERE name = 'survey'").parse().unwrap();
     assert!((west - 107.5909).abs() < 1e-6, "DXF landed at {west}");
