@@ -7,6 +7,15 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// Decodes a saved tile with the independent Python checker (mapbox-vector-tile) against the
+/// GeoPackage and returns its JSON summary.
+fn check_mvt(store: &str, layer: &str, (z, x, y): (u32, u32, u32), file: &str, flags: &[&str]) -> serde_json::Value {
+    let (z, x, y) = (z.to_string(), x.to_string(), y.to_string());
+    let mut args = vec!["tests/py/check_mvt.py", store, layer, &z, &x, &y, file];
+    args.extend_from_slice(flags);
+    serde_json::from_str(&run_checker("python3", &args)).unwrap()
+}
+
 /// The demo's centre (the Huế citadel), where every demo layer has features.
 const CENTRE: (f64, f64) = (107.585, 16.463);
 
@@ -115,20 +124,7 @@ fn tiles_decode_independently_and_match_the_store() {
             assert_eq!(reply.header("content-type"), Some("application/vnd.mapbox-vector-tile"));
             assert_eq!(reply.header("content-encoding"), Some("gzip"));
             let file = save(dir.path(), &format!("{layer}-{x}-{y}.mvt"), &gunzip(&reply.body));
-            let out = run_checker(
-                "python3",
-                &[
-                    "tests/py/check_mvt.py",
-                    store.to_str().unwrap(),
-                    layer,
-                    &z.to_string(),
-                    &x.to_string(),
-                    &y.to_string(),
-                    &file,
-                    "--complete",
-                ],
-            );
-            let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+            let summary = check_mvt(store.to_str().unwrap(), layer, (z, x, y), &file, &["--complete"]);
             features += summary["features"].as_u64().unwrap();
             files.push(file);
         }
@@ -303,20 +299,7 @@ fn a_reimport_invalidates_exactly_the_changed_layer() {
     };
     assert_eq!(after.header("x-cache"), Some("miss"));
     let file = save(dir.path(), "sites.mvt", &after.body);
-    let out = run_checker(
-        "python3",
-        &[
-            "tests/py/check_mvt.py",
-            s,
-            "sites",
-            &z.to_string(),
-            &x.to_string(),
-            &y.to_string(),
-            &file,
-            "--complete",
-        ],
-    );
-    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let summary = check_mvt(s, "sites", (z, x, y), &file, &["--complete"]);
     assert_eq!(summary["features"], 3, "the new import is drawn");
     let parcels_after = get_with(&parcels_url, &[]);
     assert_eq!(
@@ -408,22 +391,13 @@ fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
         }
         assert_eq!(reply.status, 200);
         let file = save(dir.path(), "welfare.mvt", &reply.body);
-        let out = run_checker(
-            "python3",
-            &[
-                "tests/py/check_mvt.py",
-                store.to_str().unwrap(),
-                "housing",
-                &z.to_string(),
-                &(x + dx).to_string(),
-                &(y + dy).to_string(),
-                &file,
-                "--mvt-layer",
-                "temporary_houses",
-                "--allow-absent",
-            ],
+        let summary = check_mvt(
+            store.to_str().unwrap(),
+            "housing",
+            (z, x + dx, y + dy),
+            &file,
+            &["--mvt-layer", "temporary_houses", "--allow-absent"],
         );
-        let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
         if summary["features"] == 0 {
             continue;
         }
