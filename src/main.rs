@@ -15,7 +15,7 @@ use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
 use bando::index::{Catalog, LayerData};
 use bando::scenarios::Scenarios;
-use bando::server::{self, AppState, ServerConfig};
+use bando::server::{self, App, ServerConfig};
 use bando::store::gpkg::GpkgStore;
 use bando::store::Store;
 use bando::tiles::{export, TileService, TileSource};
@@ -215,8 +215,8 @@ struct DemoArgs {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BANDO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,geo=error"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("BANDO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,geo=error"));
     let json = std::env::var("BANDO_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
@@ -365,14 +365,14 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
     let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &args.pmtiles)?);
-    let state = AppState {
+    let state = Arc::new(App {
         store,
         catalog,
         scenarios,
         config: Arc::new(config),
         city3d,
         tiles,
-    };
+    });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
     Ok(())

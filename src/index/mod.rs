@@ -110,6 +110,12 @@ impl Catalog {
         self.layers.load_full()
     }
 
+    /// The store generation the catalog last loaded: anything derived from the catalog is
+    /// current while this is unchanged (it is stored after the layers are swapped in).
+    pub fn generation(&self) -> i64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub fn get(&self, name: &str) -> Option<Arc<LayerData>> {
         self.layers.load().get(name).cloned()
     }

@@ -44,17 +44,20 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// axum's own rejections (a malformed path segment, a bad query string, a wrong method) answer in
-/// plain text; rewrite every non-JSON error response as bando's JSON error with the same status.
-pub async fn json_rejections(response: Response) -> Response {
+/// Whether `response` is an error answered in something other than JSON: axum's own rejections
+/// (a malformed path segment, a bad query string, a wrong method) are plain text.
+pub fn needs_json_body(response: &Response) -> bool {
     let status = response.status();
     let is_json = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
-        return response;
-    }
+    (status.is_client_error() || status.is_server_error()) && !is_json
+}
+
+/// Rewrites a non-JSON error response as bando's JSON error with the same status and text.
+pub async fn json_rejection(response: Response) -> Response {
+    let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&body);
     let message = if text.trim().is_empty() {

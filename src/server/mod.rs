@@ -4,6 +4,7 @@
 //! place (`error`). Nothing outside this module imports axum.
 
 pub mod city3d;
+mod edge;
 pub mod error;
 mod layers;
 mod query;
@@ -47,9 +48,10 @@ pub struct ServerConfig {
     pub query_limits: crate::query::Limits,
 }
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
+/// What every handler can reach, behind one `Arc`: axum clones the state for every request.
+pub type AppState = Arc<App>;
+
+pub struct App {
     pub store: Arc<dyn Store>,
     pub catalog: Arc<Catalog>,
     pub scenarios: Arc<Scenarios>,
@@ -91,20 +93,6 @@ pub fn router(state: AppState) -> Router {
         .route("/scenarios/{id}/{z}/{x}/{y}", get(scenarios::tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
-        // One stack applied once (axum boxes every `Router::layer` call around every route).
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(tower_http::trace::TraceLayer::new_for_http())
-                .layer(tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response))
-                // Map clients (MapLibre, CesiumJS) are often served from another origin than the tiles.
-                .layer(
-                    tower_http::cors::CorsLayer::new()
-                        .allow_origin(tower_http::cors::Any)
-                        .allow_methods([axum::http::Method::GET, axum::http::Method::POST, axum::http::Method::HEAD])
-                        .allow_headers(tower_http::cors::Any),
-                )
-                .layer(axum::middleware::map_response(error::json_rejections)),
-        )
 }
 
 /// Polls the store and swaps in re-imported layers; requests keep using the old snapshot until
@@ -155,5 +143,10 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     spawn_store_watch(state.clone());
     let (tiles, catalog, scenarios) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
     tokio::task::spawn_blocking(move || tiles.warm(&catalog, &scenarios));
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await
+    // The edge wraps the router once, outside it: `Router::layer` would wrap (and box) it
+    // around every route separately.
+    let app = tower::Layer::layer(&edge::EdgeLayer, router(state));
+    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
 }

@@ -2,7 +2,7 @@
 //! and `/scenarios/{id}/{z}/{x}/{y}.mvt`: the IOC's scenario maps as tiles and MapLibre styles.
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,7 +12,7 @@ use super::error::ApiResult;
 use super::tiles::{base_url, path_of, serve_tile, strip_mvt};
 use super::AppState;
 use crate::scenarios::Scenario;
-use crate::tiles::{style, tilejson, TileError, TileId, TileSource};
+use crate::tiles::{style, tilejson, TileError, TileId};
 
 fn summary(s: &Scenario, base: &str) -> Json_ {
     json!({
@@ -38,7 +38,7 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
     let base = base_url(&state, &headers);
     if let Some(id) = name.strip_suffix(".json") {
         let scenario = state.scenarios.get(id)?;
-        let source = TileSource::from_scenario(&state.catalog, scenario)?;
+        let source = state.tiles.sources.scenario(&state.catalog, scenario)?;
         let url = format!("{base}/scenarios/{id}/{{z}}/{{x}}/{{y}}.mvt");
         return Ok(Json(tilejson::for_source(
             &source,
@@ -72,11 +72,11 @@ pub async fn style_json(
 
 pub async fn tile(
     State(state): State<AppState>,
-    headers: HeaderMap,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
+    request: Request,
 ) -> ApiResult<Response> {
     let (id, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
-    let source = TileSource::from_scenario(&state.catalog, state.scenarios.get(&id)?)?;
-    serve_tile(&state, source, tile, &headers).await
+    let source = state.tiles.sources.scenario(&state.catalog, state.scenarios.get(&id)?)?;
+    serve_tile(&state, source, tile, request.headers()).await
 }

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -106,16 +106,19 @@ pub fn tile_response(tile: &EncodedTile, gzip_ok: bool) -> Response {
     response
 }
 
-/// Answers one tile of `source`: 304 on a matching ETag (known without rendering), the cached
-/// tile if any, else renders on the blocking pool.
-pub async fn serve_tile(state: &AppState, source: TileSource, tile: TileId, headers: &HeaderMap) -> ApiResult<Response> {
+/// Answers one tile of `source`: the cached tile if any (304 when its ETag matches), else a 304
+/// on an ETag known without rendering, else renders on the blocking pool.
+pub async fn serve_tile(state: &AppState, source: Arc<TileSource>, tile: TileId, headers: &HeaderMap) -> ApiResult<Response> {
+    let gzip_ok = accepts_gzip(headers);
+    if let Some(hit) = state.tiles.cached(&source, tile) {
+        if etag_matches(headers, &hit.etag) {
+            return Ok(not_modified(&hit.etag));
+        }
+        return Ok(with_cache_status(tile_response(&hit, gzip_ok), "hit"));
+    }
     let etag = source.etag(tile);
     if etag_matches(headers, &etag) {
         return Ok(not_modified(&etag));
-    }
-    let gzip_ok = accepts_gzip(headers);
-    if let Some(hit) = state.tiles.cached(&source, tile) {
-        return Ok(with_cache_status(tile_response(&hit, gzip_ok), "hit"));
     }
     let tiles = state.tiles.clone();
     let encoded = tokio::task::spawn_blocking(move || tiles.tile(&source, tile, gzip_ok))
@@ -140,18 +143,19 @@ pub fn strip_mvt(y: &str) -> ApiResult<&str> {
     })
 }
 
+/// The request comes last and whole (not as a `HeaderMap`, which axum would copy).
 pub async fn layer_tile(
     State(state): State<AppState>,
-    headers: HeaderMap,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
+    request: Request,
 ) -> ApiResult<Response> {
     let (layers, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
     if let Some(archive) = state.tiles.archive(&layers) {
-        return archive_tile(archive, tile, &headers).await;
+        return archive_tile(archive, tile, request.headers()).await;
     }
-    let source = TileSource::from_layer_list(&state.catalog, &layers)?;
-    serve_tile(&state, source, tile, &headers).await
+    let source = state.tiles.sources.layer_list(&state.catalog, &layers)?;
+    serve_tile(&state, source, tile, request.headers()).await
 }
 
 /// A tile of a PMTiles archive, read by range on the blocking pool.
@@ -209,7 +213,7 @@ pub async fn layer_tilejson(
     if let Some(archive) = state.tiles.archive(layers) {
         return Ok(Json(archive_tilejson(&archive, &base_url(&state, &headers))));
     }
-    let source = TileSource::from_layer_list(&state.catalog, layers)?;
+    let source = state.tiles.sources.layer_list(&state.catalog, layers)?;
     let url = format!("{}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt", base_url(&state, &headers));
     let description = format!("bando layers {layers}");
     Ok(Json(tilejson::for_source(&source, layers, &description, &url, None)))

@@ -52,13 +52,13 @@ impl EncodedTile {
 }
 
 pub struct TileCache {
-    inner: ByteBudgetCache<(String, TileId), Arc<EncodedTile>>,
+    inner: ByteBudgetCache<(Arc<str>, TileId), Arc<EncodedTile>>,
 }
 
 impl TileCache {
     /// `budget_bytes == 0` switches the cache off.
     pub fn new(budget_bytes: u64) -> TileCache {
-        let weigh = |key: &(String, TileId), tile: &Arc<EncodedTile>| tile.weight().saturating_add(key.0.len() as u32);
+        let weigh = |key: &(Arc<str>, TileId), tile: &Arc<EncodedTile>| tile.weight().saturating_add(key.0.len() as u32);
         TileCache {
             inner: ByteBudgetCache::new(budget_bytes, weigh),
         }
@@ -68,18 +68,18 @@ impl TileCache {
         self.inner.is_on()
     }
 
-    pub fn get(&self, key: &str, tile: TileId) -> Option<Arc<EncodedTile>> {
-        self.inner.get(&(key.to_string(), tile))
+    pub fn get(&self, key: &Arc<str>, tile: TileId) -> Option<Arc<EncodedTile>> {
+        self.inner.get(&(key.clone(), tile))
     }
 
-    pub fn insert(&self, key: &str, tile: TileId, encoded: Arc<EncodedTile>) {
-        self.inner.insert((key.to_string(), tile), encoded);
+    pub fn insert(&self, key: &Arc<str>, tile: TileId, encoded: Arc<EncodedTile>) {
+        self.inner.insert((key.clone(), tile), encoded);
     }
 
     /// Drops every cached tile of a source that uses one of `layers`.
     pub fn forget_layers(&self, layers: &[String]) {
         let layers: Vec<String> = layers.to_vec();
-        self.inner.forget_if(move |key: &(String, TileId), _| {
+        self.inner.forget_if(move |key: &(Arc<str>, TileId), _| {
             key.0
                 .split(':')
                 .filter_map(|part| part.rsplit_once('@'))

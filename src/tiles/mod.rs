@@ -30,7 +30,7 @@ pub use cache::EncodedTile;
 use cache::TileCache;
 use ladder::Ladder;
 pub use math::TileId;
-pub use source::{SourceLayer, TileSource};
+pub use source::{SourceLayer, SourceMemo, TileSource};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -71,6 +71,8 @@ type LadderSlot = Arc<OnceLock<Arc<Ladder>>>;
 /// Tile making for the server and the exporters: ladders per layer import, and the cache.
 pub struct TileService {
     cache: TileCache,
+    /// Resolved sources of layer lists and scenarios (off with the cache).
+    pub sources: SourceMemo,
     /// Per layer name: the import the ladder was built for, and the ladder (built once).
     ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
     pub glyphs: glyphs::Glyphs,
@@ -83,6 +85,7 @@ impl TileService {
     pub fn new(cache_bytes: u64) -> TileService {
         TileService {
             cache: TileCache::new(cache_bytes),
+            sources: SourceMemo::new(cache_bytes > 0),
             ladders: Mutex::new(HashMap::new()),
             glyphs: glyphs::Glyphs::new(cache_bytes > 0),
             archives: Default::default(),

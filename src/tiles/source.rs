@@ -6,8 +6,9 @@
 //! every layer's `import_id`, so a re-import changes exactly the keys of the sources that use
 //! the re-imported layer). Does not render.
 
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::feature::FieldType;
 use crate::index::{Catalog, LayerData};
@@ -55,7 +56,8 @@ impl SourceLayer {
 /// An ordered set of MVT layers plus the key that identifies its tiles' contents.
 pub struct TileSource {
     pub layers: Vec<SourceLayer>,
-    pub key: String,
+    /// Shared with every cache entry of this source (a cache lookup clones it, never copies it).
+    pub key: Arc<str>,
 }
 
 impl TileSource {
@@ -91,7 +93,7 @@ impl TileSource {
                 maxzoom: MAX_ZOOM,
             });
         }
-        Ok(TileSource { layers, key })
+        Ok(TileSource { layers, key: key.into() })
     }
 
     /// The layers of a scenario map. Layers missing from the store are left out (and logged) so
@@ -141,14 +143,14 @@ impl TileSource {
                 maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
             });
         }
-        Ok(TileSource { layers, key })
+        Ok(TileSource { layers, key: key.into() })
     }
 
     /// Strong ETag of one tile of this source: a function of the layers' import ids, the source
     /// definition and this build of bando, so it is known before (or without) rendering.
     pub fn etag(&self, tile: TileId) -> String {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (env!("CARGO_PKG_VERSION"), &self.key, tile).hash(&mut hasher);
+        (env!("CARGO_PKG_VERSION"), &*self.key, tile).hash(&mut hasher);
         format!("\"{:016x}\"", hasher.finish())
     }
 
@@ -158,5 +160,77 @@ impl TileSource {
 
     pub fn maxzoom(&self) -> u8 {
         self.layers.iter().map(|l| l.maxzoom).max().unwrap_or(MAX_ZOOM)
+    }
+}
+
+/// Most sources a [`SourceMemo`] map keeps; layer lists come from clients, so past this the map
+/// starts over rather than grow without bound.
+const MEMO_MAX_SOURCES: usize = 4096;
+
+/// Resolved sources by layer list and by scenario id, valid while the catalog's generation is
+/// unchanged (scenario definitions are fixed while the server runs). A hot tile then costs one
+/// map lookup instead of resolving names, allocating the layer list and hashing a scenario.
+pub struct SourceMemo {
+    on: bool,
+    layer_lists: RwLock<MemoMap>,
+    scenarios: RwLock<MemoMap>,
+}
+
+#[derive(Default)]
+struct MemoMap {
+    generation: i64,
+    sources: HashMap<Box<str>, Arc<TileSource>, foldhash::fast::RandomState>,
+}
+
+impl SourceMemo {
+    /// `on == false` resolves every request afresh (with the caches off).
+    pub fn new(on: bool) -> SourceMemo {
+        SourceMemo {
+            on,
+            layer_lists: Default::default(),
+            scenarios: Default::default(),
+        }
+    }
+
+    pub fn layer_list(&self, catalog: &Catalog, list: &str) -> Result<Arc<TileSource>, TileError> {
+        self.resolve(&self.layer_lists, catalog.generation(), list, || {
+            TileSource::from_layer_list(catalog, list)
+        })
+    }
+
+    pub fn scenario(&self, catalog: &Catalog, scenario: &Scenario) -> Result<Arc<TileSource>, TileError> {
+        self.resolve(&self.scenarios, catalog.generation(), &scenario.id, || {
+            TileSource::from_scenario(catalog, scenario)
+        })
+    }
+
+    fn resolve(
+        &self,
+        map: &RwLock<MemoMap>,
+        generation: i64,
+        name: &str,
+        build: impl FnOnce() -> Result<TileSource, TileError>,
+    ) -> Result<Arc<TileSource>, TileError> {
+        if !self.on {
+            return build().map(Arc::new);
+        }
+        {
+            let memo = map.read().unwrap_or_else(|e| e.into_inner());
+            if memo.generation == generation {
+                if let Some(source) = memo.sources.get(name) {
+                    return Ok(source.clone());
+                }
+            }
+        }
+        // Built from a catalog at least as new as `generation` (the catalog stores its
+        // generation after swapping layers), so a source is never kept past its layers.
+        let source = Arc::new(build()?);
+        let mut memo = map.write().unwrap_or_else(|e| e.into_inner());
+        if memo.generation != generation || memo.sources.len() >= MEMO_MAX_SOURCES {
+            memo.sources.clear();
+            memo.generation = generation;
+        }
+        memo.sources.insert(name.into(), source.clone());
+        Ok(source)
     }
 }
