@@ -23,7 +23,8 @@ for _ in $(seq 120); do curl -sf http://127.0.0.1:$PORT/health > /dev/null && br
 if [ -z "${TILE:-}" ]; then
   TILE=$(curl -sf http://127.0.0.1:$PORT/layers/parcels | python3 -c '
 import json, math, sys
-w, s, e, n = json.load(sys.stdin)["bbox"]
+b = json.load(sys.stdin)["bbox"]
+w, s, e, n = b["west"], b["south"], b["east"], b["north"]
 lon, lat, z = (w + e) / 2, (s + n) / 2, 16
 x = int((lon + 180) / 360 * 2**z)
 y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**z)
