@@ -415,6 +415,21 @@ fn scenario_maps_serve_valid_styles_tilejson_and_filtered_tiles() {
     }
     assert!(temporary > 0, "temporary houses drawn near the centre");
 
+    // Per-zoom attribute lists (`zoom_fields`): land-management parcels carry only their land use
+    // up to z15, and every chosen field from z16.
+    for (zoom, want) in [
+        (14, serde_json::json!(["land_use"])),
+        (16, serde_json::json!(["address", "area_m2", "land_use", "parcel_no", "sheet_no"])),
+    ] {
+        let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, zoom);
+        let reply = get_with(&server.url(&format!("/scenarios/land_management/{z}/{x}/{y}.mvt")), &[]);
+        assert_eq!(reply.status, 200, "z{zoom}");
+        let file = save(dir.path(), "land.mvt", &reply.body);
+        let summary = check_mvt(store.to_str().unwrap(), "parcels", (z, x, y), &file, &["--mvt-layer", "parcels"]);
+        assert!(summary["features"].as_u64().unwrap() > 0, "z{zoom}: parcels drawn");
+        assert_eq!(summary["properties"], want, "z{zoom}");
+    }
+
     for (path, want) in [
         ("/scenarios/no_such", 404),
         ("/scenarios/no_such.json", 404),

@@ -45,11 +45,49 @@ pub struct ScenarioLayer {
     /// Attributes carried in tiles (default: all).
     #[serde(default)]
     pub fields: Option<Vec<String>>,
+    /// Fewer attributes at shallower zooms, in ascending `maxzoom` order: a tile at zoom z carries
+    /// the first list whose `maxzoom` is at least z, or `fields` past the last one.
+    #[serde(default)]
+    pub zoom_fields: Vec<ZoomFields>,
+}
+
+/// The attributes a scenario layer carries up to a zoom.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoomFields {
+    /// The deepest zoom this list applies to.
+    pub maxzoom: u8,
+    pub fields: Vec<String>,
 }
 
 impl ScenarioLayer {
     pub fn tile_id(&self) -> &str {
         self.id.as_deref().unwrap_or(&self.layer)
+    }
+
+    /// Per-zoom lists ascend, stay within z0-22 and pick from `fields` (names against the store
+    /// layer are checked when the scenario is drawn).
+    fn check_zoom_fields(&self) -> Result<(), String> {
+        let mut previous: Option<u8> = None;
+        for zf in &self.zoom_fields {
+            let id = self.tile_id();
+            if zf.maxzoom > 22 || previous.is_some_and(|p| zf.maxzoom <= p) {
+                return Err(format!(
+                    "layer '{id}': zoom_fields maxzoom {} must be at most 22 and above the previous entry's (list them from shallow to deep)",
+                    zf.maxzoom
+                ));
+            }
+            previous = Some(zf.maxzoom);
+            if let Some(all) = &self.fields {
+                if let Some(extra) = zf.fields.iter().find(|f| !all.contains(f)) {
+                    return Err(format!(
+                        "layer '{id}': zoom_fields up to zoom {} names '{extra}', which `fields` does not carry; per-zoom lists pick from `fields`",
+                        zf.maxzoom
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -184,6 +222,7 @@ impl Scenario {
                     ));
                 }
             }
+            layer.check_zoom_fields()?;
         }
         for indicator in &self.indicators {
             if indicator.measure == Measure::Sum && indicator.field.is_none() {
@@ -268,6 +307,7 @@ id = "temporary_houses"
 minzoom = 12
 where = [{ field = "temporary_house", op = "eq", value = true }]
 fields = ["address", "household_size"]
+zoom_fields = [{ maxzoom = 14, fields = ["household_size"] }]
 
 [[indicators]]
 id = "temporary_houses"
@@ -291,6 +331,7 @@ default_color = "#cccccc"
         assert_eq!(s.indicators[0].measure, Measure::Count);
         assert!(s.indicators[0].target.is_met(20.0) && !s.indicators[0].target.is_met(21.0));
         assert_eq!(s.three_d.unwrap().colors[0].color, "#d7301f");
+        assert_eq!(s.layers[1].zoom_fields[0].maxzoom, 14);
     }
 
     #[test]
@@ -300,5 +341,14 @@ default_color = "#cccccc"
         assert!(err.contains("appears twice"), "{err}");
         let typo = WELFARE.replace("maxzoom = 22", "maxzom = 22");
         assert!(Scenario::parse(&typo, Path::new("t.toml")).is_err());
+        for (zoom_fields, named) in [
+            ("[{ maxzoom = 14, fields = [\"owner\"] }]", "names 'owner'"),
+            ("[{ maxzoom = 23, fields = [] }]", "at most 22"),
+            ("[{ maxzoom = 14, fields = [] }, { maxzoom = 12, fields = [] }]", "shallow to deep"),
+        ] {
+            let bad = WELFARE.replace("[{ maxzoom = 14, fields = [\"household_size\"] }]", zoom_fields);
+            let err = Scenario::parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+            assert!(err.contains(named), "{zoom_fields}: {err}");
+        }
     }
 }

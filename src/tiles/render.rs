@@ -1,8 +1,9 @@
 //! Rendering one tile of a [`TileSource`]: pick the features the zoom draws (the layer's
 //! [`Ladder`]), filter, shape and encode them, and keep the tile under [`TILE_BUDGET`].
-//! Per-zoom attributes: a dense tile (over [`DENSE_FEATURES`] features of a layer) carries only
-//! the layer's categorical attributes (what styles colour by); a client gets the rest on click at
-//! a deeper zoom. A layer that would still overflow first loses its near-unique attributes in
+//! Per-zoom attributes: a scenario layer may list the attributes each zoom carries
+//! (`zoom_fields`); at zooms it does not, a dense tile (over [`DENSE_FEATURES`] features of a
+//! layer) carries only the layer's categorical attributes (what styles colour by), and a client
+//! gets the rest on click at a deeper zoom. A layer that would still overflow first loses its near-unique attributes in
 //! this tile, then its smallest features, and the thinning is logged. CPU-bound and synchronous:
 //! callers run it off the async threads.
 
@@ -48,15 +49,15 @@ pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer
             }
             candidates.sort_unstable();
             let remaining = TILE_BUDGET.saturating_sub(out.len());
-            let fields: Vec<usize> = if candidates.len() > DENSE_FEATURES {
-                layer
-                    .fields
+            let (chosen, explicit) = layer.fields_at(tile.z);
+            let fields: Vec<usize> = if !explicit && candidates.len() > DENSE_FEATURES {
+                chosen
                     .iter()
                     .copied()
                     .filter(|&f| ladder.categorical.get(f).copied().unwrap_or(false))
                     .collect()
             } else {
-                layer.fields.clone()
+                chosen.to_vec()
             };
             encode_within_budget(layer, fields, candidates, &projection, shaper, remaining, tile, &mut out);
         }
@@ -153,11 +154,11 @@ mod tests {
     use crate::store::LayerMeta;
     use crate::tiles::source::SourceLayer;
 
-    #[test]
-    fn an_overfull_tile_is_thinned_under_the_budget() {
-        // 30,000 overlapping 100 m squares with long unique text: megabytes if drawn naively.
+    /// `n` overlapping 100 m squares around (107.58, 16.46), each with a long unique note and
+    /// a three-valued class.
+    fn squares(n: i64) -> Arc<LayerData> {
         let d = 100.0 / 111_000.0;
-        let features: Vec<Feature> = (0..30_000)
+        let features: Vec<Feature> = (0..n)
             .map(|i| {
                 let (x, y) = (107.58 + (i % 173) as f64 * 1e-5, 16.46 + (i / 173) as f64 * 1e-5);
                 let g = polygon![(x: x, y: y), (x: x + d, y: y), (x: x + d, y: y + d), (x: x, y: y + d)];
@@ -173,7 +174,7 @@ mod tests {
             name: "dense".into(),
             kind: LayerKind::Cadastral,
             geometry_type: GeometryKind::Polygon,
-            feature_count: 30_000,
+            feature_count: n as u64,
             bbox: None,
             fields: vec![
                 FieldDef {
@@ -191,29 +192,55 @@ mod tests {
             imported_at: String::new(),
             import_id: 1,
         };
-        let data = Arc::new(LayerData::build(meta, features));
+        Arc::new(LayerData::build(meta, features))
+    }
+
+    fn source_of(data: &Arc<LayerData>, zoom_fields: Vec<(u8, Vec<usize>)>) -> TileSource {
         let layer = SourceLayer {
             name: "dense".into(),
             ladder_key: "dense".into(),
             data: data.clone(),
             filter: None,
             fields: vec![0, 1],
+            zoom_fields,
             minzoom: 0,
             maxzoom: 22,
         };
-        let source = TileSource {
+        TileSource {
             layers: vec![layer],
             key: "test".into(),
-        };
+        }
+    }
+
+    /// The z14 tile and its z13 parent holding (107.58, 16.46), where all the squares lie.
+    const Z14: TileId = TileId { z: 14, x: 13088, y: 7432 };
+    const Z13: TileId = TileId { z: 13, x: 6544, y: 3716 };
+
+    fn has(bytes: &[u8], text: &[u8]) -> bool {
+        bytes.windows(text.len()).any(|w| w == text)
+    }
+
+    #[test]
+    fn an_overfull_tile_is_thinned_under_the_budget() {
+        // 30,000 squares with long unique text: megabytes if drawn naively.
+        let data = squares(30_000);
+        let source = source_of(&data, Vec::new());
         let ladder = Arc::new(Ladder::build(&data, None));
-        // The z14 tile holding (107.58, 16.46), where all the squares lie.
-        let bytes = render(&source, TileId { z: 14, x: 13088, y: 7432 }, &|_| ladder.clone());
+        let bytes = render(&source, Z14, &|_| ladder.clone());
         assert!(!bytes.is_empty(), "something is drawn");
         assert!(bytes.len() <= TILE_BUDGET, "{} bytes", bytes.len());
-        assert!(
-            !bytes.windows(6).any(|w| w == b"ghi ch"),
-            "the near-unique notes were dropped first"
-        );
-        assert!(bytes.windows(5).any(|w| w == b"class"), "the categorical attribute stays");
+        assert!(!has(&bytes, "ghi ch".as_bytes()), "the near-unique notes were dropped first");
+        assert!(has(&bytes, b"class"), "the categorical attribute stays");
+    }
+
+    #[test]
+    fn a_zoom_list_chooses_the_attributes_up_to_its_zoom() {
+        let data = squares(200);
+        let source = source_of(&data, vec![(13, vec![1])]);
+        let ladder = Arc::new(Ladder::build(&data, None));
+        let shallow = render(&source, Z13, &|_| ladder.clone());
+        assert!(has(&shallow, b"class") && !has(&shallow, b"note"), "z13 carries only the z13 list");
+        let deep = render(&source, Z14, &|_| ladder.clone());
+        assert!(has(&deep, b"class") && has(&deep, b"note"), "past the list's zoom, every field");
     }
 }

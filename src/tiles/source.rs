@@ -30,11 +30,23 @@ pub struct SourceLayer {
     pub ladder_key: String,
     /// Indices into the features' properties of the attributes carried, in key order.
     pub fields: Vec<usize>,
+    /// Shallower zooms' lists, ascending by the deepest zoom each applies to (see
+    /// [`SourceLayer::fields_at`]); empty for a plain layer list.
+    pub zoom_fields: Vec<(u8, Vec<usize>)>,
     pub minzoom: u8,
     pub maxzoom: u8,
 }
 
 impl SourceLayer {
+    /// The attributes a tile at zoom `z` carries, and whether the scenario chose them for that
+    /// zoom (rather than `fields` for every zoom).
+    pub fn fields_at(&self, z: u8) -> (&[usize], bool) {
+        match self.zoom_fields.iter().find(|(maxzoom, _)| z <= *maxzoom) {
+            Some((_, fields)) => (fields, true),
+            None => (&self.fields, false),
+        }
+    }
+
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
         self.fields.iter().map(|&i| self.data.meta.fields[i].name.as_str())
     }
@@ -89,6 +101,7 @@ impl TileSource {
                 data,
                 filter: None,
                 fields,
+                zoom_fields: Vec::new(),
                 minzoom: 0,
                 maxzoom: MAX_ZOOM,
             });
@@ -117,17 +130,25 @@ impl TileSource {
             } else {
                 Some(sl.filter.bind(&data.meta).map_err(bad)?)
             };
-            let fields = match &sl.fields {
-                None => (0..data.meta.fields.len()).collect(),
-                Some(names) => names
+            let resolve = |names: &[String]| {
+                names
                     .iter()
                     .map(|n| {
                         data.meta
                             .field_index(n)
                             .ok_or_else(|| bad(format!("layer '{}' has no field '{n}' to show", sl.layer)))
                     })
-                    .collect::<Result<Vec<_>, _>>()?,
+                    .collect::<Result<Vec<_>, _>>()
             };
+            let fields = match &sl.fields {
+                None => (0..data.meta.fields.len()).collect(),
+                Some(names) => resolve(names)?,
+            };
+            let zoom_fields = sl
+                .zoom_fields
+                .iter()
+                .map(|zf| Ok((zf.maxzoom, resolve(&zf.fields)?)))
+                .collect::<Result<Vec<_>, TileError>>()?;
             key.push_str(&format!(":{}@{}", sl.layer, data.meta.import_id));
             let ladder_key = match &filter {
                 None => sl.layer.clone(),
@@ -139,6 +160,7 @@ impl TileSource {
                 data,
                 filter,
                 fields,
+                zoom_fields,
                 minzoom: sl.minzoom.unwrap_or(0),
                 maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
             });
