@@ -14,7 +14,7 @@ use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
 use bando::index::{Catalog, LayerData};
-use bando::scenarios::Scenarios;
+use bando::scenarios::{ScenarioFolder, Scenarios};
 use bando::server::{self, App, ServerConfig};
 use bando::store::gpkg::GpkgStore;
 use bando::store::Store;
@@ -174,7 +174,8 @@ struct ServeArgs {
     /// Build (once) and serve the demo province in data/demo.gpkg.
     #[arg(long)]
     demo: bool,
-    /// Seconds between checks of the store for imports made by other processes.
+    /// Seconds between checks of the store (imports made by other processes) and of the scenario
+    /// folder (edited, added or removed files).
     #[arg(long, default_value_t = 1.0)]
     watch_seconds: f64,
     /// The public base URL of this server (e.g. https://ioc.example.vn/bando) for tile URLs in TileJSON.
@@ -348,7 +349,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         seconds = started.elapsed().as_secs_f64(),
         "store loaded"
     );
-    let scenarios = Arc::new(Scenarios::load(&args.tilesets)?);
+    let scenarios = Arc::new(ScenarioFolder::open(&args.tilesets)?);
     let cache_bytes = if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 };
     let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options()?, cache_bytes));
     let config = ServerConfig {

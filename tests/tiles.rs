@@ -575,3 +575,63 @@ fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
     let out = bando(&["export", "pmtiles", "--store", store.to_str().unwrap(), scenario.to_str().unwrap()]);
     assert!(!out.status.success());
 }
+
+/// GIS staff edit a scenario file while the server runs: the next tiles follow the edit, and a
+/// broken edit is reported while the last good scenarios stay in service.
+#[test]
+fn an_edited_scenario_file_is_served_without_a_restart() {
+    let store = shared_store();
+    let tilesets = tempfile::tempdir().unwrap();
+    let file = tilesets.path().join("land_management.toml");
+    let original = std::fs::read_to_string(repo_root().join("tilesets/land_management.toml")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+    let server = Server::start(&store, &["--tilesets", tilesets.path().to_str().unwrap(), "--watch-seconds", "0.1"]);
+    let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, 16);
+    let url = server.url(&format!("/scenarios/land_management/{z}/{x}/{y}.mvt"));
+    let dir = tempfile::tempdir().unwrap();
+    let properties = |reply: &Reply| {
+        let file = save(dir.path(), "land.mvt", &reply.body);
+        check_mvt(store.to_str().unwrap(), "parcels", (z, x, y), &file, &["--mvt-layer", "parcels"])["properties"].clone()
+    };
+    let before = get_with(&url, &[]);
+    assert_eq!(
+        properties(&before),
+        serde_json::json!(["address", "area_m2", "land_use", "parcel_no", "sheet_no"])
+    );
+
+    let narrowed = original.replace(
+        r#"fields = ["land_use", "sheet_no", "parcel_no", "area_m2", "address"]"#,
+        r#"fields = ["land_use", "area_m2"]"#,
+    );
+    assert_ne!(narrowed, original, "the test edits the parcels' fields");
+    std::fs::write(&file, &narrowed).unwrap();
+    let started = Instant::now();
+    let after = loop {
+        let reply = get_with(&url, &[]);
+        if reply.header("etag") != before.header("etag") {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the edit never reached the tiles");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        properties(&after),
+        serde_json::json!(["area_m2", "land_use"]),
+        "the edited fields are served"
+    );
+
+    std::fs::write(&file, narrowed.replace("[[layers]]", "[[layer]]")).unwrap();
+    let started = Instant::now();
+    let reported = loop {
+        let list = get_with(&server.url("/scenarios"), &[]).json();
+        if let Some(problem) = list["reload_error"].as_str() {
+            break problem.to_string();
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the broken edit was never reported");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(reported.contains("land_management.toml"), "{reported}");
+    let still = get_with(&url, &[]);
+    assert_eq!(still.status, 200, "the last good scenario stays in service");
+    assert_eq!(still.header("etag"), after.header("etag"));
+}

@@ -2,14 +2,19 @@
 //! TOML file in `tilesets/` naming its layers, per-layer filters and zoom ranges, the attributes
 //! it shows, its MapLibre style in `styles/`, its indicators with targets, and its 3D variant.
 //!
-//! Owns: the scenario file format, loading and checking it, and evaluating [`Filter`]s on
-//! features. Does not encode tiles, run queries or know HTTP; those modules read [`Scenario`]s.
+//! Owns: the scenario file format, loading and checking it, reloading a folder whose files
+//! changed ([`ScenarioFolder`]), and evaluating [`Filter`]s on features. Does not encode tiles,
+//! run queries or know HTTP; those modules read [`Scenario`]s.
 
 mod filter;
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
 pub use filter::{BoundFilter, Condition, Filter, Op};
@@ -182,14 +187,22 @@ pub struct Scenario {
     pub indicators: Vec<Indicator>,
     #[serde(default, rename = "three_d")]
     pub three_d: Option<ThreeD>,
+    /// A hash of the file's text: what caches of the scenario's tiles and 3D key on, so an
+    /// edited file never serves stale tiles.
+    #[serde(skip)]
+    pub fingerprint: u64,
 }
 
 impl Scenario {
     pub fn parse(text: &str, path: &Path) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Invalid {
+        let mut scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Invalid {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
+        // SipHash with fixed keys: the same file gives the same fingerprint (and tile ETags) after a restart.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        text.hash(&mut hasher);
+        scenario.fingerprint = hasher.finish();
         scenario.check().map_err(|reason| ScenarioError::Invalid {
             path: path.to_path_buf(),
             reason,
@@ -246,22 +259,7 @@ impl Scenarios {
     /// Loads every `*.toml` in `dir`; a missing folder gives no scenarios.
     pub fn load(dir: &Path) -> Result<Scenarios, ScenarioError> {
         let mut by_id = BTreeMap::new();
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Scenarios::default()),
-            Err(e) => {
-                return Err(ScenarioError::Read {
-                    path: dir.to_path_buf(),
-                    reason: e.to_string(),
-                })
-            }
-        };
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        paths.sort();
-        for path in paths {
+        for path in scenario_files(dir)? {
             let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError::Read {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -284,6 +282,116 @@ impl Scenarios {
 
     pub fn iter(&self) -> impl Iterator<Item = &Scenario> {
         self.by_id.values()
+    }
+}
+
+/// The `*.toml` files of `dir`, sorted; a missing folder has none.
+fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(ScenarioError::Read {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// What a folder's scenario files looked like: each one's path, modification time and length.
+#[derive(Debug, PartialEq, Default)]
+struct FolderStamp(Vec<(PathBuf, Option<SystemTime>, u64)>);
+
+impl FolderStamp {
+    fn of(dir: &Path) -> Result<FolderStamp, ScenarioError> {
+        let files = scenario_files(dir)?;
+        Ok(FolderStamp(
+            files
+                .into_iter()
+                .map(|path| {
+                    let meta = std::fs::metadata(&path).ok();
+                    let modified = meta.as_ref().and_then(|m| m.modified().ok());
+                    (path, modified, meta.map_or(0, |m| m.len()))
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// The scenario folder of a running server: GIS staff edit, add or remove files and the server
+/// picks them up without a restart. A folder that stops loading (a typo in an edit) keeps the
+/// previous scenarios in service and reports the problem until it is fixed.
+pub struct ScenarioFolder {
+    dir: PathBuf,
+    current: ArcSwap<Scenarios>,
+    /// The folder as last looked at, and the problem of the last failed reload.
+    last: Mutex<(FolderStamp, Option<String>)>,
+}
+
+impl ScenarioFolder {
+    /// Loads the folder; at start-up a bad file is an error, not a warning.
+    pub fn open(dir: &Path) -> Result<ScenarioFolder, ScenarioError> {
+        // Stamped before reading, so an edit made during the read is seen on the next look.
+        let stamp = FolderStamp::of(dir)?;
+        let scenarios = Scenarios::load(dir)?;
+        Ok(ScenarioFolder {
+            dir: dir.to_path_buf(),
+            current: ArcSwap::from_pointee(scenarios),
+            last: Mutex::new((stamp, None)),
+        })
+    }
+
+    /// The scenarios in service.
+    pub fn current(&self) -> Arc<Scenarios> {
+        self.current.load_full()
+    }
+
+    /// Why the folder's latest files are not in service, if they are not.
+    pub fn problem(&self) -> Option<String> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// Re-reads the folder if a file was added, removed or changed since the last look, and
+    /// returns the ids of the scenarios that were added, changed or removed (empty when nothing
+    /// changed or the new files do not load; the previous scenarios then stay in service).
+    pub fn reload_if_changed(&self) -> Vec<String> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let stamp = match FolderStamp::of(&self.dir) {
+            Ok(stamp) => stamp,
+            Err(e) => {
+                last.1 = Some(e.to_string());
+                return Vec::new();
+            }
+        };
+        if stamp == last.0 {
+            return Vec::new();
+        }
+        last.0 = stamp;
+        let next = match Scenarios::load(&self.dir) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "scenario files changed but do not load; the previous scenarios stay in service");
+                last.1 = Some(e.to_string());
+                return Vec::new();
+            }
+        };
+        last.1 = None;
+        let previous = self.current();
+        let mut changed: Vec<String> = next
+            .iter()
+            .filter(|s| previous.get(&s.id).map_or(true, |p| p.fingerprint != s.fingerprint))
+            .map(|s| s.id.clone())
+            .collect();
+        changed.extend(previous.iter().filter(|p| next.get(&p.id).is_err()).map(|p| p.id.clone()));
+        self.current.store(Arc::new(next));
+        changed
     }
 }
 
@@ -350,5 +458,40 @@ default_color = "#cccccc"
             let err = Scenario::parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
             assert!(err.contains(named), "{zoom_fields}: {err}");
         }
+    }
+
+    #[test]
+    fn a_folder_picks_up_edits_and_keeps_serving_through_a_broken_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("welfare.toml");
+        std::fs::write(&file, WELFARE).unwrap();
+        let folder = ScenarioFolder::open(dir.path()).unwrap();
+        assert!(folder.reload_if_changed().is_empty(), "nothing changed yet");
+        let first = folder.current().get("social_welfare").unwrap().fingerprint;
+
+        std::fs::write(&file, WELFARE.replace("An sinh xã hội", "An sinh xã hội (sửa)")).unwrap();
+        assert_eq!(folder.reload_if_changed(), ["social_welfare"]);
+        let edited = folder.current();
+        let scenario = edited.get("social_welfare").unwrap();
+        assert_eq!(scenario.title, "An sinh xã hội (sửa)");
+        assert_ne!(scenario.fingerprint, first, "caches key on the new definition");
+
+        std::fs::write(&file, WELFARE.replace("measure = \"count\"", "measure = \"cuont\"")).unwrap();
+        assert!(folder.reload_if_changed().is_empty());
+        let problem = folder.problem().expect("the broken edit is reported");
+        assert!(problem.contains("welfare.toml") && problem.contains("cuont"), "{problem}");
+        assert_eq!(
+            folder.current().get("social_welfare").unwrap().title,
+            "An sinh xã hội (sửa)",
+            "the previous scenarios stay"
+        );
+
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(
+            folder.reload_if_changed(),
+            ["social_welfare"],
+            "a removed file removes its scenario"
+        );
+        assert!(folder.problem().is_none() && folder.current().get("social_welfare").is_err());
     }
 }

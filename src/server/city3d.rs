@@ -11,6 +11,7 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiResult;
+use super::tiles::accepts_gzip;
 use super::AppState;
 use crate::cache::{gunzip, gzip};
 use crate::city3d::{response_cache, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling, GZIP_LEVEL};
@@ -59,18 +60,6 @@ fn layer_city(
     Ok(City3d::new(layer, styling, state.city3d.options)?)
 }
 
-/// Whether the client takes `Content-Encoding: gzip` (every browser and 3D Tiles client does).
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| {
-            v.split(',')
-                .any(|coding| coding.split(';').next().is_some_and(|c| c.trim() == "gzip"))
-        })
-}
-
 async fn respond(state: AppState, variant: String, city: City3d, file: File, headers: HeaderMap) -> ApiResult<Response> {
     let key = CacheKey {
         variant,
@@ -116,13 +105,15 @@ fn layer_variant(state: &AppState, layer: &str, file: File) -> Result<(String, C
 }
 
 fn scenario_variant(state: &AppState, id: &str, file: File) -> Result<(String, City3d, File), Error> {
-    let scenario = state.scenarios.get(id)?;
+    let scenarios = state.scenarios.current();
+    let scenario = scenarios.get(id)?;
     let three_d = scenario
         .three_d
         .as_ref()
         .ok_or_else(|| Error::not_found(format!("scenario '{id}' has no [three_d] section, so no 3D view")))?;
     let city = layer_city(state, &three_d.layer, |layer| Ok(Styling::of_scenario(three_d, layer)?))?;
-    Ok((format!("scenario:{id}"), city, file))
+    // The fingerprint keys the cache: an edited [three_d] section is never served stale.
+    Ok((format!("scenario:{id}:{:x}", scenario.fingerprint), city, file))
 }
 
 pub async fn layer_tileset(State(state): State<AppState>, Path(layer): Path<String>, headers: HeaderMap) -> ApiResult<Response> {

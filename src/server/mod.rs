@@ -23,7 +23,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::index::Catalog;
-use crate::scenarios::Scenarios;
+use crate::scenarios::ScenarioFolder;
 use crate::store::Store;
 use crate::tiles::TileService;
 
@@ -31,7 +31,7 @@ use crate::tiles::TileService;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub addr: SocketAddr,
-    /// How often the store is polled for imports made by other processes.
+    /// How often the store (imports made by other processes) and the scenario folder are polled.
     pub watch_interval: Duration,
     /// The URL clients reach this server at (behind a proxy); else taken from the request's
     /// Host / X-Forwarded-Host / X-Forwarded-Proto.
@@ -54,7 +54,8 @@ pub type AppState = Arc<App>;
 pub struct App {
     pub store: Arc<dyn Store>,
     pub catalog: Arc<Catalog>,
-    pub scenarios: Arc<Scenarios>,
+    /// The scenario maps of `tilesets/`, reloaded when their files change.
+    pub scenarios: Arc<ScenarioFolder>,
     pub config: Arc<ServerConfig>,
     /// 3D Tiles options and response cache.
     pub city3d: Arc<city3d::City3dState>,
@@ -95,26 +96,46 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Polls the store and swaps in re-imported layers; requests keep using the old snapshot until
-/// the new one is complete, so none fails during the swap.
+/// Polls the store and the scenario folder: swaps in re-imported layers and edited scenario
+/// files. Requests keep using the old snapshot until the new one is complete, so none fails
+/// during the swap.
 fn spawn_store_watch(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.config.watch_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let (store, catalog) = (state.store.clone(), state.catalog.clone());
-            match tokio::task::spawn_blocking(move || catalog.refresh(store.as_ref())).await {
-                Ok(Ok(changed)) if !changed.is_empty() => {
-                    tracing::info!(?changed, "store changed; layers reloaded");
-                    state.tiles.forget_layers(&changed);
-                    // Rebuild the changed layers' generalisation now, not on the first tile request.
-                    let (tiles, catalog, scenarios) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
-                    tokio::task::spawn_blocking(move || tiles.warm(&catalog, &scenarios));
+            let watched = state.clone();
+            let looked = tokio::task::spawn_blocking(move || {
+                let layers = watched.catalog.refresh(watched.store.as_ref());
+                (layers, watched.scenarios.reload_if_changed())
+            })
+            .await;
+            let (layers, scenarios) = match looked {
+                Ok(looked) => looked,
+                Err(e) => {
+                    tracing::warn!(error = %e, "store refresh task failed");
+                    continue;
                 }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "store refresh failed; serving the previous state"),
-                Err(e) => tracing::warn!(error = %e, "store refresh task failed"),
+            };
+            let layers = match layers {
+                Ok(changed) => changed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "store refresh failed; serving the previous state");
+                    Vec::new()
+                }
+            };
+            if !layers.is_empty() {
+                tracing::info!(changed = ?layers, "store changed; layers reloaded");
+                state.tiles.forget_layers(&layers);
+            }
+            if !scenarios.is_empty() {
+                tracing::info!(changed = ?scenarios, "scenario files changed; scenarios reloaded");
+            }
+            if !layers.is_empty() || !scenarios.is_empty() {
+                // Rebuild the changed generalisation now, not on the first tile request.
+                let (tiles, catalog, folder) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
+                tokio::task::spawn_blocking(move || tiles.warm(&catalog, &folder.current()));
             }
         }
     });
@@ -141,8 +162,8 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
     spawn_store_watch(state.clone());
-    let (tiles, catalog, scenarios) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
-    tokio::task::spawn_blocking(move || tiles.warm(&catalog, &scenarios));
+    let (tiles, catalog, folder) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
+    tokio::task::spawn_blocking(move || tiles.warm(&catalog, &folder.current()));
     // The edge wraps the router once, outside it: `Router::layer` would wrap (and box) it
     // around every route separately.
     let app = tower::Layer::layer(&edge::EdgeLayer, router(state));

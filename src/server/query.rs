@@ -30,9 +30,10 @@ type RawParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 async fn run(state: AppState, params: RawParams, job: Job) -> ApiResult<Response> {
     let Query(params) = params.map_err(|e| Error::bad_request(format!("cannot read the query string: {}", e.body_text())))?;
     let answer = tokio::task::spawn_blocking(move || {
+        let scenarios = state.scenarios.current();
         let ctx = Context {
             catalog: &state.catalog,
-            scenarios: &state.scenarios,
+            scenarios: &scenarios,
             limits: state.config.query_limits,
         };
         let operation = match &job {

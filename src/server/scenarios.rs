@@ -29,7 +29,12 @@ fn summary(s: &Scenario, base: &str) -> Json_ {
 
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Json_> {
     let base = base_url(&state, &headers);
-    Json(json!({ "scenarios": state.scenarios.iter().map(|s| summary(s, &base)).collect::<Vec<_>>() }))
+    let scenarios = state.scenarios.current();
+    Json(json!({
+        "scenarios": scenarios.iter().map(|s| summary(s, &base)).collect::<Vec<_>>(),
+        // An edit of tilesets/ that does not load: the previous scenarios stay in service.
+        "reload_error": state.scenarios.problem(),
+    }))
 }
 
 /// `/scenarios/{id}` (the scenario, with its URLs) or `/scenarios/{id}.json` (its TileJSON).
@@ -37,7 +42,8 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
     let name = path_of(path)?;
     let base = base_url(&state, &headers);
     if let Some(id) = name.strip_suffix(".json") {
-        let scenario = state.scenarios.get(id)?;
+        let scenarios = state.scenarios.current();
+        let scenario = scenarios.get(id)?;
         let source = state.tiles.sources.scenario(&state.catalog, scenario)?;
         let url = format!("{base}/scenarios/{id}/{{z}}/{{x}}/{{y}}.mvt");
         return Ok(Json(tilejson::for_source(
@@ -49,7 +55,8 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
         ))
         .into_response());
     }
-    let scenario = state.scenarios.get(&name)?;
+    let scenarios = state.scenarios.current();
+    let scenario = scenarios.get(&name)?;
     let mut body = serde_json::to_value(scenario).unwrap_or_default();
     if let (Some(obj), Json_::Object(links)) = (body.as_object_mut(), summary(scenario, &base)) {
         for key in ["tilejson", "style", "tiles"] {
@@ -65,7 +72,8 @@ pub async fn style_json(
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Json_>> {
     let id = path_of(path)?;
-    let scenario = state.scenarios.get(&id)?;
+    let scenarios = state.scenarios.current();
+    let scenario = scenarios.get(&id)?;
     let file = scenario.style.as_deref().ok_or_else(|| TileError::NoStyle(id.clone()))?;
     Ok(Json(style::load(&state.config.styles_dir, file, &base_url(&state, &headers))?))
 }
@@ -77,6 +85,6 @@ pub async fn tile(
 ) -> ApiResult<Response> {
     let (id, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
-    let source = state.tiles.sources.scenario(&state.catalog, state.scenarios.get(&id)?)?;
+    let source = state.tiles.sources.scenario(&state.catalog, state.scenarios.current().get(&id)?)?;
     serve_tile(&state, source, tile, request.headers()).await
 }

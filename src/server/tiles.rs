@@ -49,7 +49,8 @@ pub fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     format!("{proto}://{host}")
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+/// Whether the client takes `Content-Encoding: gzip` (`gzip` or `*`, not refused with `q=0`).
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()

@@ -143,20 +143,25 @@ impl TileService {
         .clone()
     }
 
-    /// Builds the ladders of every whole layer and every filtered scenario layer (at start-up and
-    /// after a re-import, so the first low-zoom tiles do not wait).
+    /// Builds the ladders of every whole layer and every filtered scenario layer (at start-up,
+    /// after a re-import and after a scenario edit, so the first low-zoom tiles do not wait), and
+    /// drops the ladders of filters no scenario uses any more.
     pub fn warm(&self, catalog: &Catalog, scenarios: &Scenarios) {
         for (name, layer) in catalog.snapshot().iter() {
             self.ladder_of(name, layer, None);
         }
+        let mut filtered = std::collections::HashSet::new();
         for scenario in scenarios.iter() {
             match TileSource::from_scenario(catalog, scenario) {
                 Ok(source) => source.layers.iter().filter(|l| l.filter.is_some()).for_each(|l| {
                     self.ladder(l);
+                    filtered.insert(l.ladder_key.clone());
                 }),
                 Err(e) => tracing::warn!(scenario = %scenario.id, error = %e, "scenario cannot be drawn from this store"),
             }
         }
+        let mut ladders = self.ladders.lock().unwrap_or_else(|e| e.into_inner());
+        ladders.retain(|key, _| !key.contains('|') || filtered.contains(key));
     }
 
     /// A cached tile, if there is one (cheap: callable on an async thread).

@@ -112,9 +112,7 @@ impl TileSource {
     /// The layers of a scenario map. Layers missing from the store are left out (and logged) so
     /// the rest of the map still draws.
     pub fn from_scenario(catalog: &Catalog, scenario: &Scenario) -> Result<TileSource, TileError> {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        serde_json::to_string(scenario).unwrap_or_default().hash(&mut hasher);
-        let mut key = format!("S:{}:{:x}", scenario.id, hasher.finish());
+        let mut key = format!("S:{}:{:x}", scenario.id, scenario.fingerprint);
         let mut layers = Vec::with_capacity(scenario.layers.len());
         for sl in &scenario.layers {
             let Some(data) = catalog.get(&sl.layer) else {
@@ -189,9 +187,9 @@ impl TileSource {
 /// starts over rather than grow without bound.
 const MEMO_MAX_SOURCES: usize = 4096;
 
-/// Resolved sources by layer list and by scenario id, valid while the catalog's generation is
-/// unchanged (scenario definitions are fixed while the server runs). A hot tile then costs one
-/// map lookup instead of resolving names, allocating the layer list and hashing a scenario.
+/// Resolved sources by layer list and by scenario id, valid while the catalog's generation (and
+/// the scenario's fingerprint) is unchanged. A hot tile then costs one map lookup instead of
+/// resolving names and allocating the layer list and the cache key.
 pub struct SourceMemo {
     on: bool,
     layer_lists: RwLock<MemoMap>,
@@ -201,7 +199,8 @@ pub struct SourceMemo {
 #[derive(Default)]
 struct MemoMap {
     generation: i64,
-    sources: HashMap<Box<str>, Arc<TileSource>, foldhash::fast::RandomState>,
+    /// By layer list or scenario id: the scenario's fingerprint (0 for a layer list) and the source.
+    sources: HashMap<Box<str>, (u64, Arc<TileSource>), foldhash::fast::RandomState>,
 }
 
 impl SourceMemo {
@@ -215,13 +214,14 @@ impl SourceMemo {
     }
 
     pub fn layer_list(&self, catalog: &Catalog, list: &str) -> Result<Arc<TileSource>, TileError> {
-        self.resolve(&self.layer_lists, catalog.generation(), list, || {
+        self.resolve(&self.layer_lists, catalog.generation(), (list, 0), || {
             TileSource::from_layer_list(catalog, list)
         })
     }
 
     pub fn scenario(&self, catalog: &Catalog, scenario: &Scenario) -> Result<Arc<TileSource>, TileError> {
-        self.resolve(&self.scenarios, catalog.generation(), &scenario.id, || {
+        let name = (scenario.id.as_str(), scenario.fingerprint);
+        self.resolve(&self.scenarios, catalog.generation(), name, || {
             TileSource::from_scenario(catalog, scenario)
         })
     }
@@ -230,7 +230,7 @@ impl SourceMemo {
         &self,
         map: &RwLock<MemoMap>,
         generation: i64,
-        name: &str,
+        (name, definition): (&str, u64),
         build: impl FnOnce() -> Result<TileSource, TileError>,
     ) -> Result<Arc<TileSource>, TileError> {
         if !self.on {
@@ -239,7 +239,7 @@ impl SourceMemo {
         {
             let memo = map.read().unwrap_or_else(|e| e.into_inner());
             if memo.generation == generation {
-                if let Some(source) = memo.sources.get(name) {
+                if let Some((_, source)) = memo.sources.get(name).filter(|(d, _)| *d == definition) {
                     return Ok(source.clone());
                 }
             }
@@ -252,7 +252,7 @@ impl SourceMemo {
             memo.sources.clear();
             memo.generation = generation;
         }
-        memo.sources.insert(name.into(), source.clone());
+        memo.sources.insert(name.into(), (definition, source.clone()));
         Ok(source)
     }
 }
