@@ -97,6 +97,19 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// GETs `url` every 100 ms until `done` holds for the reply (a server picking up a change).
+fn poll_until(url: &str, never: &str, done: impl Fn(&Reply) -> bool) -> Reply {
+    let started = Instant::now();
+    loop {
+        let reply = get_with(url, &[]);
+        if done(&reply) {
+            return reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{never}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn save(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -288,15 +301,9 @@ fn a_reimport_invalidates_exactly_the_changed_layer() {
         s,
     ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let started = Instant::now();
-    let after = loop {
-        let reply = get_with(&sites_url, &[]);
-        if reply.header("etag") != before.header("etag") {
-            break reply;
-        }
-        assert!(started.elapsed() < Duration::from_secs(15), "the re-import never reached the tiles");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let after = poll_until(&sites_url, "the re-import never reached the tiles", |r| {
+        r.header("etag") != before.header("etag")
+    });
     assert_eq!(after.header("x-cache"), Some("miss"));
     let file = save(dir.path(), "sites.mvt", &after.body);
     let summary = check_mvt(s, "sites", (z, x, y), &file, &["--complete"]);
@@ -605,15 +612,9 @@ fn an_edited_scenario_file_is_served_without_a_restart() {
     );
     assert_ne!(narrowed, original, "the test edits the parcels' fields");
     std::fs::write(&file, &narrowed).unwrap();
-    let started = Instant::now();
-    let after = loop {
-        let reply = get_with(&url, &[]);
-        if reply.header("etag") != before.header("etag") {
-            break reply;
-        }
-        assert!(started.elapsed() < Duration::from_secs(15), "the edit never reached the tiles");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let after = poll_until(&url, "the edit never reached the tiles", |r| {
+        r.header("etag") != before.header("etag")
+    });
     assert_eq!(
         properties(&after),
         serde_json::json!(["area_m2", "land_use"]),
@@ -621,15 +622,10 @@ fn an_edited_scenario_file_is_served_without_a_restart() {
     );
 
     std::fs::write(&file, narrowed.replace("[[layers]]", "[[layer]]")).unwrap();
-    let started = Instant::now();
-    let reported = loop {
-        let list = get_with(&server.url("/scenarios"), &[]).json();
-        if let Some(problem) = list["reload_error"].as_str() {
-            break problem.to_string();
-        }
-        assert!(started.elapsed() < Duration::from_secs(15), "the broken edit was never reported");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let list = poll_until(&server.url("/scenarios"), "the broken edit was never reported", |r| {
+        r.json()["reload_error"].is_string()
+    });
+    let reported = list.json()["reload_error"].as_str().unwrap().to_string();
     assert!(reported.contains("land_management.toml"), "{reported}");
     let still = get_with(&url, &[]);
     assert_eq!(still.status, 200, "the last good scenario stays in service");
