@@ -18,5 +18,6 @@ pub mod scenarios;
 pub mod server;
 pub mod store;
 pub mod tiles;
+pub mod watch;
 
 pub use error::{Error, ErrorKind, Result};

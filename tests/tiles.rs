@@ -631,3 +631,42 @@ fn an_edited_scenario_file_is_served_without_a_restart() {
     assert_eq!(still.status, 200, "the last good scenario stays in service");
     assert_eq!(still.header("etag"), after.header("etag"));
 }
+
+/// An archive exported into the tilesets folder of a running server is served without a
+/// restart, and stops being served when its file is removed.
+#[test]
+fn an_archive_dropped_into_tilesets_is_served_without_a_restart() {
+    let store = shared_store();
+    let tilesets = tempfile::tempdir().unwrap();
+    let server = Server::start(&store, &["--tilesets", tilesets.path().to_str().unwrap(), "--watch-seconds", "0.1"]);
+    let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, 14);
+    let url = server.url(&format!("/tiles/live_parcels/{z}/{x}/{y}.mvt"));
+    assert_eq!(get_with(&url, &[]).status, 404, "no such archive or layer yet");
+
+    let archive = tilesets.path().join("live_parcels.pmtiles");
+    let out = bando(&[
+        "export",
+        "pmtiles",
+        "--layers",
+        "parcels",
+        "--minzoom",
+        "14",
+        "--maxzoom",
+        "14",
+        "--store",
+        store.to_str().unwrap(),
+        archive.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let served = poll_until(&url, "the new archive was never served", |r| r.status == 200);
+    let live = get_with(&server.url(&format!("/tiles/parcels/{z}/{x}/{y}.mvt")), &[]);
+    assert_eq!(served.body, live.body, "the archive holds the live tile");
+    let names: Vec<String> = std::fs::read_dir(tilesets.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["live_parcels.pmtiles"], "no partial files left behind");
+
+    std::fs::remove_file(&archive).unwrap();
+    poll_until(&url, "the removed archive was still served", |r| r.status == 404);
+}

@@ -12,10 +12,11 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
+
+use crate::watch::FileStamps;
 
 pub use filter::{BoundFilter, Condition, Filter, Op};
 
@@ -287,42 +288,10 @@ impl Scenarios {
 
 /// The `*.toml` files of `dir`, sorted; a missing folder has none.
 fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, ScenarioError> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(ScenarioError::Read {
-                path: dir.to_path_buf(),
-                reason: e.to_string(),
-            })
-        }
-    };
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    paths.sort();
-    Ok(paths)
-}
-
-/// What a folder's scenario files looked like: each one's path, modification time and length.
-#[derive(Debug, PartialEq, Default)]
-struct FolderStamp(Vec<(PathBuf, Option<SystemTime>, u64)>);
-
-impl FolderStamp {
-    fn of(dir: &Path) -> Result<FolderStamp, ScenarioError> {
-        let files = scenario_files(dir)?;
-        Ok(FolderStamp(
-            files
-                .into_iter()
-                .map(|path| {
-                    let meta = std::fs::metadata(&path).ok();
-                    let modified = meta.as_ref().and_then(|m| m.modified().ok());
-                    (path, modified, meta.map_or(0, |m| m.len()))
-                })
-                .collect(),
-        ))
-    }
+    crate::watch::files_with_extension(dir, "toml").map_err(|e| ScenarioError::Read {
+        path: dir.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// The scenario folder of a running server: GIS staff edit, add or remove files and the server
@@ -331,15 +300,15 @@ impl FolderStamp {
 pub struct ScenarioFolder {
     dir: PathBuf,
     current: ArcSwap<Scenarios>,
-    /// The folder as last looked at, and the problem of the last failed reload.
-    last: Mutex<(FolderStamp, Option<String>)>,
+    /// The folder's files as last looked at, and the problem of the last failed reload.
+    last: Mutex<(FileStamps, Option<String>)>,
 }
 
 impl ScenarioFolder {
     /// Loads the folder; at start-up a bad file is an error, not a warning.
     pub fn open(dir: &Path) -> Result<ScenarioFolder, ScenarioError> {
         // Stamped before reading, so an edit made during the read is seen on the next look.
-        let stamp = FolderStamp::of(dir)?;
+        let stamp = FileStamps::of(&scenario_files(dir)?);
         let scenarios = Scenarios::load(dir)?;
         Ok(ScenarioFolder {
             dir: dir.to_path_buf(),
@@ -363,8 +332,8 @@ impl ScenarioFolder {
     /// changed or the new files do not load; the previous scenarios then stay in service).
     pub fn reload_if_changed(&self) -> Vec<String> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        let stamp = match FolderStamp::of(&self.dir) {
-            Ok(stamp) => stamp,
+        let stamp = match scenario_files(&self.dir) {
+            Ok(files) => FileStamps::of(&files),
             Err(e) => {
                 last.1 = Some(e.to_string());
                 return Vec::new();

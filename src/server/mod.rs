@@ -96,8 +96,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Polls the store and the scenario folder: swaps in re-imported layers and edited scenario
-/// files. Requests keep using the old snapshot until the new one is complete, so none fails
+/// Polls the store and the tilesets folder: swaps in re-imported layers, edited scenario files
+/// and new or replaced PMTiles archives. Requests keep using the old snapshot until the new one is complete, so none fails
 /// during the swap.
 fn spawn_store_watch(state: AppState) {
     tokio::spawn(async move {
@@ -108,10 +108,11 @@ fn spawn_store_watch(state: AppState) {
             let watched = state.clone();
             let looked = tokio::task::spawn_blocking(move || {
                 let layers = watched.catalog.refresh(watched.store.as_ref());
-                (layers, watched.scenarios.reload_if_changed())
+                let archives = watched.tiles.archives.reload_if_changed();
+                (layers, watched.scenarios.reload_if_changed(), archives)
             })
             .await;
-            let (layers, scenarios) = match looked {
+            let (layers, scenarios, archives) = match looked {
                 Ok(looked) => looked,
                 Err(e) => {
                     tracing::warn!(error = %e, "store refresh task failed");
@@ -131,6 +132,9 @@ fn spawn_store_watch(state: AppState) {
             }
             if !scenarios.is_empty() {
                 tracing::info!(changed = ?scenarios, "scenario files changed; scenarios reloaded");
+            }
+            if !archives.is_empty() {
+                tracing::info!(changed = ?archives, "PMTiles archives added, replaced or removed");
             }
             if !layers.is_empty() || !scenarios.is_empty() {
                 // Rebuild the changed generalisation now, not on the first tile request.

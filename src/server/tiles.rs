@@ -152,7 +152,7 @@ pub async fn layer_tile(
 ) -> ApiResult<Response> {
     let (layers, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
-    if let Some(archive) = state.tiles.archive(&layers) {
+    if let Some(archive) = state.tiles.archives.get(&layers) {
         return archive_tile(archive, tile, request.headers()).await;
     }
     let source = state.tiles.sources.layer_list(&state.catalog, &layers)?;
@@ -211,7 +211,7 @@ pub async fn layer_tilejson(
             file.escape_default()
         )))
     })?;
-    if let Some(archive) = state.tiles.archive(layers) {
+    if let Some(archive) = state.tiles.archives.get(layers) {
         return Ok(Json(archive_tilejson(&archive, &base_url(&state, &headers))));
     }
     let source = state.tiles.sources.layer_list(&state.catalog, layers)?;

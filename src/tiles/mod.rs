@@ -4,9 +4,11 @@
 //! One concern per file: `math` (tile pyramid and projection), `shape` (clip, simplify,
 //! quantise, wind), `mvt` (protobuf encoding), `ladder` (which features each zoom draws),
 //! `source` (what a request draws), `render` (one tile within its byte budget), `cache`,
-//! `tilejson`, `style`, `glyphs`, `pmtiles` (the archive format) and `export`. This module never imports axum or tokio: the server calls [`TileService`] from
+//! `tilejson`, `style`, `glyphs`, `pmtiles` (the archive format), `archives` (which archives
+//! are served) and `export`. This module never imports axum or tokio: the server calls [`TileService`] from
 //! a blocking thread.
 
+pub mod archives;
 pub mod cache;
 pub mod export;
 pub mod glyphs;
@@ -76,8 +78,8 @@ pub struct TileService {
     /// Per layer name: the import the ladder was built for, and the ladder (built once).
     ladders: Mutex<HashMap<String, (i64, LadderSlot)>>,
     pub glyphs: glyphs::Glyphs,
-    /// PMTiles archives served by name (file stem).
-    archives: std::collections::BTreeMap<String, Arc<pmtiles::PmtilesArchive>>,
+    /// PMTiles archives served by name (file stem), reopened when their files change.
+    pub archives: archives::Archives,
 }
 
 impl TileService {
@@ -92,28 +94,10 @@ impl TileService {
         }
     }
 
-    /// Opens every `*.pmtiles` in `dir` (if it exists) and each of `files`, to serve by file stem.
+    /// Serves every `*.pmtiles` in `dir` (if it exists) and each of `files` by file stem.
     pub fn with_archives(mut self, dir: &std::path::Path, files: &[std::path::PathBuf]) -> Result<TileService, TileError> {
-        let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.extension().is_some_and(|x| x == "pmtiles"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        paths.sort();
-        paths.extend(files.iter().cloned());
-        for path in paths {
-            let archive = pmtiles::PmtilesArchive::open(&path)?;
-            tracing::info!(name = %archive.name, path = %path.display(), "serving PMTiles archive");
-            self.archives.insert(archive.name.clone(), Arc::new(archive));
-        }
+        self.archives = archives::Archives::open(dir, files)?;
         Ok(self)
-    }
-
-    pub fn archive(&self, name: &str) -> Option<Arc<pmtiles::PmtilesArchive>> {
-        self.archives.get(name).cloned()
     }
 
     /// The generalisation ladder of a source layer's current import, built on first use.

@@ -338,13 +338,17 @@ impl PmtilesWriter {
             tile_type: TILE_TYPE_MVT,
             extent,
         };
-        let mut out = BufWriter::new(File::create(&self.path).map_err(|e| io_error(&self.path, e))?);
+        // Written beside the target and renamed over it: a server serving the old archive keeps
+        // reading the old file, and never sees a half-written one.
+        let partial = self.path.with_extension("pmtiles.partial");
+        let mut out = BufWriter::new(File::create(&partial).map_err(|e| io_error(&partial, e))?);
         for part in [&header.to_bytes()[..], &root, &metadata, &leaves] {
-            out.write_all(part).map_err(|e| io_error(&self.path, e))?;
+            out.write_all(part).map_err(|e| io_error(&partial, e))?;
         }
         let mut data = File::open(&self.data_path).map_err(|e| io_error(&self.data_path, e))?;
-        std::io::copy(&mut data, &mut out).map_err(|e| io_error(&self.path, e))?;
-        out.flush().map_err(|e| io_error(&self.path, e))?;
+        std::io::copy(&mut data, &mut out).map_err(|e| io_error(&partial, e))?;
+        out.flush().map_err(|e| io_error(&partial, e))?;
+        std::fs::rename(&partial, &self.path).map_err(|e| io_error(&self.path, e))?;
         let _ = std::fs::remove_file(&self.data_path);
         Ok((self.addressed, data_at + self.written))
     }
