@@ -487,26 +487,26 @@ fn glyph_ranges_cover_vietnamese_and_bad_names_are_refused() {
     }
 }
 
+/// `bando export pmtiles ARGS --store STORE OUT`, which must succeed.
+fn export_pmtiles(store: &Path, args: &[&str], out: &Path) -> std::process::Output {
+    let mut all = vec!["export", "pmtiles", "--store", store.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.push(out.to_str().unwrap());
+    let output = bando(&all);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    output
+}
+
 #[test]
 fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
     let store = shared_store();
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("hue_parcels.pmtiles");
-    let out = bando(&[
-        "export",
-        "pmtiles",
-        "--layers",
-        "parcels,roads",
-        "--minzoom",
-        "12",
-        "--maxzoom",
-        "16",
-        "--store",
-        store.to_str().unwrap(),
-        "--json",
-        archive.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = export_pmtiles(
+        &store,
+        &["--layers", "parcels,roads", "--minzoom", "12", "--maxzoom", "16", "--json"],
+        &archive,
+    );
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(summary["tiles_written"].as_u64().unwrap() >= 5, "{summary}");
 
@@ -561,20 +561,11 @@ fn pmtiles_export_round_trips_through_the_npm_reader_and_is_served() {
 
     // A scenario exports too.
     let scenario = dir.path().join("welfare.pmtiles");
-    let out = bando(&[
-        "export",
-        "pmtiles",
-        "--scenario",
-        "social_welfare",
-        "--minzoom",
-        "10",
-        "--maxzoom",
-        "14",
-        "--store",
-        store.to_str().unwrap(),
-        scenario.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    export_pmtiles(
+        &store,
+        &["--scenario", "social_welfare", "--minzoom", "10", "--maxzoom", "14"],
+        &scenario,
+    );
     let report: serde_json::Value =
         serde_json::from_str(&run_checker("node", &["tests/js/read_pmtiles.mjs", scenario.to_str().unwrap()])).unwrap();
     assert!(report["header"]["numAddressedTiles"].as_u64().unwrap() > 0);
@@ -644,20 +635,7 @@ fn an_archive_dropped_into_tilesets_is_served_without_a_restart() {
     assert_eq!(get_with(&url, &[]).status, 404, "no such archive or layer yet");
 
     let archive = tilesets.path().join("live_parcels.pmtiles");
-    let out = bando(&[
-        "export",
-        "pmtiles",
-        "--layers",
-        "parcels",
-        "--minzoom",
-        "14",
-        "--maxzoom",
-        "14",
-        "--store",
-        store.to_str().unwrap(),
-        archive.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    export_pmtiles(&store, &["--layers", "parcels", "--minzoom", "14", "--maxzoom", "14"], &archive);
     let served = poll_until(&url, "the new archive was never served", |r| r.status == 200);
     let live = get_with(&server.url(&format!("/tiles/parcels/{z}/{x}/{y}.mvt")), &[]);
     assert_eq!(served.body, live.body, "the archive holds the live tile");
