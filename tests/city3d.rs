@@ -101,18 +101,7 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
 
     // Exported files are the bytes the server sends.
     let out = tempfile::tempdir().unwrap();
-    let exported = bando(&[
-        "export",
-        "3dtiles",
-        "--layer",
-        "buildings",
-        out.path().to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-        "--max-buildings-per-tile",
-        "250",
-    ]);
-    assert!(exported.status.success(), "{}", stderr_of(&exported));
+    export_3dtiles(&store, "buildings", out.path(), &["--max-buildings-per-tile", "250"]).expect("export succeeds");
     assert_eq!(
         std::fs::read(out.path().join("tileset.json")).unwrap(),
         std::fs::read(dir.path().join("tileset.json")).unwrap()
@@ -167,21 +156,31 @@ fn tiles_go_out_gzipped_to_clients_that_accept_it() {
     }
 }
 
+/// `bando export 3dtiles --layer LAYER OUT --store STORE ARGS`: its output, or its stderr when it fails.
+fn export_3dtiles(store: &Path, layer: &str, out: &Path, args: &[&str]) -> Result<std::process::Output, String> {
+    let mut all = vec![
+        "export",
+        "3dtiles",
+        "--layer",
+        layer,
+        out.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let output = bando(&all);
+    if output.status.success() {
+        Ok(output)
+    } else {
+        Err(stderr_of(&output))
+    }
+}
+
 #[test]
 fn export_gzip_writes_gzip_files_under_plain_names() {
     let store = demo_store(2_000);
     let out = tempfile::tempdir().unwrap();
-    let exported = bando(&[
-        "export",
-        "3dtiles",
-        "--layer",
-        "buildings",
-        out.path().to_str().unwrap(),
-        "--gzip",
-        "--store",
-        store.to_str().unwrap(),
-    ]);
-    assert!(exported.status.success(), "{}", stderr_of(&exported));
+    let exported = export_3dtiles(&store, "buildings", out.path(), &["--gzip"]).expect("export succeeds");
     let summary = String::from_utf8_lossy(&exported.stdout);
     assert!(summary.contains("buildings"), "{summary}");
     let raw = std::fs::read(out.path().join("tileset.json")).unwrap();
@@ -190,16 +189,10 @@ fn export_gzip_writes_gzip_files_under_plain_names() {
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&raw[..]), &mut text).unwrap();
     let tileset: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(tileset["asset"]["version"], "1.1");
-    let missing = bando(&[
-        "export",
-        "3dtiles",
-        "--layer",
-        "nope",
-        out.path().to_str().unwrap(),
-        "--store",
-        store.to_str().unwrap(),
-    ]);
-    assert!(!missing.status.success());
+    assert!(
+        export_3dtiles(&store, "nope", out.path(), &[]).is_err(),
+        "an unknown layer is refused"
+    );
 }
 
 #[test]
@@ -236,11 +229,7 @@ fn bad_requests_get_json_4xx_never_500() {
         ("/scenarios/flat/3d/tileset.json", 404),
         ("/scenarios/flat/3d/tiles/r0.glb", 404),
     ];
-    for (path, want) in cases {
-        let (status, body) = server.get_json(path);
-        assert_eq!(status, want, "{path}: {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
-    }
+    server.assert_json_errors(&cases);
 }
 
 #[test]

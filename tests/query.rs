@@ -129,11 +129,7 @@ fn bad_input_is_refused_with_json_errors() {
         ("/scenarios/no_such/indicators", 404),
         ("/query/radius?lon=%ZZ", 400),
     ];
-    for (path, status) in cases {
-        let (got, body) = server.get_json(path);
-        assert_eq!(got, *status, "{path}: {body}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
-    }
+    server.assert_json_errors(cases);
 
     let url = server.url("/query/boundary?layers=parcels");
     let bow_tie = ring_json(&[(107.58, 16.46), (107.59, 16.47), (107.59, 16.46), (107.58, 16.471)]);

@@ -107,6 +107,15 @@ impl Server {
         fetch(&self.url(path))
     }
 
+    /// Each path answers its status with a JSON error carrying a message.
+    pub fn assert_json_errors(&self, cases: &[(&str, u16)]) {
+        for &(path, want) in cases {
+            let (status, body) = self.get_json(path);
+            assert_eq!(status, want, "{path}: {body}");
+            assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}: {body}");
+        }
+    }
+
     pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, body, _) = self.get(path);
         let json = serde_json::from_slice(&body)
