@@ -17,7 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
@@ -77,12 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/query/radius", get(query::radius))
         .route("/query/bbox", get(query::bbox))
         .route("/query/nearest", get(query::nearest))
-        .route(
-            "/query/boundary",
-            get(query::boundary_by_admin)
-                .post(query::boundary_by_polygon)
-                .layer(DefaultBodyLimit::max(query::MAX_BODY_BYTES)),
-        )
+        .route("/query/boundary", get(query::boundary_by_admin).post(query::boundary_by_polygon))
         .route("/stats", get(query::stats))
         .route("/scenarios/{id}/indicators", get(query::indicators))
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::layer_tile))

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{json_error, ApiResult};
@@ -72,12 +73,49 @@ pub async fn boundary_by_admin(State(s): State<AppState>, p: RawParams) -> ApiRe
     run(s, p, Job::Boundary(None)).await
 }
 
-/// A body over the route's limit arrives as a rejection; it still gets a JSON error.
-pub async fn boundary_by_polygon(State(s): State<AppState>, p: RawParams, body: Result<Bytes, BytesRejection>) -> Response {
-    match body {
+pub async fn boundary_by_polygon(State(s): State<AppState>, p: RawParams, body: Body) -> Response {
+    match read_limited(body, MAX_BODY_BYTES).await {
         Ok(body) => run(s, p, Job::Boundary(Some(body))).await.into_response(),
-        Err(e) => json_error(e.status(), &e.body_text()),
+        Err(refusal) => refusal,
     }
+}
+
+/// How much of an over-limit body is still read (and dropped) before the 413 goes out. Most
+/// HTTP/1.1 clients write their whole body before reading the answer; closing the connection on
+/// them mid-body shows them a reset connection instead of the error that says what to fix.
+const DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
+
+/// The whole body if it is at most `limit` bytes, else a JSON 413 (after draining what is left,
+/// up to [`DRAIN_BYTES`]).
+async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, Response> {
+    use http_body_util::BodyExt;
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body over {limit} bytes; send a simpler polygon (at most 100,000 vertices)"),
+        )
+    };
+    if http_body::Body::size_hint(&body).lower() > (limit + DRAIN_BYTES) as u64 {
+        return Err(too_large());
+    }
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| json_error(StatusCode::BAD_REQUEST, &format!("cannot read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len();
+        if seen <= limit {
+            kept.extend_from_slice(&data);
+        } else if seen > limit + DRAIN_BYTES {
+            break;
+        } else if !kept.is_empty() {
+            kept = bytes::BytesMut::new();
+        }
+    }
+    if seen > limit {
+        return Err(too_large());
+    }
+    Ok(kept.freeze())
 }
 
 pub async fn stats(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
