@@ -5,6 +5,7 @@
 //!
 //! Knows nothing of what the files hold; `scenarios` and `tiles` decide what a change means.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -40,6 +41,22 @@ impl FileStamps {
                 .collect(),
         )
     }
+}
+
+/// The names added to, removed from, or changed between two loads of a folder, where `version`
+/// tells whether an entry changed.
+pub fn changed_names<T, V: PartialEq>(
+    previous: &BTreeMap<String, T>,
+    next: &BTreeMap<String, T>,
+    version: impl Fn(&T) -> V,
+) -> Vec<String> {
+    let mut changed: Vec<String> = next
+        .iter()
+        .filter(|(name, entry)| previous.get(*name).is_none_or(|p| version(p) != version(entry)))
+        .map(|(name, _)| name.clone())
+        .collect();
+    changed.extend(previous.keys().filter(|name| !next.contains_key(*name)).cloned());
+    changed
 }
 
 #[cfg(test)]

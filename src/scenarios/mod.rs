@@ -353,12 +353,7 @@ impl ScenarioFolder {
         };
         last.1 = None;
         let previous = self.current();
-        let mut changed: Vec<String> = next
-            .iter()
-            .filter(|s| previous.get(&s.id).map_or(true, |p| p.fingerprint != s.fingerprint))
-            .map(|s| s.id.clone())
-            .collect();
-        changed.extend(previous.iter().filter(|p| next.get(&p.id).is_err()).map(|p| p.id.clone()));
+        let changed = crate::watch::changed_names(&previous.by_id, &next.by_id, |s| s.fingerprint);
         self.current.store(Arc::new(next));
         changed
     }

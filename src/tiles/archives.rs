@@ -13,7 +13,7 @@ use arc_swap::ArcSwap;
 
 use super::pmtiles::PmtilesArchive;
 use super::TileError;
-use crate::watch::{files_with_extension, FileStamps};
+use crate::watch::{changed_names, files_with_extension, FileStamps};
 
 type ByName = BTreeMap<String, Arc<PmtilesArchive>>;
 
@@ -86,12 +86,7 @@ impl Archives {
                 }
             }
         }
-        let mut changed: Vec<String> = next
-            .iter()
-            .filter(|(name, a)| previous.get(*name).is_none_or(|p| p.version != a.version))
-            .map(|(name, _)| name.clone())
-            .collect();
-        changed.extend(previous.keys().filter(|name| !next.contains_key(*name)).cloned());
+        let changed = changed_names(&previous, &next, |a| a.version.clone());
         self.served.store(Arc::new(next));
         changed
     }
