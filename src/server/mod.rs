@@ -91,8 +91,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Polls the store and the tilesets folder: swaps in re-imported layers, edited scenario files
-/// and new or replaced PMTiles archives. Requests keep using the old snapshot until the new one is complete, so none fails
-/// during the swap.
+/// and new or replaced PMTiles archives. Requests keep using the old snapshot until the new one
+/// is complete, so none fails during the swap.
 fn spawn_store_watch(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.config.watch_interval);
@@ -109,7 +109,7 @@ fn spawn_store_watch(state: AppState) {
             let (layers, scenarios, archives) = match looked {
                 Ok(looked) => looked,
                 Err(e) => {
-                    tracing::warn!(error = %e, "store refresh task failed");
+                    tracing::warn!(error = %e, "store and tilesets watch task failed");
                     continue;
                 }
             };

@@ -392,7 +392,7 @@ impl PmtilesArchive {
             .modified()
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
+            .map_or(0, |d| d.as_nanos());
         archive.version = format!("{:x}-{:x}", meta.len(), mtime);
         Ok(archive)
     }
