@@ -21,6 +21,7 @@ pub mod shape;
 pub mod source;
 pub mod style;
 pub mod tilejson;
+pub mod valid;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,7 +1,8 @@
 //! From a lon/lat geometry to what one tile draws: projection into the tile grid, clipping to the
 //! buffered tile square, Douglas-Peucker simplification at the tile's pixel size, quantisation to
 //! integers, and the clean-up MVT 2.1 asks for (no repeated points, no degenerate rings, exterior
-//! rings clockwise in y-down tile coordinates, interior rings counter-clockwise).
+//! rings clockwise in y-down tile coordinates, interior rings counter-clockwise). Polygons then
+//! pass through [`Repair`], so that every polygon a tile carries is OGC-valid on the integer grid.
 //!
 //! Owns geometry only; attributes and encoding live in `mvt`. All buffers are kept in [`Shaper`]
 //! and reused from feature to feature, so shaping allocates nothing once warm.
@@ -9,6 +10,7 @@
 use geo_types::{Geometry, LineString, Polygon};
 
 use super::math::{TileProjection, BUFFER, EXTENT};
+use super::valid::Repair;
 
 /// MVT geometry types (the numbers are the protobuf enum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +32,7 @@ pub struct Shaper {
     piece: Vec<[f64; 2]>,
     keep: Vec<bool>,
     stack: Vec<(usize, usize)>,
+    repair: Repair,
 }
 
 const LO: f64 = -BUFFER;
@@ -70,24 +73,10 @@ impl Shaper {
                 self.add_line(&LineString(vec![l.start, l.end]), projection, tolerance);
                 ShapeKind::Line
             }
-            Geometry::Polygon(p) => {
-                self.add_polygon(p, projection, tolerance);
-                ShapeKind::Polygon
-            }
-            Geometry::MultiPolygon(mp) => {
-                for p in &mp.0 {
-                    self.add_polygon(p, projection, tolerance);
-                }
-                ShapeKind::Polygon
-            }
-            Geometry::Rect(r) => {
-                self.add_polygon(&r.to_polygon(), projection, tolerance);
-                ShapeKind::Polygon
-            }
-            Geometry::Triangle(t) => {
-                self.add_polygon(&t.to_polygon(), projection, tolerance);
-                ShapeKind::Polygon
-            }
+            Geometry::Polygon(p) => self.add_polygons(std::slice::from_ref(p), projection, tolerance),
+            Geometry::MultiPolygon(mp) => self.add_polygons(&mp.0, projection, tolerance),
+            Geometry::Rect(r) => self.add_polygons(&[r.to_polygon()], projection, tolerance),
+            Geometry::Triangle(t) => self.add_polygons(&[t.to_polygon()], projection, tolerance),
             // The store writes no collections (imports split them); a tile cannot mix types anyway.
             Geometry::GeometryCollection(_) => return None,
         };
@@ -161,6 +150,15 @@ impl Shaper {
             }
         }
         self.piece.clear();
+    }
+
+    /// Adds the rings of one feature's polygons, then makes them one valid (multi)polygon.
+    fn add_polygons(&mut self, polygons: &[Polygon<f64>], projection: &TileProjection, tolerance: f64) -> ShapeKind {
+        for p in polygons {
+            self.add_polygon(p, projection, tolerance);
+        }
+        self.repair.make_valid(&mut self.points, &mut self.parts, 0);
+        ShapeKind::Polygon
     }
 
     fn add_polygon(&mut self, polygon: &Polygon<f64>, projection: &TileProjection, tolerance: f64) {
