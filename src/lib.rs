@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod city3d;
 pub mod crs;
+pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod feature;

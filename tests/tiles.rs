@@ -648,3 +648,47 @@ fn an_archive_dropped_into_tilesets_is_served_without_a_restart() {
     std::fs::remove_file(&archive).unwrap();
     poll_until(&url, "the removed archive was still served", |r| r.status == 404);
 }
+
+/// The first content URI below a tileset node (children first: parents may carry none).
+fn first_content(node: &serde_json::Value) -> Option<String> {
+    node.get("content")
+        .and_then(|c| c["uri"].as_str())
+        .map(str::to_string)
+        .or_else(|| node["children"].as_array()?.iter().find_map(first_content))
+}
+
+#[test]
+fn every_served_file_shares_one_response_path() {
+    let store = shared_store();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("hue.pmtiles");
+    export_pmtiles(&store, &["--layers", "parcels", "--minzoom", "14", "--maxzoom", "15"], &archive);
+    let server = Server::start(&store, &["--pmtiles", archive.to_str().unwrap()]);
+    let (z, x, y) = tile_at(CENTRE.0, CENTRE.1, 15);
+    let tileset = server.get_json("/3d/buildings/tileset.json").1;
+    let glb = first_content(&tileset["root"]).expect("a 3D tile with content");
+    let files = [
+        format!("/tiles/parcels/{z}/{x}/{y}.mvt"),
+        format!("/tiles/hue/{z}/{x}/{y}.mvt"),
+        "/3d/buildings/tileset.json".to_string(),
+        format!("/3d/buildings/{glb}"),
+    ];
+    for path in &files {
+        let url = server.url(path);
+        let plain = get_with(&url, &[("Accept-Encoding", "identity")]);
+        assert_eq!(plain.status, 200, "{path}");
+        assert_eq!(plain.header("content-encoding"), None, "{path}");
+        let zipped = get_with(&url, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(zipped.header("content-encoding"), Some("gzip"), "{path}");
+        assert_eq!(gunzip(&zipped.body), plain.body, "{path}: both forms carry the same bytes");
+        for reply in [&plain, &zipped] {
+            assert_eq!(reply.header("vary"), Some("accept-encoding"), "{path}");
+            assert_eq!(reply.header("cache-control"), Some("public, max-age=60"), "{path}");
+            assert!(reply.header("x-cache").is_some(), "{path}");
+        }
+        let etag = plain.header("etag").unwrap_or_else(|| panic!("{path}: no ETag"));
+        assert_eq!(zipped.header("etag"), Some(etag), "{path}: one ETag for both forms");
+        let again = get_with(&url, &[("If-None-Match", etag)]);
+        assert_eq!((again.status, again.body.len()), (304, 0), "{path}");
+    }
+}

@@ -1,20 +1,23 @@
 //! 3D Tiles routes: `/3d/{layer}/tileset.json` and `/3d/{layer}/tiles/{id}.glb` for a building
 //! layer, `/scenarios/{id}/3d/tileset.json` and `.../3d/tiles/{id}.glb` for a scenario's
-//! `[three_d]` variant (filtered, coloured). Responses are made on a blocking thread, gzipped and
-//! cached by (variant, import_id, file), and sent gzipped to clients that accept it; the core in
-//! `city3d` does all the work.
+//! `[three_d]` variant (filtered, coloured). Each file is a [`FileSource`] sent through the one
+//! response helper: made on a blocking thread, gzipped and cached by (variant, import_id, file),
+//! with an ETag known from that key; the core in `city3d` does all the work.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
 
 use super::error::ApiResult;
-use super::tiles::accepts_gzip;
+use super::respond::respond;
 use super::AppState;
-use crate::cache::{gunzip, gzip};
+use crate::cache::gzip;
 use crate::city3d::{response_cache, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling, GZIP_LEVEL};
+use crate::delivery::{Encoded, FileSource};
 use crate::error::Error;
 
 /// The 3D options and response cache of a running server.
@@ -60,43 +63,80 @@ fn layer_city(
     Ok(City3d::new(layer, styling, state.city3d.options)?)
 }
 
-async fn respond(state: AppState, variant: String, city: City3d, file: File, headers: HeaderMap) -> ApiResult<Response> {
-    let key = CacheKey {
-        variant,
-        import_id: city.layer().meta.import_id,
-        file: match &file {
-            File::Tileset => "tileset.json".into(),
-            File::Tile(id) => id.clone(),
-        },
-    };
-    let content_type = match file {
-        File::Tileset => "application/json",
-        File::Tile(_) => "model/gltf-binary",
-    };
-    let compressed = match state.city3d.cache.get(&key) {
-        Some(bytes) => bytes,
-        None => {
-            let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Error> {
-                let raw = match file {
-                    File::Tileset => city.tileset_json(),
-                    File::Tile(id) => city.tile_glb(&id)?,
-                };
-                Ok(gzip(&raw, GZIP_LEVEL))
-            })
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
-            let bytes = Arc::new(bytes);
-            state.city3d.cache.insert(key, bytes.clone());
-            bytes
+/// One file of a 3D tileset variant, kept gzipped in the 3D response cache.
+struct City3dFile {
+    state: AppState,
+    key: CacheKey,
+    city: City3d,
+    file: File,
+}
+
+impl City3dFile {
+    fn new(state: &AppState, variant: String, city: City3d, file: File) -> City3dFile {
+        let key = CacheKey {
+            variant,
+            import_id: city.layer().meta.import_id,
+            file: match &file {
+                File::Tileset => "tileset.json".into(),
+                File::Tile(id) => id.clone(),
+            },
+        };
+        City3dFile {
+            state: state.clone(),
+            key,
+            city,
+            file,
         }
-    };
-    let vary = (header::VARY, "accept-encoding");
-    if accepts_gzip(&headers) {
-        let headers = [(header::CONTENT_TYPE, content_type), (header::CONTENT_ENCODING, "gzip"), vary];
-        Ok((headers, compressed.as_ref().clone()).into_response())
-    } else {
-        let raw = gunzip(&compressed).map_err(|e| Error::Internal(format!("gunzip: {e}")))?;
-        Ok(([(header::CONTENT_TYPE, content_type), vary], raw).into_response())
+    }
+
+    /// Known from the key alone: the variant (with a scenario's fingerprint), the import, the file.
+    fn etag_of(key: &CacheKey) -> String {
+        let digest = Sha256::digest(format!("{}\n{}\n{}", key.variant, key.import_id, key.file));
+        format!("\"3d-{}\"", hex::encode(&digest[..12]))
+    }
+
+    fn encoded(&self, gzipped: Arc<Vec<u8>>, want_gzip: bool) -> Result<Arc<Encoded>, Error> {
+        let etag = Self::etag_of(&self.key);
+        let encoded = Encoded::from_gzip(Bytes::from_owner(Gzipped(gzipped)), etag, !want_gzip)
+            .map_err(|e| Error::Internal(format!("gunzip of a cached 3D file: {e}")))?;
+        Ok(Arc::new(encoded))
+    }
+}
+
+/// Lends the cache's gzipped bytes to a response without copying them.
+struct Gzipped(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Gzipped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl FileSource for City3dFile {
+    fn media_type(&self) -> &'static str {
+        match self.file {
+            File::Tileset => "application/json",
+            File::Tile(_) => "model/gltf-binary",
+        }
+    }
+
+    fn cached(&self, want_gzip: bool) -> Option<Arc<Encoded>> {
+        let gzipped = self.state.city3d.cache.get(&self.key)?;
+        self.encoded(gzipped, want_gzip).ok()
+    }
+
+    fn etag(&self) -> Option<String> {
+        Some(Self::etag_of(&self.key))
+    }
+
+    fn produce(self, want_gzip: bool) -> Result<Arc<Encoded>, Error> {
+        let raw = match &self.file {
+            File::Tileset => self.city.tileset_json(),
+            File::Tile(id) => self.city.tile_glb(id)?,
+        };
+        let gzipped = Arc::new(gzip(&raw, GZIP_LEVEL));
+        self.state.city3d.cache.insert(self.key.clone(), gzipped.clone());
+        self.encoded(gzipped, want_gzip)
     }
 }
 
@@ -118,7 +158,7 @@ fn scenario_variant(state: &AppState, id: &str, file: File) -> Result<(String, C
 
 pub async fn layer_tileset(State(state): State<AppState>, Path(layer): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let (variant, city, file) = layer_variant(&state, &layer, File::Tileset)?;
-    respond(state, variant, city, file, headers).await
+    respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
 pub async fn layer_tile(
@@ -127,12 +167,12 @@ pub async fn layer_tile(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (variant, city, file) = layer_variant(&state, &layer, File::tile(name)?)?;
-    respond(state, variant, city, file, headers).await
+    respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
 pub async fn scenario_tileset(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let (variant, city, file) = scenario_variant(&state, &id, File::Tileset)?;
-    respond(state, variant, city, file, headers).await
+    respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
 pub async fn scenario_tile(
@@ -141,5 +181,5 @@ pub async fn scenario_tile(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (variant, city, file) = scenario_variant(&state, &id, File::tile(name)?)?;
-    respond(state, variant, city, file, headers).await
+    respond(City3dFile::new(&state, variant, city, file), &headers).await
 }

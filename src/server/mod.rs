@@ -8,6 +8,7 @@ mod edge;
 pub mod error;
 mod layers;
 mod query;
+mod respond;
 mod scenarios;
 mod tiles;
 mod viewer;

@@ -9,7 +9,8 @@ use axum::Json;
 use serde_json::{json, Value as Json_};
 
 use super::error::ApiResult;
-use super::tiles::{base_url, path_of, serve_tile, strip_mvt};
+use super::respond::respond;
+use super::tiles::{base_url, live_tile, path_of, strip_mvt};
 use super::AppState;
 use crate::scenarios::Scenario;
 use crate::tiles::{style, tilejson, TileError, TileId};
@@ -86,5 +87,5 @@ pub async fn tile(
     let (id, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
     let source = state.tiles.sources.scenario(&state.catalog, state.scenarios.current().get(&id)?)?;
-    serve_tile(&state, source, tile, request.headers()).await
+    respond(live_tile(&state, source, tile), request.headers()).await
 }

@@ -5,12 +5,14 @@
 //! quantise, wind), `mvt` (protobuf encoding), `ladder` (which features each zoom draws),
 //! `source` (what a request draws), `render` (one tile within its byte budget), `cache`,
 //! `tilejson`, `style`, `glyphs`, `pmtiles` (the archive format), `archives` (which archives
-//! are served) and `export`. This module never imports axum or tokio: the server calls [`TileService`] from
+//! are served), `files` (live and archive tiles as [`crate::delivery::FileSource`]s), `valid`
+//! (valid polygons after quantisation) and `export`. This module never imports axum or tokio: the server calls [`TileService`] from
 //! a blocking thread.
 
 pub mod archives;
 pub mod cache;
 pub mod export;
+pub mod files;
 pub mod glyphs;
 pub mod ladder;
 pub mod math;
@@ -26,10 +28,10 @@ pub mod valid;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use crate::delivery::Encoded;
 use crate::index::{Catalog, LayerData};
 use crate::scenarios::{BoundFilter, Scenarios};
 
-pub use cache::EncodedTile;
 use cache::TileCache;
 use ladder::Ladder;
 pub use math::TileId;
@@ -150,20 +152,20 @@ impl TileService {
     }
 
     /// A cached tile, if there is one (cheap: callable on an async thread).
-    pub fn cached(&self, source: &TileSource, tile: TileId) -> Option<Arc<EncodedTile>> {
+    pub fn cached(&self, source: &TileSource, tile: TileId) -> Option<Arc<Encoded>> {
         self.cache.get(&source.key, tile)
     }
 
     /// The tile, from the cache or rendered now (CPU-bound: call from a blocking thread).
     /// `want_gzip` matters only with the cache off, where the gzip form is made only if asked for.
-    pub fn tile(&self, source: &TileSource, tile: TileId, want_gzip: bool) -> Arc<EncodedTile> {
+    pub fn tile(&self, source: &TileSource, tile: TileId, want_gzip: bool) -> Arc<Encoded> {
         if let Some(hit) = self.cached(source, tile) {
             return hit;
         }
         let raw = render::render(source, tile, &|layer| self.ladder(layer));
         // A cached tile may be asked for by any client, so it is kept in both forms.
         let level = (self.cache.is_on() || want_gzip).then_some(GZIP_LEVEL);
-        let encoded = Arc::new(EncodedTile::new(raw, source.etag(tile), level));
+        let encoded = Arc::new(Encoded::new(raw, source.etag(tile), level));
         self.cache.insert(&source.key, tile, encoded.clone());
         encoded
     }
