@@ -303,7 +303,8 @@ def strict_failures(report):
     failures = []
     for name, rows in report["runs"].items():
         for z, r in rows.items():
-            bad = r["invalid"] or r["zero_length_lines"] or r["dropped"] or r["area_within_grid_bound"] < 100.0
+            off_grid = r["area_compared_all"] and r["area_within_grid_bound"] < 100.0
+            bad = r["invalid"] or r["zero_length_lines"] or r["dropped"] or off_grid
             if bad and (r["polygons"] or r["lines"]):
                 failures.append(
                     f"{name} z{z}: {r['invalid']} invalid polygons, {r['zero_length_lines']} lines with "
