@@ -473,7 +473,11 @@ fn imports_as_gdal_reads_it(
     assert!(ok, "{}: {out}", src.display());
     let dir = store.parent().unwrap();
     let reference = dir.join(format!("{layer}.reference.geojson"));
-    ogr2ogr_to(&reference, src, &[&["-f", "GeoJSON", "-dim", "XY", "-t_srs", "EPSG:4326"], reference_args].concat());
+    ogr2ogr_to(
+        &reference,
+        src,
+        &[&["-f", "GeoJSON", "-dim", "XY", "-t_srs", "EPSG:4326"], reference_args].concat(),
+    );
     let stored = dir.join(format!("{layer}.stored.geojson"));
     ogr2ogr(&["-f", "GeoJSON", stored.to_str().unwrap(), store.to_str().unwrap(), layer]);
     let mut args = vec!["tests/py/compare_import.py", reference.to_str().unwrap(), stored.to_str().unwrap()];
@@ -487,7 +491,10 @@ fn shared_data(relative: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!("SKIPPED: {} is absent (the shared real data is not on this machine)", path.display());
+        eprintln!(
+            "SKIPPED: {} is absent (the shared real data is not on this machine)",
+            path.display()
+        );
         None
     }
 }
@@ -500,12 +507,17 @@ fn with_z_per_vertex(src: &Path, out: &Path, base: f64) {
         def walk(a):\n    return z(a) if isinstance(a[0],(int,float)) else [walk(b) for b in a]\n\
         for f in doc['features']: f['geometry']['coordinates']=walk(f['geometry']['coordinates'])\n\
         json.dump(doc,open(sys.argv[2],'w',encoding='utf-8'))";
-    run_checker("python3", &["-c", script, src.to_str().unwrap(), out.to_str().unwrap(), &base.to_string()]);
+    run_checker(
+        "python3",
+        &["-c", script, src.to_str().unwrap(), out.to_str().unwrap(), &base.to_string()],
+    );
 }
 
 #[test]
 fn z_m_and_25d_geometries_import_as_their_xy() {
-    let Some(ward) = shared_data("vn-admin-2025/wards-hanoi/38_hoan_kiem_phuong.geojson") else { return };
+    let Some(ward) = shared_data("vn-admin-2025/wards-hanoi/38_hoan_kiem_phuong.geojson") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let store = d.join("s.gpkg");
@@ -514,14 +526,28 @@ fn z_m_and_25d_geometries_import_as_their_xy() {
     with_z_per_vertex(&ward, &ward_z, 10.0);
     let shp = d.join("ward_z.shp");
     ogr2ogr_to(&shp, &ward_z, &["-f", "ESRI Shapefile", "-dim", "XYZ"]);
-    let info = Command::new("ogrinfo").args(["-so", shp.to_str().unwrap(), "ward_z"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&info.stdout).contains("3D Polygon"), "{}", String::from_utf8_lossy(&info.stdout));
+    let info = Command::new("ogrinfo")
+        .args(["-so", shp.to_str().unwrap(), "ward_z"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("3D Polygon"),
+        "{}",
+        String::from_utf8_lossy(&info.stdout)
+    );
     imports_as_gdal_reads_it(&store, &shp, "ward_z", &["--kind", "admin"], &[], &[]);
     // XYM and XYZM in GeoPackage, and the three-parcel fixture as XYM FlatGeobuf.
     for (dim, ext, driver) in [("XYM", "gpkg", "GPKG"), ("XYZM", "gpkg", "GPKG")] {
         let file = d.join(format!("ward_{}.{ext}", dim.to_lowercase()));
         ogr2ogr_to(&file, &ward_z, &["-f", driver, "-dim", dim]);
-        imports_as_gdal_reads_it(&store, &file, &format!("ward_{}", dim.to_lowercase()), &["--kind", "admin"], &[], &[]);
+        imports_as_gdal_reads_it(
+            &store,
+            &file,
+            &format!("ward_{}", dim.to_lowercase()),
+            &["--kind", "admin"],
+            &[],
+            &[],
+        );
     }
     let parcels = parcels_geojson(d);
     let fgb = d.join("parcels_m.fgb");
@@ -529,7 +555,10 @@ fn z_m_and_25d_geometries_import_as_their_xy() {
     let summary = imports_as_gdal_reads_it(&store, &fgb, "parcels_m", &["--kind", "cadastral"], &[], &[]);
     assert_eq!(summary["features"], 3);
     // Not a building layer: no Z fields.
-    assert_eq!(sql(&store, "SELECT count(*) FROM pragma_table_info('ward_z') WHERE name LIKE 'z_%'"), "0");
+    assert_eq!(
+        sql(&store, "SELECT count(*) FROM pragma_table_info('ward_z') WHERE name LIKE 'z_%'"),
+        "0"
+    );
 }
 
 /// The curve fixtures: a circle, a polygon bounded by a half circle and a chord, and a line of
@@ -555,8 +584,24 @@ fn arcs_dxf(dir: &Path) -> PathBuf {
     let s = |v: &str| v.to_string();
     let text = [
         entity(&[(0, s("SECTION")), (2, s("ENTITIES"))]),
-        entity(&[(0, s("CIRCLE")), (8, s("0")), (10, x.to_string()), (20, y.to_string()), (30, s("0")), (40, s("10"))]),
-        entity(&[(0, s("ARC")), (8, s("0")), (10, (x + 50.0).to_string()), (20, y.to_string()), (30, s("0")), (40, s("20")), (50, s("0")), (51, s("90"))]),
+        entity(&[
+            (0, s("CIRCLE")),
+            (8, s("0")),
+            (10, x.to_string()),
+            (20, y.to_string()),
+            (30, s("0")),
+            (40, s("10")),
+        ]),
+        entity(&[
+            (0, s("ARC")),
+            (8, s("0")),
+            (10, (x + 50.0).to_string()),
+            (20, y.to_string()),
+            (30, s("0")),
+            (40, s("20")),
+            (50, s("0")),
+            (51, s("90")),
+        ]),
         entity(&[
             (0, s("LWPOLYLINE")),
             (8, s("0")),
@@ -588,7 +633,11 @@ fn curves_from_gml_geopackage_and_dxf_are_linearised_at_one_degree() {
     let gpkg = d.join("curves.gpkg");
     ogr2ogr_to(&gpkg, &csv, &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "GEOMETRY"]);
     let surfaces = d.join("surfaces.gpkg");
-    ogr2ogr_to(&surfaces, &csv, &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "MULTISURFACE", "-where", "id <> '3'"]);
+    ogr2ogr_to(
+        &surfaces,
+        &csv,
+        &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "MULTISURFACE", "-where", "id <> '3'"],
+    );
     // Every curve here spans at least a half circle: 1° steps give 180 segments or more.
     for (file, layer) in [(&gml, "curves_gml"), (&gpkg, "curves_gpkg"), (&surfaces, "surfaces")] {
         let summary = imports_as_gdal_reads_it(&store, file, layer, &["--kind", "planning"], &[], &["--min-vertices", "180"]);
@@ -631,11 +680,25 @@ fn polyhedral_surfaces_tins_and_multipatches_import_as_footprints() {
     let gpkg = d.join("solids.gpkg");
     ogr2ogr_to(&gpkg, &csv, &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "GEOMETRY"]);
     let multipatch = d.join("solids.shp");
-    ogr2ogr_to(&multipatch, &csv, &["-f", "ESRI Shapefile", "-a_srs", "EPSG:4326", "-lco", "SHPT=MULTIPATCH"]);
+    ogr2ogr_to(
+        &multipatch,
+        &csv,
+        &["-f", "ESRI Shapefile", "-a_srs", "EPSG:4326", "-lco", "SHPT=MULTIPATCH"],
+    );
     for (file, layer) in [(&gpkg, "solids_gpkg"), (&multipatch, "solids_shp")] {
-        let summary = imports_as_gdal_reads_it(&store, file, layer, &["--kind", "planning"], &["-nlt", "MULTIPOLYGON"], &["--footprint"]);
+        let summary = imports_as_gdal_reads_it(
+            &store,
+            file,
+            layer,
+            &["--kind", "planning"],
+            &["-nlt", "MULTIPOLYGON"],
+            &["--footprint"],
+        );
         let expected = 2.0 * 0.001 * 0.001;
-        assert!((summary["area"].as_f64().unwrap() - expected).abs() < 1e-3 * expected, "{layer}: {summary}");
+        assert!(
+            (summary["area"].as_f64().unwrap() - expected).abs() < 1e-3 * expected,
+            "{layer}: {summary}"
+        );
     }
 }
 
@@ -658,17 +721,34 @@ fn geometry_collections_become_one_kind_or_are_refused_naming_the_option() {
     let stored = d.join("gc.geojson");
     ogr2ogr(&["-f", "GeoJSON", stored.to_str().unwrap(), store.to_str().unwrap(), "gc"]);
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
-    let types: Vec<&str> = doc["features"].as_array().unwrap().iter().map(|f| f["geometry"]["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["geometry"]["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["MultiPoint", "Polygon"]);
 
     // OSM relations that are not areas (routes: lines and stop points) are such collections.
     let Some(osm) = shared_data("osm/Helsinki.osm.pbf") else { return };
-    let args = ["--source-layer", "other_relations", "--region", "24,60,26,61", "--kind", "infrastructure"];
+    let args = [
+        "--source-layer",
+        "other_relations",
+        "--region",
+        "24,60,26,61",
+        "--kind",
+        "infrastructure",
+    ];
     refused(
         &store,
         &[&[osm.to_str().unwrap(), "--layer", "relations"], &args[..]].concat(),
         &["GEOMETRYCOLLECTION mixing points and lines", "--split-collections"],
     );
-    let (ok, out) = import_to(&store, &osm, "relations", &[&args[..], &["--split-collections", "--repair"]].concat());
+    let (ok, out) = import_to(
+        &store,
+        &osm,
+        "relations",
+        &[&args[..], &["--split-collections", "--repair"]].concat(),
+    );
     assert!(ok && out.contains("written 232"), "{out}");
 }

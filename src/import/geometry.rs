@@ -352,7 +352,10 @@ mod tests {
     #[test]
     fn z_and_m_are_dropped_and_the_z_range_kept() {
         let c = wkt("POLYGON ZM ((0 0 5 1,1 0 7 1,1 1 9 1,0 0 5 1))", &rules(false, None)).unwrap();
-        assert_eq!(c.geometry, Geometry::Polygon(polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0)]));
+        assert_eq!(
+            c.geometry,
+            Geometry::Polygon(polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0)])
+        );
         assert_eq!(c.z_range, Some((5.0, 9.0)));
         assert_eq!(wkt("LINESTRING M (0 0 3,1 1 4)", &rules(false, None)).unwrap().z_range, None);
     }
@@ -360,7 +363,9 @@ mod tests {
     #[test]
     fn a_circle_is_linearised_within_the_stated_step() {
         let c = wkt("CURVEPOLYGON (CIRCULARSTRING (0 0,2 0,0 0))", &rules(false, None)).unwrap();
-        let Geometry::Polygon(p) = c.geometry else { panic!("{:?}", c.geometry) };
+        let Geometry::Polygon(p) = c.geometry else {
+            panic!("{:?}", c.geometry)
+        };
         assert!(p.exterior().0.len() >= 360, "{} vertices", p.exterior().0.len());
         let exact = std::f64::consts::PI;
         assert!((p.unsigned_area() - exact).abs() / exact < 1e-4, "{}", p.unsigned_area());
@@ -371,9 +376,15 @@ mod tests {
         let cube = "POLYHEDRALSURFACE Z (((0 0 0,0 1 0,1 1 0,1 0 0,0 0 0)),((0 0 0,0 0 1,0 1 1,0 1 0,0 0 0)),((0 0 0,1 0 0,1 0 1,0 0 1,0 0 0)),((1 1 1,1 0 1,0 0 1,0 1 1,1 1 1)),((1 1 1,0 1 1,0 1 0,1 1 0,1 1 1)),((1 1 1,1 1 0,1 0 0,1 0 1,1 1 1)))";
         let c = wkt(cube, &rules(false, None)).unwrap();
         assert_eq!(c.z_range, Some((0.0, 1.0)));
-        let Geometry::Polygon(p) = c.geometry else { panic!("{:?}", c.geometry) };
+        let Geometry::Polygon(p) = c.geometry else {
+            panic!("{:?}", c.geometry)
+        };
         assert!((p.unsigned_area() - 1.0).abs() < 1e-12 && p.interiors().is_empty());
-        let tin = wkt("TIN Z (((0 0 0,0 1 0,1 1 1,0 0 0)),((0 0 0,1 1 1,1 0 0,0 0 0)))", &rules(false, None)).unwrap();
+        let tin = wkt(
+            "TIN Z (((0 0 0,0 1 0,1 1 1,0 0 0)),((0 0 0,1 1 1,1 0 0,0 0 0)))",
+            &rules(false, None),
+        )
+        .unwrap();
         assert!((tin.geometry.unsigned_area() - 1.0).abs() < 1e-12, "{:?}", tin.geometry);
     }
 
@@ -383,7 +394,10 @@ mod tests {
         assert!(matches!(c.geometry, Geometry::MultiPoint(ref mp) if mp.0.len() == 2) && !c.split);
         let mixed = "GEOMETRYCOLLECTION (POINT (1 2),LINESTRING (0 0,1 1),POLYGON ((0 0,1 0,1 1,0 0)))";
         let err = wkt(mixed, &rules(false, None)).unwrap_err();
-        assert!(matches!(err, GeometryError::MixedCollection { ref kinds } if kinds == "points and lines and polygons"), "{err}");
+        assert!(
+            matches!(err, GeometryError::MixedCollection { ref kinds } if kinds == "points and lines and polygons"),
+            "{err}"
+        );
         assert!(matches!(wkt(mixed, &rules(true, None)).unwrap().geometry, Geometry::Polygon(_)));
         let declared = wkt(mixed, &rules(true, Some(Dimension::Lines))).unwrap();
         assert!(matches!(declared.geometry, Geometry::LineString(_)) && declared.split);

@@ -331,7 +331,10 @@ fn without_degenerate_rings(g: &Geometry<f64>) -> Geometry<f64> {
     }
     let clean = |p: &geo_types::Polygon<f64>| {
         encloses(p.exterior()).then(|| {
-            geo_types::Polygon::new(p.exterior().clone(), p.interiors().iter().filter(|r| encloses(r)).cloned().collect())
+            geo_types::Polygon::new(
+                p.exterior().clone(),
+                p.interiors().iter().filter(|r| encloses(r)).cloned().collect(),
+            )
         })
     };
     match g {
@@ -413,7 +416,11 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     };
     let kind = profile.kind;
     let typed: Vec<(String, FieldType)> = source_fields.iter().map(|(n, t, _)| (n.clone(), *t)).collect();
-    let layer_type = layer.defn().geom_fields().next().map_or(gdal_sys::OGRwkbGeometryType::wkbUnknown, |g| g.field_type());
+    let layer_type = layer
+        .defn()
+        .geom_fields()
+        .next()
+        .map_or(gdal_sys::OGRwkbGeometryType::wkbUnknown, |g| g.field_type());
     let rules = geometry::Rules::of_source(&dataset.driver().short_name(), layer_type, opts.split_collections);
     // Z tells a building's base and roof: keep its range as fields (the store itself is 2D).
     let keeps_z = kind == LayerKind::Building && geometry::has_z(&mut layer, layer_type);
