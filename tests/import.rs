@@ -772,15 +772,34 @@ fn a_polygonz_building_shapefile_keeps_its_z_range_and_city3d_builds_heights_fro
         .unwrap()
         .iter()
         .map(|f| {
-            let z: Vec<f64> = f["geometry"]["coordinates"][0].as_array().unwrap().iter().map(|c| c[2].as_f64().unwrap()).collect();
-            let (low, high) = (z.iter().cloned().fold(f64::INFINITY, f64::min), z.iter().cloned().fold(f64::NEG_INFINITY, f64::max));
+            let z: Vec<f64> = f["geometry"]["coordinates"][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c[2].as_f64().unwrap())
+                .collect();
+            let (low, high) = (
+                z.iter().cloned().fold(f64::INFINITY, f64::min),
+                z.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            );
             format!("{low:.1}|{high:.1}")
         })
         .collect();
-    assert_eq!(sql(&store, "SELECT z_min || '|' || z_max FROM nha ORDER BY fid"), expected.join("\n"));
+    assert_eq!(
+        sql(&store, "SELECT z_min || '|' || z_max FROM nha ORDER BY fid"),
+        expected.join("\n")
+    );
     // city3d: with neither height_m nor floors, each building is z_max - z_min tall.
     let out_dir = d.join("3d");
-    let out = bando(&["export", "3dtiles", "--layer", "nha", out_dir.to_str().unwrap(), "--store", store.to_str().unwrap()]);
+    let out = bando(&[
+        "export",
+        "3dtiles",
+        "--layer",
+        "nha",
+        out_dir.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("3 with the height z_max - z_min"), "{stdout}");
