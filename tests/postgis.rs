@@ -10,5 +10,8 @@ fn each_test_database_is_fresh_and_has_postgis() {
     assert_ne!(a, b);
     assert!(common::pg_sql(&a, "SELECT postgis_lib_version()").starts_with('3'));
     common::pg_sql(&a, "CREATE TABLE only_in_a (id int)");
-    assert_eq!(common::pg_sql(&b, "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'"), "0");
+    assert_eq!(
+        common::pg_sql(&b, "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'"),
+        "0"
+    );
 }
