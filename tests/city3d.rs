@@ -48,11 +48,13 @@ fn validate_glbs(dir: &Path) -> usize {
     let validator = repo_root().join("tests/js/validate-gltf.mjs");
     let mut args = vec![validator.to_str().unwrap()];
     args.extend(files.iter().map(String::as_str));
+    // The script fails on any error or warning; the per-file lines say which.
     let out = run_checker("node", &args);
     for line in out.lines() {
         let report: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert_eq!(report["errors"], 0, "{line}");
+        assert_eq!((&report["errors"], &report["warnings"]), (&0.into(), &0.into()), "{line}");
     }
+    assert_eq!(out.lines().count(), files.len(), "one report per file: {out}");
     files.len()
 }
 
@@ -364,4 +366,102 @@ fn height_fallbacks_are_counted_and_a_reimport_invalidates_the_cache() {
         assert!(started.elapsed() < Duration::from_secs(20), "re-import not picked up: {t}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A building layer whose attribute columns are every awkward case: all empty text, all null, one
+/// value repeated, long Vietnamese text, a value in one building only, every numeric type.
+fn awkward_columns() -> String {
+    let long_text = "Nhà ở riêng lẻ, mái ngói, tường gạch; chủ hộ đã đăng ký quyền sử dụng đất ở phường Thuận Hoá. ".repeat(12);
+    assert!(long_text.len() > 1024);
+    let features: Vec<String> = (0..60)
+        .map(|i| {
+            let (x, y) = (107.58 + (i % 10) as f64 * 0.0004, 16.46 + (i / 10) as f64 * 0.0004);
+            let (e, n) = (x + 0.0001, y + 0.0001);
+            let props = serde_json::json!({
+                "height_m": 4.0 + i as f64,
+                "all_empty": "",
+                "all_null": null,
+                "repeated": "Nhà ở",
+                "long_text": format!("{i}: {long_text}"),
+                "only_one": if i == 0 { serde_json::json!("Chùa Thiên Mụ") } else { serde_json::Value::Null },
+                "small_int": i % 3,
+                "big_int": 9_007_199_254_740_993i64 + i as i64,
+                "real": i as f64 * 0.25 - 3.0,
+                "flag": i % 2 == 0,
+            });
+            format!(r#"{{"type":"Feature","properties":{props},"geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{e},{y}],[{e},{n}],[{x},{n}],[{x},{y}]]]}}}}"#)
+        })
+        .collect();
+    format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+}
+
+/// (binary chunk, JSON) of a GLB.
+fn glb_parts(glb: &[u8]) -> (serde_json::Value, &[u8]) {
+    let len = u32::from_le_bytes(glb[12..16].try_into().unwrap()) as usize;
+    (glb_json(glb), &glb[20 + len + 8..])
+}
+
+/// The bytes of property `name` in the tile's property table, None when the tile leaves it out.
+fn property_bytes<'a>(gltf: &serde_json::Value, bin: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let table = &gltf["extensions"]["EXT_structural_metadata"]["propertyTables"][0];
+    let view = &gltf["bufferViews"][table["properties"][name]["values"].as_u64()? as usize];
+    let start = view["byteOffset"].as_u64().unwrap() as usize;
+    Some(&bin[start..start + view["byteLength"].as_u64().unwrap() as usize])
+}
+
+#[test]
+fn every_glb_is_clean_whatever_the_attribute_columns_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("awkward.gpkg");
+    let source = dir.path().join("houses.geojson");
+    std::fs::write(&source, awkward_columns()).unwrap();
+    import(&store, &source, false);
+    let server = Server::start(&store, &["--max-buildings-per-tile", "8"]);
+    let served = dir.path().join("served");
+    download_tileset(&server, "/3d/houses", &served);
+    let tiles = validate_glbs(&served);
+    assert!(tiles > 4, "expected several tiles, got {tiles}");
+    let exported = dir.path().join("exported");
+    export_3dtiles(&store, "houses", &exported, &["--max-buildings-per-tile", "8"]).expect("export succeeds");
+    assert_eq!(validate_glbs(&exported), tiles);
+    for dir in [&served, &exported] {
+        // Placement and every property table against EXT_structural_metadata's rules.
+        let report = check_placement(dir, &store, "houses");
+        assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+        assert_eq!(report["buildings"], 60, "{report}");
+    }
+
+    let mut big_ints = Vec::new();
+    let mut tiles_with_only_one = 0;
+    for file in glbs_in(&served) {
+        let glb = std::fs::read(&file).unwrap();
+        let (gltf, bin) = glb_parts(&glb);
+        let class = &gltf["extensions"]["EXT_structural_metadata"]["schema"]["classes"]["building"]["properties"];
+        for name in [
+            "all_empty",
+            "all_null",
+            "repeated",
+            "long_text",
+            "only_one",
+            "small_int",
+            "big_int",
+            "real",
+            "flag",
+        ] {
+            assert!(class[name].is_object(), "{file}: the schema lost {name}: {class}");
+        }
+        assert_eq!(class["big_int"]["componentType"], "INT64");
+        for empty in ["all_empty", "all_null"] {
+            assert!(property_bytes(&gltf, bin, empty).is_none(), "{file}: {empty} has a buffer view");
+        }
+        tiles_with_only_one += property_bytes(&gltf, bin, "only_one").is_some() as usize;
+        let repeated = property_bytes(&gltf, bin, "repeated").unwrap();
+        assert!(std::str::from_utf8(repeated).unwrap().starts_with("Nhà ở"));
+        let big = property_bytes(&gltf, bin, "big_int").unwrap();
+        big_ints.extend(big.chunks(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())));
+    }
+    assert_eq!(tiles_with_only_one, 1, "only the tile of the one building has that column");
+    big_ints.sort_unstable();
+    let expected: Vec<i64> = (0..60).map(|i| 9_007_199_254_740_993 + i).collect();
+    assert_eq!(big_ints, expected, "64-bit integers go through exactly");
 }

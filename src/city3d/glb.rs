@@ -125,11 +125,95 @@ fn property_id(field: &str) -> String {
     id
 }
 
-/// Sentinels for missing values (EXT_structural_metadata `noData`).
+/// Sentinels for missing values (EXT_structural_metadata `noData`). A stored integer equal to
+/// `i64::MIN` reads as missing too; survey data has none.
 const NO_INT: i64 = i64::MIN;
 const NO_FLOAT: f64 = f64::MIN;
 
-/// Schema and property table of the tile's buildings, `rows` in property-table order.
+/// The class entry of a layer field: the same in every tile, whatever the tile holds, so a client
+/// sees one schema. No property is `required`, so a tile may leave any of them out of its table.
+fn class_property(ty: FieldType) -> Json {
+    match ty {
+        FieldType::Int => json!({ "type": "SCALAR", "componentType": "INT64", "noData": NO_INT }),
+        FieldType::Float => json!({ "type": "SCALAR", "componentType": "FLOAT64", "noData": NO_FLOAT }),
+        FieldType::Bool => json!({ "type": "BOOLEAN" }),
+        FieldType::Text => json!({ "type": "STRING", "noData": "" }),
+    }
+}
+
+/// An integer as stored: exact for `Int` (all 64 bits), rounded for numbers read from text.
+fn int_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        other => other
+            .as_f64()
+            .filter(|f| f.is_finite() && f.abs() < i64::MAX as f64)
+            .map(|f| f.round() as i64),
+    }
+}
+
+fn float_of(v: &Value) -> Option<f64> {
+    v.as_f64().filter(|f| f.is_finite())
+}
+
+/// Missing values as the sentinel, or None when every value is missing.
+fn with_sentinel<T: Copy>(values: Vec<Option<T>>, missing: T) -> Option<Vec<T>> {
+    values
+        .iter()
+        .any(Option::is_some)
+        .then(|| values.iter().map(|v| v.unwrap_or(missing)).collect())
+}
+
+/// The property-table entry of a column: where its values are in the binary chunk. None when no
+/// building of the tile has a value (null, or empty text): the column is left out of this tile's
+/// table rather than written as a zero-length buffer view, which glTF forbids.
+fn table_property(ty: FieldType, values: &[&Value], bin: &mut Bin) -> Option<Json> {
+    let view = match ty {
+        FieldType::Int => {
+            let v = with_sentinel(values.iter().map(|v| int_of(v)).collect(), NO_INT)?;
+            bin.view(&bytes_of(&v, i64::to_le_bytes), None)
+        }
+        FieldType::Float => {
+            let v = with_sentinel(values.iter().map(|v| float_of(v)).collect(), NO_FLOAT)?;
+            bin.view(&bytes_of(&v, f64::to_le_bytes), None)
+        }
+        FieldType::Bool => {
+            let v = with_sentinel(values.iter().map(|v| v.as_bool()).collect(), false)?;
+            // A bitstream, least significant bit first; a missing value reads as false.
+            let mut bits = vec![0u8; v.len().div_ceil(8)];
+            for (i, _) in v.iter().enumerate().filter(|(_, b)| **b) {
+                bits[i / 8] |= 1 << (i % 8);
+            }
+            bin.view(&bits, None)
+        }
+        FieldType::Text => return text_property(values, bin),
+    };
+    Some(json!({ "values": view }))
+}
+
+/// UTF-8 strings end to end with UINT32 offsets (a tile may hold more than 64 kB of text).
+fn text_property(values: &[&Value], bin: &mut Bin) -> Option<Json> {
+    let mut text = Vec::new();
+    let mut offsets: Vec<u32> = Vec::with_capacity(values.len() + 1);
+    offsets.push(0);
+    for v in values {
+        if let Value::Text(t) = v {
+            text.extend_from_slice(t.as_bytes());
+        } else if !v.is_null() {
+            text.extend_from_slice(v.to_string().as_bytes());
+        }
+        // A tile is far below 4 GiB, so its text offsets fit.
+        offsets.push(text.len() as u32);
+    }
+    if text.is_empty() {
+        return None;
+    }
+    let values = bin.view(&text, None);
+    let offsets = bin.view(&bytes_of(&offsets, u32::to_le_bytes), None);
+    Some(json!({ "values": values, "stringOffsets": offsets, "stringOffsetType": "UINT32" }))
+}
+
+/// Schema and property table of the tile's buildings, `rows` in property-table order (at least one).
 fn property_table(city: &City3d, rows: &[u32], bin: &mut Bin) -> Json {
     let features = &city.layer().features;
     let mut class_properties = Map::new();
@@ -145,58 +229,15 @@ fn property_table(city: &City3d, rows: &[u32], bin: &mut Bin) -> Json {
         if class_properties.contains_key(&id) {
             continue;
         }
-        let values = rows.iter().map(|&r| city.property(r, field_index));
-        let (class, table) = match field.ty {
-            FieldType::Int => {
-                let v: Vec<i64> = values
-                    .map(|v| v.as_f64().filter(|f| f.is_finite()).map_or(NO_INT, |f| f.round() as i64))
-                    .collect();
-                (
-                    json!({ "type": "SCALAR", "componentType": "INT64", "noData": NO_INT }),
-                    json!({ "values": bin.view(&bytes_of(&v, i64::to_le_bytes), None) }),
-                )
-            }
-            FieldType::Float => {
-                let v: Vec<f64> = values.map(|v| v.as_f64().filter(|f| f.is_finite()).unwrap_or(NO_FLOAT)).collect();
-                (
-                    json!({ "type": "SCALAR", "componentType": "FLOAT64", "noData": NO_FLOAT }),
-                    json!({ "values": bin.view(&bytes_of(&v, f64::to_le_bytes), None) }),
-                )
-            }
-            FieldType::Bool => {
-                // A bitstream, least significant bit first; a missing value reads as false.
-                let mut bits = vec![0u8; rows.len().div_ceil(8)];
-                for (i, v) in values.enumerate() {
-                    if v.as_bool() == Some(true) {
-                        bits[i / 8] |= 1 << (i % 8);
-                    }
-                }
-                (json!({ "type": "BOOLEAN" }), json!({ "values": bin.view(&bits, None) }))
-            }
-            FieldType::Text => {
-                let mut text = Vec::new();
-                let mut offsets: Vec<u32> = Vec::with_capacity(rows.len() + 1);
-                offsets.push(0);
-                for v in values {
-                    if !matches!(v, Value::Null) {
-                        text.extend_from_slice(v.to_string().as_bytes());
-                    }
-                    offsets.push(text.len() as u32);
-                }
-                let values = bin.view(&text, None);
-                let offsets = bin.view(&bytes_of(&offsets, u32::to_le_bytes), None);
-                (
-                    json!({ "type": "STRING", "noData": "" }),
-                    json!({ "values": values, "stringOffsets": offsets, "stringOffsetType": "UINT32" }),
-                )
-            }
-        };
-        let mut class = class;
+        let mut class = class_property(field.ty);
         if id != field.name {
             class["name"] = json!(field.name);
         }
         class_properties.insert(id.clone(), class);
-        table_properties.insert(id, table);
+        let values: Vec<&Value> = rows.iter().map(|&r| city.property(r, field_index)).collect();
+        if let Some(table) = table_property(field.ty, &values, bin) {
+            table_properties.insert(id, table);
+        }
     }
     json!({
         "schema": { "id": "bando", "classes": { "building": { "name": city.layer().meta.name, "properties": class_properties } } },
@@ -293,5 +334,28 @@ mod tests {
         assert_eq!(property_id("height_m"), "height_m");
         assert_eq!(property_id("2nd floor"), "_2nd_floor");
         assert_eq!(property_id("số_tầng"), "s__t_ng");
+    }
+
+    #[test]
+    fn columns_without_a_value_in_the_tile_are_left_out_and_big_integers_stay_exact() {
+        let (null, empty) = (Value::Null, Value::Text("".into()));
+        let mut bin = Bin::default();
+        for ty in [FieldType::Int, FieldType::Float, FieldType::Bool, FieldType::Text] {
+            assert!(table_property(ty, &[&null, &null], &mut bin).is_none(), "{ty:?}");
+        }
+        assert!(table_property(FieldType::Text, &[&empty, &null, &empty], &mut bin).is_none());
+        assert!(bin.views.is_empty(), "no view for a column left out");
+
+        let big = Value::Int(9_007_199_254_740_993); // 2^53 + 1: not a float64
+        let entry = table_property(FieldType::Int, &[&big, &null], &mut bin).unwrap();
+        let view = &bin.views[entry["values"].as_u64().unwrap() as usize];
+        let start = view["byteOffset"].as_u64().unwrap() as usize;
+        let read = |i: usize| i64::from_le_bytes(bin.data[start + 8 * i..start + 8 * i + 8].try_into().unwrap());
+        assert_eq!((read(0), read(1)), (9_007_199_254_740_993, NO_INT));
+
+        let text = table_property(FieldType::Text, &[&empty, &Value::Text("Huế".into())], &mut bin).unwrap();
+        let view = &bin.views[text["values"].as_u64().unwrap() as usize];
+        assert_eq!(view["byteLength"], "Huế".len());
+        assert_eq!(view["byteOffset"].as_u64().unwrap() % 8, 0);
     }
 }

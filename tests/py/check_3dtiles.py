@@ -11,7 +11,11 @@ TILESET_DIR holds tileset.json and the content files it names. Checks:
     converted ECEF -> WGS84 by PROJ (pyproj), not by bando's own formulas;
   * every vertex within 0.1 m of its building's footprint boundary (read from the GeoPackage with
     shapely, in UTM metres) and at its base or top height (recomputed from the attributes);
-  * each building in exactly one tile, and every building of the layer present.
+  * each building in exactly one tile, and every building of the layer present;
+  * every property table against EXT_structural_metadata (which gltf-validator does not know):
+    required properties present, no unknown ones, views of at least one byte on 8-byte
+    boundaries, lengths that match the count and type, string offsets from 0 to the end of the
+    values, non-decreasing, cutting valid UTF-8; feature ids below the table's count.
 Prints a JSON summary; exits non-zero with the first failures.
 """
 import argparse
@@ -84,6 +88,65 @@ def accessor_array(gltf, binary, index):
     return arr.reshape(-1, width) if width > 1 else arr
 
 
+SCALAR_BYTES = {"INT8": 1, "UINT8": 1, "INT16": 2, "UINT16": 2, "INT32": 4, "UINT32": 4,
+                "INT64": 8, "UINT64": 8, "FLOAT32": 4, "FLOAT64": 8}
+OFFSET_DTYPES = {"UINT8": "<u1", "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8"}
+
+
+def metadata_view(uri, gltf, binary, index, what):
+    view = gltf["bufferViews"][index]
+    start, length = view.get("byteOffset", 0), view["byteLength"]
+    if length < 1:
+        fail(f"{uri}: {what}: buffer view {index} has byteLength {length} (glTF needs >= 1)")
+    if start % 8:
+        fail(f"{uri}: {what}: buffer view {index} starts at {start}, not on an 8-byte boundary")
+    if start + length > len(binary):
+        fail(f"{uri}: {what}: buffer view {index} runs past the binary chunk")
+    return binary[start:start + length]
+
+
+def check_property_table(uri, gltf, binary):
+    meta = gltf["extensions"]["EXT_structural_metadata"]
+    for table in meta["propertyTables"]:
+        declared = meta["schema"]["classes"][table["class"]]["properties"]
+        count = table["count"]
+        if count < 1:
+            fail(f"{uri}: property table count {count}")
+        for pid, prop in declared.items():
+            if prop.get("required") and pid not in table["properties"]:
+                fail(f"{uri}: required property {pid} missing from the table")
+        for pid, entry in table["properties"].items():
+            prop = declared.get(pid)
+            if prop is None:
+                fail(f"{uri}: table property {pid} is not in the class")
+                continue
+            values = metadata_view(uri, gltf, binary, entry["values"], pid)
+            kind = prop["type"]
+            if kind == "SCALAR":
+                expected = count * SCALAR_BYTES[prop["componentType"]]
+            elif kind == "BOOLEAN":
+                expected = -(-count // 8)
+            elif kind == "STRING":
+                expected = len(values)
+                dtype = OFFSET_DTYPES[entry.get("stringOffsetType", "UINT32")]
+                offsets = np.frombuffer(metadata_view(uri, gltf, binary, entry["stringOffsets"], pid + " offsets"), dtype=dtype)
+                if len(offsets) != count + 1 or offsets[0] != 0 or offsets[-1] != len(values) or (np.diff(offsets.astype(np.int64)) < 0).any():
+                    fail(f"{uri}: {pid}: {len(offsets)} string offsets for {count} rows, from {offsets[:1]} to {offsets[-1:]}, values {len(values)} bytes")
+                else:
+                    for a, b in zip(offsets[:-1], offsets[1:]):
+                        try:
+                            values[a:b].decode("utf-8")
+                        except UnicodeDecodeError:
+                            fail(f"{uri}: {pid}: a string is not UTF-8")
+                            break
+            else:
+                fail(f"{uri}: {pid}: unexpected property type {kind}")
+                continue
+            if len(values) != expected:
+                fail(f"{uri}: {pid}: {len(values)} bytes of values for {count} rows of {kind} {prop.get('componentType', '')}")
+    return meta["propertyTables"][0]["count"]
+
+
 def walk(tile, parent, depth, out):
     region = tile.get("boundingVolume", {}).get("region")
     if not (isinstance(region, list) and len(region) == 6 and all(isinstance(v, (int, float)) for v in region)):
@@ -153,7 +216,9 @@ def main():
 
     # Truth from the GeoPackage.
     db = sqlite3.connect(f"file:{args.store}?mode=ro", uri=True)
-    rows = db.execute(f'SELECT fid, geom, floors, height_m, base_height_m FROM "{args.layer}"').fetchall()
+    columns = {r[1] for r in db.execute(f'PRAGMA table_info("{args.layer}")')}
+    pick = lambda c: f'"{c}"' if c in columns else "NULL"
+    rows = db.execute(f'SELECT fid, geom, {pick("floors")}, {pick("height_m")}, {pick("base_height_m")} FROM "{args.layer}"').fetchall()
     geoms = {fid: shapely.from_wkb(gpkg_wkb(g)) for fid, g, *_ in rows}
     heights = {fid: expected_heights(fl, h, b, args.storey, args.default) for fid, _, fl, h, b in rows}
     to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
@@ -167,6 +232,7 @@ def main():
     hole_vertices = 0
     for uri, region in contents:
         gltf, binary = read_glb(os.path.join(args.dir, uri))
+        rows_in_table = check_property_table(uri, gltf, binary)
         meta = gltf["extensions"]["EXT_structural_metadata"]
         table = meta["propertyTables"][0]
         fid_view = gltf["bufferViews"][table["properties"]["fid"]["values"]]
@@ -182,6 +248,9 @@ def main():
             assert ext["propertyTable"] == 0 and ext["attribute"] == 0
             pos = accessor_array(gltf, binary, prim["attributes"]["POSITION"]).astype(np.float64) + t
             ids = accessor_array(gltf, binary, prim["attributes"]["_FEATURE_ID_0"]).astype(np.int64)
+            if len(ids) and (ids.min() < 0 or ids.max() >= rows_in_table):
+                fail(f"{uri}: feature ids {ids.min()}..{ids.max()} outside the table's {rows_in_table} rows")
+                continue
             # glTF y-up -> 3D Tiles z-up: (x, y, z) -> (x, -z, y)
             x, y, z = pos[:, 0], -pos[:, 2], pos[:, 1]
             lon, lat, h = ecef_to_geo.transform(x, y, z)
