@@ -29,7 +29,11 @@ fn write_archive(path: &Path, count: usize) -> Vec<TileId> {
     let (x0, y0) = (13_080, 7_480);
     let mut tiles: Vec<TileId> = (0..side * side)
         .take(count)
-        .map(|i| TileId { z: 14, x: x0 + i % side, y: y0 + i / side })
+        .map(|i| TileId {
+            z: 14,
+            x: x0 + i % side,
+            y: y0 + i / side,
+        })
         .collect();
     tiles.sort_by_key(|&t| tile_id(t));
     let mut writer = PmtilesWriter::create(path).expect("archive file");
@@ -42,7 +46,9 @@ fn write_archive(path: &Path, count: usize) -> Vec<TileId> {
         bounds: [107.4, 16.3, 107.7, 16.6],
         center: [107.55, 16.45, 14.0],
     };
-    writer.finish(extent, &serde_json::json!({"name": "bench"})).expect("archive finished");
+    writer
+        .finish(extent, &serde_json::json!({"name": "bench"}))
+        .expect("archive finished");
     tiles
 }
 
@@ -51,7 +57,9 @@ fn sample(tiles: &[TileId], lookups: usize) -> Vec<TileId> {
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     (0..lookups)
         .map(|_| {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             tiles[(state >> 33) as usize % tiles.len()]
         })
         .collect()
@@ -82,7 +90,11 @@ fn main() {
     measure("bando's writer", &ours, &wanted, rounds);
     let protomaps = dir.path().join("protomaps.pmtiles");
     let written = std::process::Command::new("python3")
-        .args(["benches/pmtiles_protomaps.py", protomaps.to_str().expect("utf-8 path"), &count.to_string()])
+        .args([
+            "benches/pmtiles_protomaps.py",
+            protomaps.to_str().expect("utf-8 path"),
+            &count.to_string(),
+        ])
         .status();
     match written {
         Ok(status) if status.success() => measure("the protomaps writer", &protomaps, &wanted, rounds),
