@@ -86,9 +86,10 @@ struct City3dArgs {
     /// Height (m) of buildings whose height is missing, negative or over 1,000 m.
     #[arg(long, default_value_t = 3.3)]
     default_height: f64,
-    /// A 3D tile is split into four while it holds more buildings than this.
+    /// Most buildings one 3D tile holds: a tile keeps the N biggest (footprint area x height) of
+    /// its cell and hands the rest to its four children, so every zoom level shows buildings.
     #[arg(long, default_value_t = 1000)]
-    max_buildings_per_tile: usize,
+    max_per_tile: usize,
 }
 
 impl City3dArgs {
@@ -98,11 +99,11 @@ impl City3dArgs {
             valid(self.storey_height) && valid(self.default_height),
             "storey and default heights must be in (0, 1000] m"
         );
-        anyhow::ensure!(self.max_buildings_per_tile > 0, "--max-buildings-per-tile must be at least 1");
+        anyhow::ensure!(self.max_per_tile > 0, "--max-per-tile must be at least 1");
         Ok(City3dOptions {
             storey_height_m: self.storey_height,
             default_height_m: self.default_height,
-            max_buildings_per_tile: self.max_buildings_per_tile,
+            max_per_tile: self.max_per_tile,
         })
     }
 }
