@@ -150,6 +150,10 @@ struct ImportArgs {
     /// Make invalid geometries valid instead of refusing the import.
     #[arg(long)]
     repair: bool,
+    /// Import each GeometryCollection that mixes kinds as one kind: the source layer's declared
+    /// kind, else its polygons over its lines over its points (the other parts are dropped).
+    #[arg(long)]
+    split_collections: bool,
     /// Import profile (TOML) mapping source fields to canonical ones, e.g. importers/cadastral.toml.
     #[arg(long)]
     profile: Option<PathBuf>,
@@ -259,6 +263,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         encoding: args.encoding,
         replace: args.replace,
         repair: args.repair,
+        split_collections: args.split_collections,
         profile: args.profile,
         maps: args.maps,
         region,
@@ -270,7 +275,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "imported {} as layer '{}' ({}, {}) into {}\n  read {}  written {}  skipped {}  repaired {}  in {:.2} s ({:.0} features/s)",
+            "imported {} as layer '{}' ({}, {}) into {}\n  read {}  written {}  skipped {}  repaired {}  split {}  in {:.2} s ({:.0} features/s)",
             args.file.display(),
             summary.layer.name,
             summary.layer.kind,
@@ -280,6 +285,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
             summary.written,
             summary.skipped,
             summary.repaired,
+            summary.split,
             summary.seconds,
             summary.features_per_second()
         );

@@ -60,3 +60,26 @@ fn the_architecture_document_names_every_top_level_module() {
         .collect();
     assert!(missing.is_empty(), "docs/ARCHITECTURE.md's code map lacks: {missing:?}");
 }
+
+/// CI runs exactly README's test command (the second of its two commands), so what a new user
+/// runs is what CI judges, formatting and lints included.
+#[test]
+fn ci_runs_exactly_the_readme_test_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let readme = read("README.md");
+    let test_command = readme
+        .lines()
+        .skip_while(|l| !l.contains("run the whole test suite"))
+        .nth(1)
+        .expect("README names the test command under '# 2. run the whole test suite'");
+    let ci = read(".ci/run");
+    assert_eq!(
+        ci.lines().last().map(str::trim),
+        Some(test_command.trim()),
+        ".ci/run's last line must be README's test command"
+    );
+    for needed in ["cargo fmt --check", "cargo clippy", "-D warnings", "cargo test --release"] {
+        assert!(test_command.contains(needed), "the test command lacks {needed}");
+    }
+}

@@ -449,3 +449,306 @@ fn every_listed_format_imports() {
     let west: f64 = sql(&store, "SELECT min_x FROM bando_layers WHERE name = 'survey'").parse().unwrap();
     assert!((west - 107.5909).abs() < 1e-6, "DXF landed at {west}");
 }
+
+/// `ogr2ogr ARGS... OUT SRC` with one arc step for every curve, as bando reads them.
+fn ogr2ogr_to(out: &Path, src: &Path, args: &[&str]) {
+    let mut all = vec!["--config", "OGR_ARC_STEPSIZE", "1"];
+    all.extend_from_slice(args);
+    all.extend([out.to_str().unwrap(), src.to_str().unwrap()]);
+    ogr2ogr(&all);
+}
+
+/// Imports `src` as `layer` and checks what bando stored against GDAL's own 2D reading of the
+/// same file (`ogr2ogr -dim XY -t_srs EPSG:4326 REFERENCE_ARGS`), feature by feature, with
+/// tests/py/compare_import.py (CHECKS are its flags).
+fn imports_as_gdal_reads_it(
+    store: &Path,
+    src: &Path,
+    layer: &str,
+    import_args: &[&str],
+    reference_args: &[&str],
+    checks: &[&str],
+) -> serde_json::Value {
+    let (ok, out) = import_to(store, src, layer, import_args);
+    assert!(ok, "{}: {out}", src.display());
+    let dir = store.parent().unwrap();
+    let reference = dir.join(format!("{layer}.reference.geojson"));
+    ogr2ogr_to(
+        &reference,
+        src,
+        &[&["-f", "GeoJSON", "-dim", "XY", "-t_srs", "EPSG:4326"], reference_args].concat(),
+    );
+    let stored = dir.join(format!("{layer}.stored.geojson"));
+    ogr2ogr(&["-f", "GeoJSON", stored.to_str().unwrap(), store.to_str().unwrap(), layer]);
+    let mut args = vec!["tests/py/compare_import.py", reference.to_str().unwrap(), stored.to_str().unwrap()];
+    args.extend_from_slice(checks);
+    serde_json::from_str(&run_checker("python3", &args)).unwrap()
+}
+
+/// A file of the shared real data (../shared/data), or None with a visible note when it is absent.
+fn shared_data(relative: &str) -> Option<PathBuf> {
+    let path = repo_root().join("../shared/data").join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (the shared real data is not on this machine)",
+            path.display()
+        );
+        None
+    }
+}
+
+/// Writes `src` (GeoJSON) again with a Z per vertex: `base + (vertex number mod 7)` metres.
+fn with_z_per_vertex(src: &Path, out: &Path, base: f64) {
+    let script = "import json,sys\n\
+        doc=json.load(open(sys.argv[1],encoding='utf-8')); base=float(sys.argv[3]); n=[0]\n\
+        def z(c):\n    n[0]+=1; return [c[0],c[1],base+n[0]%7]\n\
+        def walk(a):\n    return z(a) if isinstance(a[0],(int,float)) else [walk(b) for b in a]\n\
+        for f in doc['features']: f['geometry']['coordinates']=walk(f['geometry']['coordinates'])\n\
+        json.dump(doc,open(sys.argv[2],'w',encoding='utf-8'))";
+    run_checker(
+        "python3",
+        &["-c", script, src.to_str().unwrap(), out.to_str().unwrap(), &base.to_string()],
+    );
+}
+
+#[test]
+fn z_m_and_25d_geometries_import_as_their_xy() {
+    let Some(ward) = shared_data("vn-admin-2025/wards-hanoi/38_hoan_kiem_phuong.geojson") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("s.gpkg");
+    // A real ward as a Shapefile PolygonZ (GDAL: 25D) with a different Z at every vertex.
+    let ward_z = d.join("ward_z.geojson");
+    with_z_per_vertex(&ward, &ward_z, 10.0);
+    let shp = d.join("ward_z.shp");
+    ogr2ogr_to(&shp, &ward_z, &["-f", "ESRI Shapefile", "-dim", "XYZ"]);
+    let info = Command::new("ogrinfo")
+        .args(["-so", shp.to_str().unwrap(), "ward_z"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&info.stdout).contains("3D Polygon"),
+        "{}",
+        String::from_utf8_lossy(&info.stdout)
+    );
+    imports_as_gdal_reads_it(&store, &shp, "ward_z", &["--kind", "admin"], &[], &[]);
+    // XYM and XYZM in GeoPackage, and the three-parcel fixture as XYM FlatGeobuf.
+    for (dim, ext, driver) in [("XYM", "gpkg", "GPKG"), ("XYZM", "gpkg", "GPKG")] {
+        let file = d.join(format!("ward_{}.{ext}", dim.to_lowercase()));
+        ogr2ogr_to(&file, &ward_z, &["-f", driver, "-dim", dim]);
+        imports_as_gdal_reads_it(
+            &store,
+            &file,
+            &format!("ward_{}", dim.to_lowercase()),
+            &["--kind", "admin"],
+            &[],
+            &[],
+        );
+    }
+    let parcels = parcels_geojson(d);
+    let fgb = d.join("parcels_m.fgb");
+    ogr2ogr_to(&fgb, &parcels, &["-f", "FlatGeobuf", "-dim", "XYM"]);
+    let summary = imports_as_gdal_reads_it(&store, &fgb, "parcels_m", &["--kind", "cadastral"], &[], &[]);
+    assert_eq!(summary["features"], 3);
+    // Not a building layer: no Z fields.
+    assert_eq!(
+        sql(&store, "SELECT count(*) FROM pragma_table_info('ward_z') WHERE name LIKE 'z_%'"),
+        "0"
+    );
+}
+
+/// The curve fixtures: a circle, a polygon bounded by a half circle and a chord, and a line of
+/// a half circle and a straight leg, near Huế in lon/lat.
+fn curves_csv(dir: &Path) -> PathBuf {
+    let path = dir.join("curves.csv");
+    std::fs::write(
+        &path,
+        "id,WKT\n\
+         1,\"CURVEPOLYGON (CIRCULARSTRING (107.59 16.46,107.592 16.46,107.59 16.46))\"\n\
+         2,\"CURVEPOLYGON (COMPOUNDCURVE (CIRCULARSTRING (107.60 16.47,107.601 16.471,107.602 16.47),(107.602 16.47,107.60 16.47)))\"\n\
+         3,\"COMPOUNDCURVE (CIRCULARSTRING (107.61 16.48,107.611 16.481,107.612 16.48),(107.612 16.48,107.613 16.482))\"\n",
+    )
+    .unwrap();
+    path
+}
+
+/// A DXF drawing in VN-2000 / TM-3 107-00 metres: a circle, a quarter arc and a closed
+/// polyline of two half-circle bulges.
+fn arcs_dxf(dir: &Path) -> PathBuf {
+    let (x, y) = (562_897.886, 1_820_978.931);
+    let entity = |pairs: &[(u16, String)]| pairs.iter().map(|(c, v)| format!("{c}\n{v}\n")).collect::<String>();
+    let s = |v: &str| v.to_string();
+    let text = [
+        entity(&[(0, s("SECTION")), (2, s("ENTITIES"))]),
+        entity(&[
+            (0, s("CIRCLE")),
+            (8, s("0")),
+            (10, x.to_string()),
+            (20, y.to_string()),
+            (30, s("0")),
+            (40, s("10")),
+        ]),
+        entity(&[
+            (0, s("ARC")),
+            (8, s("0")),
+            (10, (x + 50.0).to_string()),
+            (20, y.to_string()),
+            (30, s("0")),
+            (40, s("20")),
+            (50, s("0")),
+            (51, s("90")),
+        ]),
+        entity(&[
+            (0, s("LWPOLYLINE")),
+            (8, s("0")),
+            (90, s("2")),
+            (70, s("1")),
+            (10, (x + 100.0).to_string()),
+            (20, y.to_string()),
+            (42, s("1")),
+            (10, (x + 120.0).to_string()),
+            (20, y.to_string()),
+            (42, s("1")),
+        ]),
+        entity(&[(0, s("ENDSEC")), (0, s("EOF"))]),
+    ]
+    .concat();
+    let path = dir.join("arcs.dxf");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn curves_from_gml_geopackage_and_dxf_are_linearised_at_one_degree() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("s.gpkg");
+    let csv = curves_csv(d);
+    let gml = d.join("curves.gml");
+    ogr2ogr_to(&gml, &csv, &["-f", "GML", "-dsco", "FORMAT=GML3", "-a_srs", "EPSG:4326"]);
+    let gpkg = d.join("curves.gpkg");
+    ogr2ogr_to(&gpkg, &csv, &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "GEOMETRY"]);
+    let surfaces = d.join("surfaces.gpkg");
+    ogr2ogr_to(
+        &surfaces,
+        &csv,
+        &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "MULTISURFACE", "-where", "id <> '3'"],
+    );
+    // Every curve here spans at least a half circle: 1° steps give 180 segments or more.
+    for (file, layer) in [(&gml, "curves_gml"), (&gpkg, "curves_gpkg"), (&surfaces, "surfaces")] {
+        let summary = imports_as_gdal_reads_it(&store, file, layer, &["--kind", "planning"], &[], &["--min-vertices", "180"]);
+        assert!(summary["features"].as_u64().unwrap() >= 2, "{layer}: {summary}");
+    }
+    let circle = sql(&store, "SELECT geometry_type FROM bando_layers WHERE name = 'surfaces'");
+    assert_eq!(circle, "MULTIPOLYGON");
+    // DXF arcs: the driver's step is set to the same degree (a quarter arc: 90 segments).
+    let dxf = arcs_dxf(d);
+    imports_as_gdal_reads_it(
+        &store,
+        &dxf,
+        "arcs",
+        &["--kind", "infrastructure", "--src-crs", "EPSG:9214"],
+        &["-s_srs", "EPSG:9214"],
+        &["--min-vertices", "90"],
+    );
+}
+
+/// A building as a closed solid (floor, a wall and the roof of a 0.001° box, 10 m tall) and a
+/// TIN of two triangles.
+fn solids_csv(dir: &Path) -> PathBuf {
+    let path = dir.join("solids.csv");
+    std::fs::write(
+        &path,
+        "id,WKT\n\
+         1,\"POLYHEDRALSURFACE Z (((107.59 16.46 5,107.59 16.461 5,107.591 16.461 5,107.591 16.46 5,107.59 16.46 5)),((107.59 16.46 5,107.59 16.46 15,107.59 16.461 15,107.59 16.461 5,107.59 16.46 5)),((107.591 16.461 15,107.591 16.46 15,107.59 16.46 15,107.59 16.461 15,107.591 16.461 15)))\"\n\
+         2,\"TIN Z (((107.6 16.47 0,107.6 16.471 0,107.601 16.471 5,107.6 16.47 0)),((107.6 16.47 0,107.601 16.471 5,107.601 16.47 0,107.6 16.47 0)))\"\n",
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn polyhedral_surfaces_tins_and_multipatches_import_as_footprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("s.gpkg");
+    let csv = solids_csv(d);
+    let gpkg = d.join("solids.gpkg");
+    ogr2ogr_to(&gpkg, &csv, &["-f", "GPKG", "-a_srs", "EPSG:4326", "-nlt", "GEOMETRY"]);
+    let multipatch = d.join("solids.shp");
+    ogr2ogr_to(
+        &multipatch,
+        &csv,
+        &["-f", "ESRI Shapefile", "-a_srs", "EPSG:4326", "-lco", "SHPT=MULTIPATCH"],
+    );
+    for (file, layer) in [(&gpkg, "solids_gpkg"), (&multipatch, "solids_shp")] {
+        let summary = imports_as_gdal_reads_it(
+            &store,
+            file,
+            layer,
+            &["--kind", "planning"],
+            &["-nlt", "MULTIPOLYGON"],
+            &["--footprint"],
+        );
+        let expected = 2.0 * 0.001 * 0.001;
+        assert!(
+            (summary["area"].as_f64().unwrap() - expected).abs() < 1e-3 * expected,
+            "{layer}: {summary}"
+        );
+    }
+}
+
+#[test]
+fn geometry_collections_become_one_kind_or_are_refused_naming_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = d.join("s.gpkg");
+    let collections = d.join("collections.geojson");
+    std::fs::write(&collections, r#"{"type":"FeatureCollection","features":[
+        {"type":"Feature","properties":{"n":1},"geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[107.59,16.46]},{"type":"Point","coordinates":[107.591,16.461]}]}},
+        {"type":"Feature","properties":{"n":2},"geometry":{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[107.59,16.46]},{"type":"Polygon","coordinates":[[[107.59,16.46],[107.591,16.46],[107.591,16.461],[107.59,16.46]]]}]}}]}"#).unwrap();
+    refused(
+        &store,
+        &[collections.to_str().unwrap(), "--layer", "gc", "--kind", "poi"],
+        &["feature 1 ", "GEOMETRYCOLLECTION mixing points and polygons", "--split-collections"],
+    );
+    let (ok, out) = import_to(&store, &collections, "gc", &["--kind", "poi", "--split-collections"]);
+    assert!(ok && out.contains("split 1"), "{out}");
+    let stored = d.join("gc.geojson");
+    ogr2ogr(&["-f", "GeoJSON", stored.to_str().unwrap(), store.to_str().unwrap(), "gc"]);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&stored).unwrap()).unwrap();
+    let types: Vec<&str> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["geometry"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["MultiPoint", "Polygon"]);
+
+    // OSM relations that are not areas (routes: lines and stop points) are such collections.
+    let Some(osm) = shared_data("osm/Helsinki.osm.pbf") else { return };
+    let args = [
+        "--source-layer",
+        "other_relations",
+        "--region",
+        "24,60,26,61",
+        "--kind",
+        "infrastructure",
+    ];
+    refused(
+        &store,
+        &[&[osm.to_str().unwrap(), "--layer", "relations"], &args[..]].concat(),
+        &["GEOMETRYCOLLECTION mixing points and lines", "--split-collections"],
+    );
+    let (ok, out) = import_to(
+        &store,
+        &osm,
+        "relations",
+        &[&args[..], &["--split-collections", "--repair"]].concat(),
+    );
+    assert!(ok && out.contains("written 232"), "{out}");
+}

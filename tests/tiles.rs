@@ -692,3 +692,69 @@ fn every_served_file_shares_one_response_path() {
         assert_eq!((again.status, again.body.len()), (304, 0), "{path}");
     }
 }
+
+/// Imports `file` as `layer` and has benches/tile_validity.py judge z12-z20 tiles of it strictly:
+/// every polygon OGC-valid by shapely, no zero-length line segment, no feature dropped at z16+,
+/// every area within the integer grid's bound of the source clipped to the same tile.
+fn assert_tiles_valid(store: &Path, file: &Path, layer: &str, import_flags: &[&str]) {
+    let (f, s) = (file.to_str().unwrap(), store.to_str().unwrap());
+    let mut args = vec!["import", f, "--layer", layer, "--store", s];
+    args.extend_from_slice(import_flags);
+    let out = bando(&args);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let binary = format!("test={}", bando_bin());
+    let report = run_checker(
+        "python3",
+        &[
+            "benches/tile_validity.py",
+            "--store",
+            s,
+            "--layer",
+            layer,
+            "--zooms",
+            "12-20",
+            "--tiles",
+            "12",
+            "--bando",
+            &binary,
+            "--strict",
+        ],
+    );
+    assert!(report.contains(" 20 "), "no z20 row in the report:\n{report}");
+}
+
+#[test]
+fn tiles_of_real_and_hard_shapes_are_valid_at_every_zoom() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.gpkg");
+    let hard = dir.path().join("hard.geojson");
+    run_checker("python3", &["tests/py/hard_shapes.py", hard.to_str().unwrap()]);
+    assert_tiles_valid(&store, &hard, "hard", &["--region", "100,10,115,25"]);
+    // Real concave, thin shapes nobody here drew, when the shared data is on this machine.
+    let osm = repo_root().join("../shared/data/osm/Helsinki.osm.pbf");
+    if osm.exists() {
+        let region = ["--region", "24,60,26,61"];
+        assert_tiles_valid(
+            &store,
+            &osm,
+            "osm_areas",
+            &[&["--source-layer", "multipolygons", "--repair"][..], &region].concat(),
+        );
+        assert_tiles_valid(&store, &osm, "osm_lines", &[&["--source-layer", "lines"][..], &region].concat());
+    }
+    let wards = repo_root().join("../shared/data/vn-admin-2025/wards-hanoi");
+    if wards.exists() {
+        let merged = dir.path().join("wards.gpkg");
+        for entry in std::fs::read_dir(&wards).unwrap() {
+            let path = entry.unwrap().path();
+            let out = std::process::Command::new("ogr2ogr")
+                .args(["-append", "-nln", "wards", "-nlt", "PROMOTE_TO_MULTI"])
+                .arg(&merged)
+                .arg(&path)
+                .output()
+                .expect("ogr2ogr runs");
+            assert!(out.status.success(), "{}", stderr_of(&out));
+        }
+        assert_tiles_valid(&store, &merged, "wards", &["--kind", "admin"]);
+    }
+}

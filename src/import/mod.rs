@@ -7,6 +7,7 @@
 //! Owns: file formats, field mapping, validation. Does not know table layouts (that is `store`)
 //! nor anything about serving.
 
+mod geometry;
 pub mod profile;
 mod source;
 
@@ -17,7 +18,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use gdal::cpl::CslStringList;
-use gdal::vector::{Geometry as OgrGeometry, LayerAccess, OGRFieldType};
+use gdal::vector::{LayerAccess, OGRFieldType, ToGdal};
 use geo::Validation;
 use geo_types::Geometry;
 use sha2::{Digest, Sha256};
@@ -71,6 +72,8 @@ pub enum ImportError {
         crs: String,
         reason: String,
     },
+    #[error("feature {fid} of {file} is a GEOMETRYCOLLECTION mixing {kinds}; bando stores one kind of geometry per feature: pass --split-collections to keep the part of the layer's declared kind (else its polygons over its lines over its points), or split the collections at the source")]
+    MixedCollection { file: PathBuf, fid: i64, kinds: String },
     #[error("{count} invalid geometries in {file}:\n{listing}\nfix them at the source, or pass --repair to make them valid")]
     Invalid { file: PathBuf, count: usize, listing: String },
     #[error("text in field '{field}' of feature {fid} in {file} is not UTF-8 and the .dbf declares no code page (no .cpg file); pass --encoding, e.g. --encoding CP1258 for Windows Vietnamese")]
@@ -102,6 +105,8 @@ pub struct ImportOptions {
     pub encoding: Option<String>,
     pub replace: bool,
     pub repair: bool,
+    /// Keep one kind of each mixed GeometryCollection instead of refusing the import.
+    pub split_collections: bool,
     pub profile: Option<PathBuf>,
     pub maps: Vec<String>,
     pub region: Region,
@@ -119,6 +124,7 @@ impl ImportOptions {
             encoding: None,
             replace: false,
             repair: false,
+            split_collections: false,
             profile: None,
             maps: Vec::new(),
             region: Region::vietnam(),
@@ -134,6 +140,8 @@ pub struct ImportSummary {
     pub written: u64,
     pub skipped: u64,
     pub repaired: u64,
+    /// Mixed collections imported as one of their kinds (`--split-collections`).
+    pub split: u64,
     pub seconds: f64,
     pub source_layer: String,
 }
@@ -190,7 +198,12 @@ fn guess_kind(source_names: &[String]) -> LayerKind {
         .map_or(LayerKind::Poi, |(_, kind)| kind)
 }
 
-fn plan_fields(source: &[(String, FieldType)], profile: &Profile, maps: &[(String, String)]) -> Vec<FieldPlan> {
+/// Names bando gives its own columns; a source field of the same name is kept as `src_<name>`.
+const RESERVED: &[&str] = &["fid", "geom"];
+/// The columns a building layer gets from a source with Z: lowest and highest vertex Z.
+const Z_FIELDS: [&str; 2] = ["z_min", "z_max"];
+
+fn plan_fields(source: &[(String, FieldType)], profile: &Profile, maps: &[(String, String)], reserved: &[&str]) -> Vec<FieldPlan> {
     let mut used: HashSet<String> = HashSet::new();
     let mut plans = Vec::with_capacity(source.len());
     for (i, (name, ty)) in source.iter().enumerate() {
@@ -208,7 +221,7 @@ fn plan_fields(source: &[(String, FieldType)], profile: &Profile, maps: &[(Strin
             },
         };
         let mut target_name = target_name;
-        if target_name.eq_ignore_ascii_case("fid") || target_name.eq_ignore_ascii_case("geom") {
+        if reserved.iter().any(|r| target_name.eq_ignore_ascii_case(r)) {
             target_name = format!("src_{target_name}");
         }
         while used.contains(&target_name) {
@@ -271,26 +284,63 @@ fn read_value(
     }
 }
 
-/// Keeps only the polygonal parts of a repaired geometry (MakeValid may add stray lines).
-fn polygonal_part(g: Geometry<f64>) -> Option<Geometry<f64>> {
+/// What `--repair` made of an invalid geometry.
+enum Repaired {
+    Mended(Geometry<f64>),
+    /// A polygon with no area left (it collapsed to lines, points or nothing): empty for its layer.
+    Collapsed,
+    Failed,
+}
+
+/// GEOS MakeValid, read back through the import's one conversion keeping the original's kind
+/// (MakeValid may add stray lines to a polygon).
+fn repair(g: &Geometry<f64>) -> Repaired {
+    let polygonal = geometry_is_polygonal(g);
+    let cleaned = if polygonal { without_degenerate_rings(g) } else { g.clone() };
+    let mended = cleaned
+        .to_gdal()
+        .ok()
+        .and_then(|o| o.make_valid(&CslStringList::new()).ok())
+        .filter(|m| m.is_valid());
+    let collapsed = polygonal && geo::Area::unsigned_area(&cleaned) == 0.0;
+    let Some(mended) = mended else {
+        return if collapsed { Repaired::Collapsed } else { Repaired::Failed };
+    };
+    let keep_kind = geometry::Rules {
+        multipatch: false,
+        split_collections: true,
+        declared: polygonal.then_some(geometry::Dimension::Areas),
+    };
+    match geometry::convert(&mended, None, &keep_kind) {
+        Ok(c) if Bbox::of(&c.geometry).is_none() => Repaired::Collapsed,
+        Ok(c) if !polygonal || geometry_is_polygonal(&c.geometry) => Repaired::Mended(c.geometry),
+        Ok(_) => Repaired::Collapsed,
+        Err(_) if collapsed => Repaired::Collapsed,
+        Err(_) => Repaired::Failed,
+    }
+}
+
+/// A ring of fewer than three distinct points encloses nothing, and GEOS cannot even read it
+/// (OSM relations have such rings): drop it, and a polygon whose exterior it is.
+fn without_degenerate_rings(g: &Geometry<f64>) -> Geometry<f64> {
+    fn encloses(ring: &geo_types::LineString<f64>) -> bool {
+        let mut points: Vec<(f64, f64)> = ring.0.iter().map(|c| (c.x, c.y)).collect();
+        points.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        points.dedup();
+        points.len() >= 3
+    }
+    let clean = |p: &geo_types::Polygon<f64>| {
+        encloses(p.exterior()).then(|| {
+            geo_types::Polygon::new(
+                p.exterior().clone(),
+                p.interiors().iter().filter(|r| encloses(r)).cloned().collect(),
+            )
+        })
+    };
     match g {
-        Geometry::Polygon(_) | Geometry::MultiPolygon(_) => Some(g),
-        Geometry::GeometryCollection(gc) => {
-            let polygons: Vec<geo_types::Polygon<f64>> =
-                gc.0.into_iter()
-                    .flat_map(|m| match m {
-                        Geometry::Polygon(p) => vec![p],
-                        Geometry::MultiPolygon(mp) => mp.0,
-                        _ => vec![],
-                    })
-                    .collect();
-            match polygons.len() {
-                0 => None,
-                1 => polygons.into_iter().next().map(Geometry::Polygon),
-                _ => Some(Geometry::MultiPolygon(geo_types::MultiPolygon(polygons))),
-            }
-        }
-        _ => None,
+        Geometry::Polygon(p) => clean(p).map_or_else(|| Geometry::MultiPolygon(geo_types::MultiPolygon(Vec::new())), Geometry::Polygon),
+        Geometry::MultiPolygon(mp) => Geometry::MultiPolygon(mp.0.iter().filter_map(clean).collect()),
+        other => other.clone(),
     }
 }
 
@@ -311,6 +361,7 @@ struct Streamed {
     read: u64,
     skipped: u64,
     repaired: u64,
+    split: u64,
     sha: String,
     writer: Box<dyn crate::store::LayerWriter>,
 }
@@ -365,7 +416,16 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     };
     let kind = profile.kind;
     let typed: Vec<(String, FieldType)> = source_fields.iter().map(|(n, t, _)| (n.clone(), *t)).collect();
-    let plans = plan_fields(&typed, &profile, &maps);
+    let layer_type = layer
+        .defn()
+        .geom_fields()
+        .next()
+        .map_or(gdal_sys::OGRwkbGeometryType::wkbUnknown, |g| g.field_type());
+    let rules = geometry::Rules::of_source(&dataset.driver().short_name(), layer_type, opts.split_collections);
+    // Z tells a building's base and roof: keep its range as fields (the store itself is 2D).
+    let keeps_z = kind == LayerKind::Building && geometry::has_z(&mut layer, layer_type);
+    let reserved: Vec<&str> = RESERVED.iter().copied().chain(Z_FIELDS.into_iter().filter(|_| keeps_z)).collect();
+    let plans = plan_fields(&typed, &profile, &maps, &reserved);
     let ogr_types: Vec<OGRFieldType::Type> = source_fields.iter().map(|(_, _, t)| *t).collect();
 
     let source_srs = match &opts.src_crs {
@@ -385,7 +445,14 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     let writer = store.begin_layer(NewLayer {
         name: opts.layer.clone(),
         kind,
-        fields: plans.iter().map(|p| p.target.clone()).collect(),
+        fields: plans
+            .iter()
+            .map(|p| p.target.clone())
+            .chain(Z_FIELDS.into_iter().filter(|_| keeps_z).map(|name| FieldDef {
+                name: name.to_string(),
+                ty: FieldType::Float,
+            }))
+            .collect(),
         replace: opts.replace,
     })?;
 
@@ -407,6 +474,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         read,
         skipped,
         repaired,
+        split,
         sha,
         writer,
     } = std::thread::scope(|scope| -> Result<Streamed, ImportError> {
@@ -424,6 +492,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         let mut read = 0u64;
         let mut skipped = 0u64;
         let mut repaired = 0u64;
+        let mut split = 0u64;
         let mut invalid: Vec<String> = Vec::new();
         let mut invalid_count = 0usize;
         let mut batch: Batch = Vec::with_capacity(BATCH);
@@ -436,27 +505,25 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
                 skipped += 1;
                 continue;
             };
-            let projected: OgrGeometry;
-            let ogr = match &transform {
-                Some(t) => match ogr.transform(t) {
-                    Ok(g) => {
-                        projected = g;
-                        &projected
-                    }
-                    Err(e) => {
-                        failure = Some(ImportError::Transform {
-                            file: file.clone(),
-                            fid,
-                            crs: crs_name.clone(),
-                            reason: e.to_string(),
-                        });
-                        break;
-                    }
-                },
-                None => ogr,
-            };
-            let geometry = match ogr.to_geo() {
-                Ok(g) => g,
+            let converted = match geometry::convert(ogr, transform.as_ref(), &rules) {
+                Ok(c) => c,
+                Err(geometry::GeometryError::Transform(reason)) => {
+                    failure = Some(ImportError::Transform {
+                        file: file.clone(),
+                        fid,
+                        crs: crs_name.clone(),
+                        reason,
+                    });
+                    break;
+                }
+                Err(geometry::GeometryError::MixedCollection { kinds }) => {
+                    failure = Some(ImportError::MixedCollection {
+                        file: file.clone(),
+                        fid,
+                        kinds,
+                    });
+                    break;
+                }
                 Err(e) => {
                     invalid_count += 1;
                     if invalid.len() < LISTED_INVALID {
@@ -465,6 +532,9 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
                     continue;
                 }
             };
+            split += u64::from(converted.split);
+            let z_range = converted.z_range;
+            let geometry = converted.geometry;
             let Some(bbox) = Bbox::of(&geometry) else {
                 skipped += 1;
                 continue;
@@ -479,46 +549,28 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
                 });
                 break;
             }
-            // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word.
-            let geometry = match first_validation_error(&geometry).filter(|_| !ogr.is_valid()) {
+            // geo's check is fast; GEOS (the validity PostGIS and QGIS use) has the last word,
+            // on the geometry as stored.
+            let stored = || geometry.to_gdal().ok();
+            let geometry = match first_validation_error(&geometry).filter(|_| !stored().is_some_and(|g| g.is_valid())) {
                 None => geometry,
-                Some(reason) if opts.repair => {
-                    let mended = ogr
-                        .make_valid(&CslStringList::new())
-                        .ok()
-                        .filter(|g| g.is_valid())
-                        .and_then(|g| g.to_geo().ok());
-                    let collapsed = geometry_is_polygonal(&geometry) && geo::Area::unsigned_area(&geometry) == 0.0;
-                    match mended.map(|g| {
-                        if geometry_is_polygonal(&geometry) {
-                            polygonal_part(g)
-                        } else {
-                            Some(g)
-                        }
-                    }) {
-                        Some(Some(g)) => {
-                            repaired += 1;
-                            g
-                        }
-                        Some(None) | None if collapsed => {
-                            skipped += 1;
-                            continue;
-                        }
-                        Some(None) => {
-                            // A polygon that collapses to a line or a point when made valid has no
-                            // area left: it is empty for this layer.
-                            skipped += 1;
-                            continue;
-                        }
-                        None => {
-                            invalid_count += 1;
-                            if invalid.len() < LISTED_INVALID {
-                                invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
-                            }
-                            continue;
-                        }
+                Some(reason) if opts.repair => match repair(&geometry) {
+                    Repaired::Mended(g) => {
+                        repaired += 1;
+                        g
                     }
-                }
+                    Repaired::Collapsed => {
+                        skipped += 1;
+                        continue;
+                    }
+                    Repaired::Failed => {
+                        invalid_count += 1;
+                        if invalid.len() < LISTED_INVALID {
+                            invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
+                        }
+                        continue;
+                    }
+                },
                 Some(reason) => {
                     invalid_count += 1;
                     if invalid.len() < LISTED_INVALID {
@@ -543,6 +595,10 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
             }
             if failure.is_some() {
                 break;
+            }
+            if keeps_z {
+                let (low, high) = z_range.map_or((Value::Null, Value::Null), |(low, high)| (Value::Float(low), Value::Float(high)));
+                properties.extend([low, high]);
             }
             if invalid_count > 0 {
                 // The import will be refused: keep reading to list problems, stop writing.
@@ -594,6 +650,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
             read,
             skipped,
             repaired,
+            split,
             sha,
             writer,
         })
@@ -618,6 +675,7 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         read,
         skipped,
         repaired,
+        split,
         seconds,
         source_layer,
     })
@@ -640,7 +698,7 @@ mod tests {
             ("ChuSuDung".to_string(), FieldType::Text),
             ("fid".to_string(), FieldType::Int),
         ];
-        let plans = plan_fields(&source, &profile, &[("ChuSuDung".into(), "owner".into())]);
+        let plans = plan_fields(&source, &profile, &[("ChuSuDung".into(), "owner".into())], RESERVED);
         let names: Vec<&str> = plans.iter().map(|p| p.target.name.as_str()).collect();
         assert_eq!(names, ["parcel_no", "land_use", "owner", "src_fid"]);
         assert_eq!(plans[0].target.ty, FieldType::Int);

@@ -115,6 +115,8 @@ pub fn open(file: &Path, encoding: Option<&str>) -> Result<(Dataset, TextDecodin
             (None, _) => {}
         },
         "dxf" | "dgn" => {
+            // The drivers linearise arcs themselves: with the step every other curve gets.
+            gdal::config::set_config_option("OGR_ARC_STEPSIZE", &super::geometry::MAX_ARC_STEP_DEG.to_string()).ok();
             if let Some(enc) = encoding {
                 gdal::config::set_config_option("DXF_ENCODING", enc).ok();
             }
