@@ -53,9 +53,28 @@ pub fn gzip(data: &[u8], level: u32) -> Vec<u8> {
     })
 }
 
-pub fn gunzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() * 3);
-    flate2::read::GzDecoder::new(data).read_to_end(&mut out)?;
+/// Why gzip bytes could not be inflated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GunzipError {
+    #[error("not valid gzip: {0}")]
+    Corrupt(#[source] std::io::Error),
+    #[error("inflates past {limit} bytes (a gzip bomb, or a file too large to send uncompressed)")]
+    TooLarge { limit: usize },
+}
+
+/// Inflates `data`, stopping at `limit` output bytes: a few kB of crafted gzip inflate to
+/// gigabytes, so every caller says how much it can hold.
+pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
+    let mut out = Vec::with_capacity(data.len().saturating_mul(3).min(limit));
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::GzDecoder::new(data)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(GunzipError::Corrupt)?;
+    if out.len() > limit {
+        return Err(GunzipError::TooLarge { limit });
+    }
     Ok(out)
 }
 
@@ -131,9 +150,13 @@ mod tests {
     #[test]
     fn gzip_round_trips_at_every_level() {
         for level in [1, 6, 9] {
-            assert_eq!(gunzip(&gzip(b"glTF glTF glTF", level)).unwrap(), b"glTF glTF glTF");
+            assert_eq!(gunzip(&gzip(b"glTF glTF glTF", level), 14).unwrap(), b"glTF glTF glTF");
         }
-        assert!(gunzip(b"not gzip").is_err());
+        assert!(matches!(gunzip(b"not gzip", 100), Err(GunzipError::Corrupt(_))));
+        let bomb = gzip(&vec![0u8; 1 << 20], 9);
+        assert!(bomb.len() < 2048, "a megabyte of zeros packs into {} bytes", bomb.len());
+        assert!(matches!(gunzip(&bomb, (1 << 20) - 1), Err(GunzipError::TooLarge { .. })));
+        assert_eq!(gunzip(&bomb, 1 << 20).unwrap().len(), 1 << 20);
     }
 
     #[test]

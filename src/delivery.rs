@@ -11,8 +11,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::cache::{gunzip, gzip};
+use crate::cache::{gunzip, gzip, GunzipError};
 use crate::error::Error;
+
+/// Largest file inflated for a client that does not take gzip: 64 times the budget of a
+/// rendered tile and above any GLB bando writes, far below what a gzip bomb would take.
+pub const MAX_RAW_BYTES: usize = 32 << 20;
 
 /// A finished file as served: the raw bytes, their gzip form when made, and the ETag.
 pub struct Encoded {
@@ -27,9 +31,14 @@ impl Encoded {
         self.raw.is_empty() && self.gzip.is_none()
     }
 
-    /// A file kept gzipped (a PMTiles archive, the 3D cache); the raw form is made only if needed.
-    pub fn from_gzip(gzipped: Bytes, etag: String, need_raw: bool) -> std::io::Result<Encoded> {
-        let raw = if need_raw { Bytes::from(gunzip(&gzipped)?) } else { Bytes::new() };
+    /// A file kept gzipped (a PMTiles archive, the 3D cache); the raw form is made only if needed,
+    /// and refused past [`MAX_RAW_BYTES`].
+    pub fn from_gzip(gzipped: Bytes, etag: String, need_raw: bool) -> Result<Encoded, GunzipError> {
+        let raw = if need_raw {
+            Bytes::from(gunzip(&gzipped, MAX_RAW_BYTES)?)
+        } else {
+            Bytes::new()
+        };
         Ok(Encoded {
             raw,
             gzip: Some(gzipped),

@@ -65,7 +65,7 @@ impl Error {
             },
             Error::Query(e) => match e {
                 QueryError::UnknownLayer(_) | QueryError::UnknownUnit { .. } => ErrorKind::NotFound,
-                QueryError::TooManyVertices { .. } => ErrorKind::TooLarge,
+                QueryError::TooManyVertices { .. } | QueryError::TooComplex { .. } => ErrorKind::TooLarge,
                 _ => ErrorKind::BadRequest,
             },
             Error::Tile(e) => match e {
@@ -73,7 +73,7 @@ impl Error {
                 TileError::BadScenario { .. } => ErrorKind::Conflict,
                 TileError::NoStyle(_) | TileError::UnknownFont(_) => ErrorKind::NotFound,
                 TileError::BadFont { .. } | TileError::Io { .. } => ErrorKind::Internal,
-                TileError::BadArchive(_) => ErrorKind::Unavailable,
+                TileError::BadArchive { .. } => ErrorKind::Unavailable,
                 TileError::BadStyle { .. } => ErrorKind::Internal,
                 TileError::BadTile(_) | TileError::TooManyLayers(_) | TileError::BadLayerList(_) | TileError::BadGlyphs(_) => {
                     ErrorKind::BadRequest

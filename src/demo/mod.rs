@@ -5,7 +5,7 @@
 //! Owns: the synthetic layers and their attributes. Writes through the `Store` trait like an
 //! import does; knows nothing about serving.
 
-mod rng;
+pub mod rng;
 
 use geo_types::{Coord, Geometry, LineString, MultiPolygon, Point, Polygon};
 

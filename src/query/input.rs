@@ -8,15 +8,16 @@ use geo_types::{Coord, LineString, MultiPolygon, Polygon};
 use rstar::RTree;
 use serde_json::Value as Json;
 
-use super::region::{edges_of, Edge};
+use super::region::{edges_of, Edge, Position, Region};
 use super::QueryError;
 
 fn invalid(msg: impl Into<String>) -> QueryError {
     QueryError::InvalidGeometry(msg.into())
 }
 
-/// Parses and validates a GeoJSON polygon body; `max_vertices` bounds the work any one request
-/// can cause (the self-intersection check is O(n log n) in it).
+/// Parses and validates a GeoJSON polygon body; `max_vertices` bounds its size, and the checks
+/// stop with [`QueryError::TooComplex`] past [`TESTS_PER_EDGE`] edge tests per edge, so no
+/// polygon makes them quadratic.
 pub fn parse_polygon(body: &[u8], max_vertices: usize) -> Result<MultiPolygon<f64>, QueryError> {
     let json: Json = serde_json::from_slice(body).map_err(|e| invalid(format!("not JSON: {e}")))?;
     let geometry = match json.get("type").and_then(Json::as_str) {
@@ -46,8 +47,42 @@ pub fn parse_polygon(body: &[u8], max_vertices: usize) -> Result<MultiPolygon<f6
         }
     };
     // A simple closed ring of 4+ positions encloses an area: a collinear one folds back on itself.
-    check_simple(&shape)?;
+    let mut work = Work::for_edges(edges_of(&shape.0).len());
+    check_simple(&shape, &mut work)?;
+    check_holes(&shape, &mut work)?;
     Ok(shape)
+}
+
+/// Edge tests one query polygon may cost per edge: a real outline's edges meet a handful of
+/// neighbours' extents, a crafted fan of long edges meets all of them (quadratic work).
+const TESTS_PER_EDGE: usize = 32;
+/// Tests any polygon may use, however few its edges.
+const MIN_TESTS: usize = 1 << 18;
+
+/// What is left of the work a polygon's checks may do.
+struct Work {
+    edges: usize,
+    max_tests: usize,
+    left: usize,
+}
+
+impl Work {
+    fn for_edges(edges: usize) -> Work {
+        let max_tests = edges.saturating_mul(TESTS_PER_EDGE).max(MIN_TESTS);
+        Work {
+            edges,
+            max_tests,
+            left: max_tests,
+        }
+    }
+
+    fn spend(&mut self, tests: usize) -> Result<(), QueryError> {
+        self.left = self.left.checked_sub(tests).ok_or(QueryError::TooComplex {
+            edges: self.edges,
+            max_tests: self.max_tests,
+        })?;
+        Ok(())
+    }
 }
 
 struct Budget {
@@ -62,13 +97,30 @@ fn polygon(json: &Json, budget: &mut Budget) -> Result<Polygon<f64>, QueryError>
     let mut rings = rings.iter().map(|r| ring(r, budget));
     let exterior = rings.next().ok_or_else(|| invalid("a polygon needs an exterior ring"))??;
     let interiors: Vec<LineString<f64>> = rings.collect::<Result<_, _>>()?;
-    let shell = Polygon::new(exterior.clone(), vec![]);
-    for hole in &interiors {
-        if !hole.0.iter().all(|c| shell.intersects(c)) {
-            return Err(invalid("a hole lies outside its polygon's exterior ring"));
+    Ok(Polygon::new(exterior, interiors))
+}
+
+/// Rejects holes outside their shell. The rings are known not to cross (see [`check_simple`]),
+/// so the first vertex of a hole that is not on the shell tells where the whole hole lies.
+fn check_holes(shape: &MultiPolygon<f64>, work: &mut Work) -> Result<(), QueryError> {
+    for polygon in shape.0.iter().filter(|p| !p.interiors().is_empty()) {
+        let Some(shell) = Region::new(MultiPolygon(vec![Polygon::new(polygon.exterior().clone(), vec![])])) else {
+            continue;
+        };
+        for hole in polygon.interiors() {
+            for c in &hole.0 {
+                let mut visited = 0;
+                let position = shell.locate_counted(*c, &mut visited);
+                work.spend(visited)?;
+                match position {
+                    Position::Boundary => continue,
+                    Position::Inside => break,
+                    Position::Outside => return Err(invalid("a hole lies outside its polygon's exterior ring")),
+                }
+            }
         }
     }
-    Ok(Polygon::new(exterior, interiors))
+    Ok(())
 }
 
 fn ring(json: &Json, budget: &mut Budget) -> Result<LineString<f64>, QueryError> {
@@ -79,9 +131,14 @@ fn ring(json: &Json, budget: &mut Budget) -> Result<LineString<f64>, QueryError>
         return Err(QueryError::TooManyVertices { max: budget.max });
     }
     budget.left -= positions.len();
-    let coords: Vec<Coord<f64>> = positions.iter().map(position).collect::<Result<_, _>>()?;
+    let mut coords: Vec<Coord<f64>> = positions.iter().map(position).collect::<Result<_, _>>()?;
+    // A position repeated in a row adds nothing but a zero-length edge (real outlines have
+    // them); GEOS ignores them too.
+    coords.dedup();
     if coords.len() < 4 {
-        return Err(invalid("a ring needs at least 4 positions (3 corners and the first repeated)"));
+        return Err(invalid(
+            "a ring needs at least 4 positions (3 distinct corners and the first repeated)",
+        ));
     }
     if coords.first() != coords.last() {
         return Err(invalid(
@@ -106,12 +163,13 @@ fn position(json: &Json) -> Result<Coord<f64>, QueryError> {
 
 /// Rejects edges that cross or touch other than at their shared vertex: self-intersecting
 /// rings, rings crossing each other, overlapping parts.
-fn check_simple(shape: &MultiPolygon<f64>) -> Result<(), QueryError> {
+fn check_simple(shape: &MultiPolygon<f64>, work: &mut Work) -> Result<(), QueryError> {
     let edges = edges_of(&shape.0);
     let tree = RTree::bulk_load(edges.iter().copied().enumerate().map(|(i, e)| IndexedEdge { i, e }).collect());
     for (i, e) in edges.iter().enumerate() {
         let line = geo_types::Line::new(e.a, e.b);
         for other in tree.locate_in_envelope_intersecting(&rstar::RTreeObject::envelope(e)) {
+            work.spend(1)?;
             if other.i <= i || shares_vertex(e, &other.e) {
                 continue;
             }
@@ -166,6 +224,10 @@ mod tests {
             parse(&format!(r#"{{"type":"Polygon","coordinates":{square}}}"#)).unwrap().0.len(),
             1
         );
+        // Real ward outlines repeat a vertex in a row: one zero-length edge is no self-intersection.
+        let repeated = "[[[107.5,16.4],[107.6,16.4],[107.6,16.4],[107.6,16.4],[107.6,16.5],[107.5,16.5],[107.5,16.4]]]";
+        let shape = parse(&format!(r#"{{"type":"Polygon","coordinates":{repeated}}}"#)).unwrap();
+        assert_eq!(shape.0[0].exterior().0.len(), 5);
         let feature = format!(r#"{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}"#);
         assert_eq!(parse(&feature).unwrap().0.len(), 1);
         let other = "[[[107.7,16.4],[107.8,16.4],[107.8,16.5],[107.7,16.4]]]";
@@ -193,7 +255,7 @@ mod tests {
             ),
             (
                 r#"{"type":"Polygon","coordinates":[[[0,0],[0,0],[0,0],[0,0]]]}"#,
-                "intersects itself",
+                "3 distinct corners",
             ),
             (r#"{"type":"Polygon","coordinates":[[[0,0],[200,0],[1,1],[0,0]]]}"#, "lon/lat"),
             (r#"{"type":"Point","coordinates":[0,0]}"#, "cannot bound"),
@@ -217,5 +279,44 @@ mod tests {
             .collect();
         let body = format!(r#"{{"type":"Polygon","coordinates":[[{}]]}}"#, big.join(","));
         assert!(matches!(parse(&body), Err(QueryError::TooManyVertices { .. })));
+    }
+
+    fn ring_json(points: impl Iterator<Item = (f64, f64)>) -> String {
+        let mut coords: Vec<String> = points.map(|(x, y)| format!("[{x},{y}]")).collect();
+        coords.push(coords[0].clone());
+        format!("[{}]", coords.join(","))
+    }
+
+    #[test]
+    fn a_fan_of_long_edges_is_refused_without_quadratic_work() {
+        // A star whose spikes all start next to the centre: every edge's box overlaps every
+        // other's in its quadrant, so pairwise tests would be quadratic in the vertex count.
+        let n = 4000;
+        let star = (0..2 * n).map(|i| {
+            let angle = i as f64 * std::f64::consts::PI / n as f64;
+            let r = if i % 2 == 0 { 1e-6 } else { 1.0 };
+            (r * angle.cos(), r * angle.sin())
+        });
+        let body = format!(r#"{{"type":"Polygon","coordinates":[{}]}}"#, ring_json(star));
+        let err = parse_polygon(body.as_bytes(), 100_000).unwrap_err();
+        assert!(matches!(err, QueryError::TooComplex { edges: 8000, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_big_real_outline_with_holes_passes_within_the_work_bound() {
+        let n = 100_000;
+        let circle = |r: f64, n: usize| {
+            (0..n).map(move |i| {
+                let angle = i as f64 * std::f64::consts::TAU / n as f64;
+                (107.5 + r * angle.cos(), 16.4 + r * angle.sin())
+            })
+        };
+        let body = format!(
+            r#"{{"type":"Polygon","coordinates":[{},{}]}}"#,
+            ring_json(circle(0.1, n)),
+            ring_json(circle(0.01, 1000))
+        );
+        let shape = parse_polygon(body.as_bytes(), 200_000).unwrap();
+        assert_eq!(shape.0[0].interiors().len(), 1);
     }
 }

@@ -46,6 +46,12 @@ pub enum QueryError {
     InvalidGeometry(String),
     #[error("the query polygon has more than {max} vertices; simplify it or split the query")]
     TooManyVertices { max: usize },
+    /// Checking the polygon for self-intersections would take more work than any real polygon
+    /// needs (its edges' extents overlap each other en masse).
+    #[error(
+        "the query polygon is too intricate to check (more than {max_tests} edge tests for {edges} edges); simplify it or split the query"
+    )]
+    TooComplex { edges: usize, max_tests: usize },
 }
 
 /// Bounds on the work one request may ask for.

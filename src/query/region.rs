@@ -100,12 +100,19 @@ impl Region {
 
     /// Locates a point by the even-odd rule along a ray to the east, over the edges the ray meets.
     pub fn locate(&self, p: Coord<f64>) -> Position {
+        self.locate_counted(p, &mut 0)
+    }
+
+    /// [`Region::locate`], adding the number of edges it looked at to `visited`: for callers
+    /// that bound the work one request may cause.
+    pub(crate) fn locate_counted(&self, p: Coord<f64>, visited: &mut usize) -> Position {
         if !(p.x >= self.bbox.west && p.x <= self.bbox.east && p.y >= self.bbox.south && p.y <= self.bbox.north) {
             return Position::Outside;
         }
         let ray = AABB::from_corners([p.x, p.y], [self.bbox.east, p.y]);
         let mut crossings = 0u32;
         for e in self.edges.locate_in_envelope_intersecting(&ray) {
+            *visited = visited.saturating_add(1);
             let orientation = RobustKernel::orient2d(e.a, e.b, p);
             if orientation == Orientation::Collinear
                 && p.x >= e.a.x.min(e.b.x)

@@ -247,10 +247,10 @@ impl Store for GpkgStore {
             let id: i64 = row.get(0)?;
             let blob = row.get_ref(1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
             let Some(blob) = blob else { continue };
-            let geometry = geom_codec::decode_gpkg(blob).map_err(|reason| StoreError::BadGeometry {
+            let geometry = geom_codec::decode_gpkg(blob).map_err(|source| StoreError::BadGeometry {
                 layer: layer.name.clone(),
                 fid: id,
-                reason,
+                source,
             })?;
             let Some(geometry) = geometry else { continue };
             let mut properties = Vec::with_capacity(layer.fields.len());

@@ -8,7 +8,7 @@
 
 pub mod gpkg;
 mod gpkg_rtree;
-mod wkb;
+pub mod wkb;
 
 use std::path::PathBuf;
 
@@ -30,8 +30,13 @@ pub enum StoreError {
     NoSuchLayer(String),
     #[error("invalid layer name '{0}': use 1-63 characters a-z, 0-9 and _, starting with a letter")]
     BadLayerName(String),
-    #[error("geometry of feature {fid} in layer '{layer}' cannot be decoded: {reason}")]
-    BadGeometry { layer: String, fid: i64, reason: String },
+    #[error("geometry of feature {fid} in layer '{layer}' cannot be decoded: {source}; re-import the layer")]
+    BadGeometry {
+        layer: String,
+        fid: i64,
+        #[source]
+        source: wkb::WkbError,
+    },
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("store I/O error: {0}")]

@@ -65,7 +65,10 @@ impl FileSource for ArchiveTile {
     fn produce(self, want_gzip: bool) -> Result<Arc<Encoded>, Error> {
         let etag = self.etag().unwrap_or_default();
         let archive = &self.archive;
-        let damaged = |e: std::io::Error| TileError::BadArchive(format!("{}: {e}", archive.name));
+        let damaged = |source| TileError::BadArchive {
+            name: archive.name.clone(),
+            source: pmtiles::PmtilesError::Inflate { what: "tile", source },
+        };
         let encoded = match archive.get(self.tile)? {
             None => Encoded::new(Vec::new(), etag, None),
             Some(stored) if archive.tiles_gzipped() => Encoded::from_gzip(Bytes::from(stored), etag, !want_gzip).map_err(damaged)?,

@@ -58,8 +58,12 @@ pub enum TileError {
     UnknownFont(String),
     #[error("font {file} cannot be read: {reason}")]
     BadFont { file: String, reason: String },
-    #[error("PMTiles archive is damaged or not supported: {0}")]
-    BadArchive(String),
+    #[error("PMTiles archive '{name}' is damaged or not supported: {source}")]
+    BadArchive {
+        name: String,
+        #[source]
+        source: pmtiles::PmtilesError,
+    },
     #[error("{path}: {reason}")]
     Io { path: String, reason: String },
     #[error("style {file} cannot be served: {reason}")]
