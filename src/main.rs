@@ -401,10 +401,11 @@ fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
         },
     )?;
     println!(
-        "wrote {} tiles of {} buildings ({} with a default height, {} degenerate skipped) to {} in {:.2} s ({:.0} buildings/s, {:.0} GLB bytes/building)",
+        "wrote {} tiles of {} buildings ({} with a default height, {} with the height z_max - z_min, {} degenerate skipped) to {} in {:.2} s ({:.0} buildings/s, {:.0} GLB bytes/building)",
         summary.tiles,
         summary.buildings,
         summary.defaulted_height,
+        summary.height_from_z,
         summary.skipped_degenerate,
         args.out_dir.display(),
         summary.seconds,

@@ -752,3 +752,61 @@ fn geometry_collections_become_one_kind_or_are_refused_naming_the_option() {
     );
     assert!(ok && out.contains("written 232"), "{out}");
 }
+
+#[test]
+fn a_polygonz_building_shapefile_keeps_its_z_range_and_city3d_builds_heights_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Three footprints with a Z at every vertex (10-16 m) and no height or floors column.
+    let flat = parcels_geojson(d);
+    let with_z = d.join("buildings_z.geojson");
+    with_z_per_vertex(&flat, &with_z, 10.0);
+    let shp = d.join("nha.shp");
+    ogr2ogr(&["-f", "ESRI Shapefile", shp.to_str().unwrap(), with_z.to_str().unwrap()]);
+    let store = d.join("s.gpkg");
+    imports_as_gdal_reads_it(&store, &shp, "nha", &["--kind", "building"], &[], &[]);
+    // z_min / z_max as the source says (read here from the GeoJSON, not from bando).
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&with_z).unwrap()).unwrap();
+    let expected: Vec<String> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let z: Vec<f64> = f["geometry"]["coordinates"][0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c[2].as_f64().unwrap())
+                .collect();
+            let (low, high) = (
+                z.iter().cloned().fold(f64::INFINITY, f64::min),
+                z.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            );
+            format!("{low:.1}|{high:.1}")
+        })
+        .collect();
+    assert_eq!(
+        sql(&store, "SELECT z_min || '|' || z_max FROM nha ORDER BY fid"),
+        expected.join("\n")
+    );
+    // city3d: with neither height_m nor floors, each building is z_max - z_min tall.
+    let out_dir = d.join("3d");
+    let out = bando(&[
+        "export",
+        "3dtiles",
+        "--layer",
+        "nha",
+        out_dir.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("3 with the height z_max - z_min"), "{stdout}");
+    let tileset: serde_json::Value = serde_json::from_slice(&std::fs::read(out_dir.join("tileset.json")).unwrap()).unwrap();
+    assert_eq!(tileset["extras"]["height_from_z"], 3, "{tileset}");
+    assert_eq!(tileset["extras"]["defaulted_height"], 0, "{tileset}");
+    let tallest = sql(&store, "SELECT max(z_max - z_min) FROM nha").parse::<f64>().unwrap();
+    let top = tileset["root"]["boundingVolume"]["region"][5].as_f64().unwrap();
+    assert!((top - tallest).abs() < 0.01, "region top {top} vs tallest {tallest}");
+}

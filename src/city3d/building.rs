@@ -1,6 +1,7 @@
 //! One building's LoD1 facts read from a feature: its footprint box, base and top heights from
 //! the canonical fields (`height_m`, `floors` × storey height, `base_height_m`), with the
-//! fallbacks for missing or implausible values and the test that drops degenerate footprints.
+//! fallbacks for missing or implausible values (the Z extent `z_max - z_min` import keeps from a
+//! source with Z, then the default) and the test that drops degenerate footprints.
 //! Knows nothing of meshes or tiles.
 
 use geo_types::{Geometry, LineString, Polygon};
@@ -15,17 +16,20 @@ pub struct HeightFields {
     height: Option<usize>,
     floors: Option<usize>,
     base: Option<usize>,
+    /// The lowest and highest vertex Z, kept by import from a source with Z.
+    z: Option<(usize, usize)>,
 }
 
 impl HeightFields {
-    /// None when the layer has neither `height_m` nor `floors`.
+    /// None when the layer has neither `height_m`, `floors` nor `z_min` and `z_max`.
     pub fn of(meta: &LayerMeta) -> Option<HeightFields> {
         let fields = HeightFields {
             height: meta.field_index("height_m"),
             floors: meta.field_index("floors"),
             base: meta.field_index("base_height_m"),
+            z: meta.field_index("z_min").zip(meta.field_index("z_max")),
         };
-        (fields.height.is_some() || fields.floors.is_some()).then_some(fields)
+        (fields.height.is_some() || fields.floors.is_some() || fields.z.is_some()).then_some(fields)
     }
 }
 
@@ -40,6 +44,8 @@ pub struct Prepared {
     pub footprint_m2: f64,
     /// The height fell back to the default.
     pub defaulted: bool,
+    /// The height fell back to the Z extent (`z_max - z_min`).
+    pub from_z: bool,
 }
 
 impl Prepared {
@@ -53,6 +59,8 @@ impl Prepared {
 pub struct HeightStats {
     pub buildings: u64,
     pub defaulted_height: u64,
+    /// Heights taken from `z_max - z_min` (no usable `height_m` or `floors`).
+    pub height_from_z: u64,
     pub skipped_degenerate: u64,
 }
 
@@ -71,12 +79,26 @@ fn number(feature: &Feature, index: Option<usize>) -> Option<f64> {
     index.and_then(|i| feature.properties.get(i)).and_then(Value::as_f64)
 }
 
-/// Top height: `height_m`, else `floors` × storey height, else the default (flagged).
-fn top_height(feature: &Feature, fields: &HeightFields, options: &City3dOptions) -> (f64, bool) {
+/// Where a building's top height came from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HeightFrom {
+    Fields,
+    Z,
+    Default,
+}
+
+/// Top height: `height_m`, else `floors` × storey height, else the Z extent, else the default.
+fn top_height(feature: &Feature, fields: &HeightFields, options: &City3dOptions) -> (f64, HeightFrom) {
+    let z_extent = || {
+        let (low, high) = fields.z?;
+        plausible(number(feature, Some(high))? - number(feature, Some(low))?)
+    };
     number(feature, fields.height)
         .and_then(plausible)
         .or_else(|| number(feature, fields.floors).and_then(|f| plausible(f * options.storey_height_m)))
-        .map_or((options.default_height_m, true), |h| (h, false))
+        .map(|h| (h, HeightFrom::Fields))
+        .or_else(|| z_extent().map(|h| (h, HeightFrom::Z)))
+        .unwrap_or((options.default_height_m, HeightFrom::Default))
 }
 
 /// The polygons of a footprint; other geometry kinds make no building.
@@ -119,7 +141,7 @@ pub fn prepare(feature: &Feature, fields: &HeightFields, options: &City3dOptions
     if footprint_m2 == 0.0 || !bbox.iter().all(|v| v.is_finite()) {
         return None;
     }
-    let (top_m, defaulted) = top_height(feature, fields, options);
+    let (top_m, from) = top_height(feature, fields, options);
     // A base at or above the top is a data error: stand the building on the ground.
     let base_m = number(feature, fields.base)
         .filter(|b| b.is_finite() && *b >= 0.0 && *b < top_m)
@@ -129,7 +151,8 @@ pub fn prepare(feature: &Feature, fields: &HeightFields, options: &City3dOptions
         base_m,
         top_m,
         footprint_m2,
-        defaulted,
+        defaulted: from == HeightFrom::Default,
+        from_z: from == HeightFrom::Z,
     })
 }
 
@@ -181,6 +204,30 @@ mod tests {
             let p = prepare(&house(Value::Null, absurd, Value::Float(50.0)), &fields, &o).unwrap();
             assert_eq!((p.base_m, p.top_m, p.defaulted), (0.0, 3.3, true));
         }
+    }
+
+    #[test]
+    fn the_z_extent_stands_in_for_missing_heights_and_floors() {
+        let mut m = meta();
+        m.fields.extend(["z_min", "z_max"].map(|n| FieldDef {
+            name: n.into(),
+            ty: FieldType::Float,
+        }));
+        let fields = HeightFields::of(&m).unwrap();
+        let o = City3dOptions::default();
+        let with_z = |height: Value, low: f64, high: f64| {
+            let mut h = house(Value::Null, height, Value::Null);
+            h.properties.extend([Value::Float(low), Value::Float(high)]);
+            prepare(&h, &fields, &o).unwrap()
+        };
+        let p = with_z(Value::Null, 5.0, 17.0);
+        assert_eq!((p.top_m, p.from_z, p.defaulted), (12.0, true, false));
+        let p = with_z(Value::Float(20.0), 5.0, 17.0);
+        assert_eq!((p.top_m, p.from_z), (20.0, false));
+        let p = with_z(Value::Null, 8.0, 8.0);
+        assert_eq!((p.top_m, p.from_z, p.defaulted), (3.3, false, true));
+        m.fields.retain(|f| f.name.starts_with('z'));
+        assert!(HeightFields::of(&m).is_some(), "z_min and z_max alone give heights");
     }
 
     #[test]

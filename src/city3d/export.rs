@@ -20,6 +20,7 @@ pub struct ExportSummary {
     pub tiles: u64,
     pub buildings: u64,
     pub defaulted_height: u64,
+    pub height_from_z: u64,
     pub skipped_degenerate: u64,
     /// Uncompressed GLB bytes of all tiles.
     pub glb_bytes: u64,
@@ -49,6 +50,7 @@ pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> 
     let HeightStats {
         buildings,
         defaulted_height,
+        height_from_z,
         skipped_degenerate,
     } = tree.stats;
     let tiles = tree.root.as_ref().map(|r| r.tiles()).unwrap_or_default();
@@ -81,6 +83,7 @@ pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> 
         tiles: tiles.len() as u64,
         buildings,
         defaulted_height,
+        height_from_z,
         skipped_degenerate,
         glb_bytes,
         seconds: started.elapsed().as_secs_f64(),

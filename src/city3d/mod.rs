@@ -40,7 +40,7 @@ pub use tiling::{Node, TileId, Tree};
 pub enum City3dError {
     #[error("layer '{0}' has no polygons; 3D buildings need footprints (a POLYGON or MULTIPOLYGON layer)")]
     NotPolygons(String),
-    #[error("layer '{layer}' has neither a height_m nor a floors field, so its buildings have no height (fields: {fields})")]
+    #[error("layer '{layer}' has neither a height_m nor a floors field, nor z_min/z_max (kept by import from a source with Z), so its buildings have no height (fields: {fields}); map a height column with --map SRC=height_m when importing")]
     NoHeights { layer: String, fields: String },
     #[error("bad tile id '{0}': tile ids are 'r' followed by quadrant digits 0-3, as listed in tileset.json")]
     BadTileId(String),

@@ -43,7 +43,7 @@ pub fn to_json(tree: &Tree, layer: &str) -> Vec<u8> {
     root["refine"] = json!("ADD");
     let tileset = json!({
         "asset": { "version": "1.1", "generator": "bando", "tilesetVersion": layer },
-        "extras": { "buildings": tree.stats.buildings, "defaulted_height": tree.stats.defaulted_height, "skipped_degenerate": tree.stats.skipped_degenerate },
+        "extras": { "buildings": tree.stats.buildings, "defaulted_height": tree.stats.defaulted_height, "height_from_z": tree.stats.height_from_z, "skipped_degenerate": tree.stats.skipped_degenerate },
         "geometricError": error,
         "root": root,
     });

@@ -226,6 +226,7 @@ impl Tree {
         let stats = HeightStats {
             buildings: keys.len() as u64,
             defaulted_height: buildings.iter().filter(|(_, p)| p.defaulted).count() as u64,
+            height_from_z: buildings.iter().filter(|(_, p)| p.from_z).count() as u64,
             skipped_degenerate: included - keys.len() as u64,
         };
         let splitter = Splitter {
@@ -237,6 +238,7 @@ impl Tree {
             layer = %city.layer().meta.name,
             buildings = stats.buildings,
             defaulted_height = stats.defaulted_height,
+            height_from_z = stats.height_from_z,
             skipped_degenerate = stats.skipped_degenerate,
             ms = started.elapsed().as_millis() as u64,
             "3D tile tree built"
