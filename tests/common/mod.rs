@@ -181,3 +181,61 @@ pub fn run_checker(program: &str, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The PostgreSQL 15 + PostGIS 3 cluster of this test binary (`tests/pg/cluster.sh`): started on
+/// first use on a free port and a data directory of its own, stopped and removed by the script's
+/// watcher once the test binary exits.
+struct PgCluster {
+    port: u16,
+}
+
+fn pg_cluster() -> &'static PgCluster {
+    static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let dir = tempfile::Builder::new().prefix("bando-pg-").tempdir().expect("temp dir").keep();
+        // The server runs as user postgres when the tests run as root: it must reach the folder.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let port = free_port();
+        let script = repo_root().join("tests/pg/cluster.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(["start", dir.to_str().unwrap(), &port.to_string(), &std::process::id().to_string()])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "the test PostgreSQL did not start (run `bash .ci/setup --test`): {}",
+            stderr_of(&out)
+        );
+        PgCluster { port }
+    })
+}
+
+/// A fresh, empty PostGIS database on this test binary's cluster, as a `--store` URL.
+pub fn pg_database() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    // CREATE DATABASE copies the template: two copies of one template at once are refused.
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let cluster = pg_cluster();
+    let name = format!("test_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+    psql(cluster.port, "postgres", &format!("CREATE DATABASE {name} TEMPLATE bando"));
+    format!("postgresql://bando:bando@127.0.0.1:{}/{name}", cluster.port)
+}
+
+/// Runs one SQL statement with psql on the test cluster and returns its unaligned output.
+pub fn pg_sql(url: &str, sql: &str) -> String {
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    psql(pg_cluster().port, db, sql)
+}
+
+fn psql(port: u16, db: &str, sql: &str) -> String {
+    let out = Command::new("/usr/lib/postgresql/15/bin/psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "bando"])
+        .args(["-p", &port.to_string(), "-d", db, "-c", sql])
+        .env("PGPASSWORD", "bando")
+        .output()
+        .expect("psql runs");
+    assert!(out.status.success(), "psql {sql}: {}", stderr_of(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
