@@ -38,6 +38,9 @@ pub struct Target {
     /// Largest input worth running: what the server or the file format lets through (a query
     /// body past the server's limit never reaches the parser). Bigger mutants are dropped.
     pub max_input: usize,
+    /// Folders of the repository whose files are seeds too (`tilesets` for scenario files), so
+    /// real inputs are not copied into the corpus and new ones are picked up.
+    pub seed_dirs: &'static [&'static str],
 }
 
 struct Settings {
@@ -146,7 +149,9 @@ pub fn fuzz(target: Target) {
     let mut outcomes = HashSet::new();
     let mut pool = Pool { inputs: Vec::new() };
     let mut slowest = (Duration::ZERO, Vec::new());
-    for (name, input) in read_corpus(&corpus_dir(target.name)) {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let seeds = target.seed_dirs.iter().flat_map(|d| read_corpus(&repo.join(d)));
+    for (name, input) in read_corpus(&corpus_dir(target.name)).into_iter().chain(seeds) {
         let t = Instant::now();
         match run_one(&target, &input) {
             Ok(outcome) => {

@@ -21,6 +21,7 @@ pub const TARGET: Target = Target {
     mutate: mutate_archive,
     // Archives are read by range, not loaded; the fuzzer keeps them in memory.
     max_input: 1 << 26,
+    seed_dirs: &[],
 };
 
 fn run(input: &[u8]) -> String {

@@ -17,6 +17,7 @@ pub const TARGET: Target = Target {
     // The server's query body limit (`server::query::MAX_BODY_BYTES`): bigger bodies get a 413
     // before they are parsed.
     max_input: 16 << 20,
+    seed_dirs: &[],
 };
 
 const MAX_VERTICES: usize = 100_000;

@@ -1,6 +1,6 @@
-//! The scenario file loader (`scenarios::Scenario::parse`): the scenario maps of `tilesets/`,
-//! mutated as text (TOML tokens, boundary numbers, moved lines, deep nesting) and as trees. A
-//! file that loads is then used as a server would: bound to the layers of a small demo store,
+//! The scenario file loader (`scenarios::Scenario::parse`): the scenario maps of `tilesets/` (read
+//! from there) and the corpus's past findings, mutated as text (TOML tokens, boundary numbers,
+//! moved lines, deep nesting) and as trees. A file that loads is then used as a server would: bound to the layers of a small demo store,
 //! its TileJSON made, a tile drawn under its centre, its 3D colour rules bound.
 
 use std::path::Path;
@@ -22,6 +22,7 @@ pub const TARGET: Target = Target {
     mutate: mutate_scenario,
     // Scenario files are read whole; a megabyte is already far past any real one.
     max_input: 1 << 20,
+    seed_dirs: &["tilesets"],
 };
 
 struct Demo {

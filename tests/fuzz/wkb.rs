@@ -16,6 +16,7 @@ pub const TARGET: Target = Target {
     mutate: mutate_blob,
     // A feature geometry is one SQLite blob; real ones stay far below this.
     max_input: 1 << 24,
+    seed_dirs: &[],
 };
 
 fn run(input: &[u8]) -> String {
