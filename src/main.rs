@@ -149,8 +149,8 @@ struct City3dArgs {
     default_height: Option<f64>,
     /// Most buildings one 3D tile holds (default 1000): a tile keeps the N biggest (footprint
     /// area x height) of its cell and hands the rest to its four children, so every zoom level
-    /// shows buildings.
-    #[arg(long)]
+    /// shows buildings. `--max-buildings-per-tile`, its earlier name, still works.
+    #[arg(long, alias = "max-buildings-per-tile")]
     max_per_tile: Option<usize>,
 }
 

@@ -105,9 +105,9 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
     assert_eq!(primitive["extensions"]["EXT_mesh_features"]["featureIds"][0]["propertyTable"], 0);
     assert!(primitive["attributes"]["_FEATURE_ID_0"].is_number());
 
-    // Exported files are the bytes the server sends.
+    // Exported files are the bytes the server sends (the flag under its earlier name too).
     let out = tempfile::tempdir().unwrap();
-    export_3dtiles(&store, "buildings", out.path(), &["--max-per-tile", "250"]).expect("export succeeds");
+    export_3dtiles(&store, "buildings", out.path(), &["--max-buildings-per-tile", "250"]).expect("export succeeds");
     assert_eq!(
         std::fs::read(out.path().join("tileset.json")).unwrap(),
         std::fs::read(dir.path().join("tileset.json")).unwrap()
