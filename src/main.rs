@@ -16,8 +16,7 @@ use bando::import::{self, ImportOptions};
 use bando::index::{Catalog, LayerData};
 use bando::scenarios::{ScenarioFolder, Scenarios};
 use bando::server::{self, App, ServerConfig};
-use bando::store::gpkg::GpkgStore;
-use bando::store::Store;
+use bando::store::{self, gpkg::GpkgStore, Store};
 use bando::tiles::{export, TileService, TileSource};
 
 const DEFAULT_STORE: &str = "data/bando.gpkg";
@@ -65,8 +64,9 @@ struct PmtilesArgs {
     minzoom: u8,
     #[arg(long, default_value_t = 14)]
     maxzoom: u8,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     /// Folder of scenario files.
     #[arg(long, default_value = "tilesets")]
     tilesets: PathBuf,
@@ -117,8 +117,9 @@ struct ThreedtilesArgs {
     /// Write every file gzip-compressed under its plain name (serve with Content-Encoding: gzip).
     #[arg(long)]
     gzip: bool,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     #[command(flatten)]
     city3d: City3dArgs,
 }
@@ -162,8 +163,9 @@ struct ImportArgs {
     /// Also accept data inside this box (west,south,east,north), for data outside Vietnam.
     #[arg(long)]
     region: Vec<String>,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -171,8 +173,9 @@ struct ImportArgs {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Build (once) and serve the demo province in data/demo.gpkg.
@@ -215,8 +218,9 @@ struct DemoArgs {
     /// Number of cadastral parcels (buildings, houses, roads and lights scale with it).
     #[arg(long, default_value_t = 20_000)]
     parcels: usize,
+    /// A GeoPackage file (rebuilt), or a PostGIS database URL (the layers must not exist yet).
     #[arg(long, default_value = DEMO_STORE)]
-    store: PathBuf,
+    store: String,
 }
 
 fn init_logging() {
@@ -268,8 +272,8 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         region,
         progress: !args.json,
     };
-    let store = GpkgStore::open(&args.store)?;
-    let summary = import::import(&store, &options)?;
+    let store = store::open(&args.store)?;
+    let summary = import::import(store.as_ref(), &options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -279,7 +283,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
             summary.layer.name,
             summary.layer.kind,
             summary.layer.geometry_type.as_str(),
-            args.store.display(),
+            store.describe(),
             summary.read,
             summary.written,
             summary.skipped,
@@ -317,19 +321,27 @@ fn build_demo(path: &Path, parcels: usize) -> anyhow::Result<()> {
 }
 
 fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
-    if let Some(dir) = args.store.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if store::postgis::is_url(&args.store) {
+        // One transaction per layer already: a broken build leaves the layers it finished.
+        let store = store::open(&args.store)?;
+        demo::build(store.as_ref(), DemoOptions { parcels: args.parcels })?;
+        println!("demo province with {} parcels written to {}", args.parcels, store.describe());
+        return Ok(());
+    }
+    let path = PathBuf::from(&args.store);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    if args.store.exists() {
-        std::fs::remove_file(&args.store)?;
+    if path.exists() {
+        std::fs::remove_file(&path)?;
     }
-    build_demo(&args.store, args.parcels)?;
-    println!("demo province with {} parcels written to {}", args.parcels, args.store.display());
+    build_demo(&path, args.parcels)?;
+    println!("demo province with {} parcels written to {}", args.parcels, path.display());
     Ok(())
 }
 
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store_path = if args.demo {
+    let store_location = if args.demo {
         let path = PathBuf::from(DEMO_STORE);
         let ready = path.exists() && GpkgStore::open(&path).and_then(|s| s.layer("parcels")).is_ok();
         if !ready {
@@ -339,7 +351,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!(path = %path.display(), "building the demo province (once)");
             build_demo(&path, DemoOptions::default().parcels)?;
         }
-        path
+        DEMO_STORE.to_string()
     } else {
         args.store
     };
@@ -348,7 +360,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         "--max-radius-m must be a positive number of metres"
     );
     let started = std::time::Instant::now();
-    let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
+    let store: Arc<dyn Store> = Arc::from(store::open(&store_location)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
     tracing::info!(
         layers = catalog.snapshot().len(),
@@ -387,9 +399,9 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 
 fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
     let options = args.city3d.options()?;
-    let store = GpkgStore::open(&args.store)?;
+    let store = store::open(&args.store)?;
     let meta = store.layer(&args.layer)?;
-    let layer = Arc::new(LayerData::load(&store, meta)?);
+    let layer = Arc::new(LayerData::load(store.as_ref(), meta)?);
     let city = City3d::new(layer, Styling::plain(), options)?;
     let summary = bando::city3d::export_tileset(
         &city,
@@ -415,8 +427,8 @@ fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
 }
 
 fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
-    let store = GpkgStore::open(&args.store)?;
-    let catalog = Catalog::load(&store)?;
+    let store = store::open(&args.store)?;
+    let catalog = Catalog::load(store.as_ref())?;
     let (source, name, description, center) = match (&args.scenario, &args.layers) {
         (Some(id), _) => {
             let scenarios = Scenarios::load(&args.tilesets)?;

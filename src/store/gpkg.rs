@@ -141,7 +141,7 @@ fn write_error(path: &Path, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::ReadOnly) | Some(rusqlite::ErrorCode::CannotOpen) => StoreError::ReadOnly { path: path.to_path_buf() },
         Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => corrupt(path, e),
-        _ => StoreError::Sqlite(e),
+        _ => e.into(),
     }
 }
 
