@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
+use crate::tiles::math::MAX_ZOOM;
 use crate::watch::FileStamps;
 
 pub use filter::{BoundFilter, Condition, Filter, Op};
@@ -77,9 +78,9 @@ impl ScenarioLayer {
         let mut previous: Option<u8> = None;
         for zf in &self.zoom_fields {
             let id = self.tile_id();
-            if zf.maxzoom > 22 || previous.is_some_and(|p| zf.maxzoom <= p) {
+            if zf.maxzoom > MAX_ZOOM || previous.is_some_and(|p| zf.maxzoom <= p) {
                 return Err(format!(
-                    "layer '{id}': zoom_fields maxzoom {} must be at most 22 and above the previous entry's (list them from shallow to deep)",
+                    "layer '{id}': zoom_fields maxzoom {} must be at most {MAX_ZOOM} and above the previous entry's (list them from shallow to deep)",
                     zf.maxzoom
                 ));
             }
@@ -228,15 +229,22 @@ impl Scenario {
             if !seen.insert(layer.tile_id()) {
                 return Err(format!("layer id '{}' appears twice; give one of them another id", layer.tile_id()));
             }
-            if let (Some(a), Some(b)) = (layer.minzoom, layer.maxzoom) {
-                if a > b || b > 22 {
-                    return Err(format!(
-                        "layer '{}': zoom range {a}..{b} must satisfy minzoom <= maxzoom <= 22",
-                        layer.tile_id()
-                    ));
-                }
+            // Unset ends default to 0 and 22, so a lone minzoom past 22 is a reversed range too.
+            let (a, b) = (layer.minzoom.unwrap_or(0), layer.maxzoom.unwrap_or(MAX_ZOOM));
+            if a > b || b > MAX_ZOOM {
+                return Err(format!(
+                    "layer '{}': zoom range {a}..{b} must satisfy minzoom <= maxzoom <= {MAX_ZOOM}",
+                    layer.tile_id()
+                ));
             }
             layer.check_zoom_fields()?;
+        }
+        if let Some([lon, lat, zoom]) = self.center {
+            if !((-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat) && (0.0..=f64::from(MAX_ZOOM)).contains(&zoom)) {
+                return Err(format!(
+                    "center [{lon}, {lat}, {zoom}] must be [lon -180..180, lat -90..90, zoom 0..{MAX_ZOOM}]"
+                ));
+            }
         }
         for indicator in &self.indicators {
             if indicator.measure == Measure::Sum && indicator.field.is_none() {
@@ -244,6 +252,13 @@ impl Scenario {
             }
             if indicator.target.min.is_none() && indicator.target.max.is_none() {
                 return Err(format!("indicator '{}': target needs min or max", indicator.id));
+            }
+            if [indicator.target.min, indicator.target.max]
+                .iter()
+                .flatten()
+                .any(|v| !v.is_finite())
+            {
+                return Err(format!("indicator '{}': target min and max must be finite numbers", indicator.id));
             }
         }
         Ok(())
@@ -413,6 +428,19 @@ default_color = "#cccccc"
         assert!(err.contains("appears twice"), "{err}");
         let typo = WELFARE.replace("maxzoom = 22", "maxzom = 22");
         assert!(Scenario::parse(&typo, Path::new("t.toml")).is_err());
+        // A lone minzoom past 22 reversed the layer's zoom range (TileJSON's centre clamp then
+        // panicked on min > max); NaN or infinite centres and targets came out as JSON nulls.
+        for (edit, named) in [
+            (("maxzoom = 22", "minzoom = 23"), "zoom range 23..22"),
+            (("center = [107.585, 16.463, 14]", "center = [nan, 16.463, 14]"), "center"),
+            (("center = [107.585, 16.463, 14]", "center = [107.585, 16.463, 99]"), "center"),
+            (("target = { max = 20 }", "target = { max = inf }"), "finite"),
+        ] {
+            let bad = WELFARE.replace(edit.0, edit.1);
+            assert_ne!(bad, WELFARE);
+            let err = Scenario::parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+            assert!(err.contains(named), "{edit:?}: {err}");
+        }
         for (zoom_fields, named) in [
             ("[{ maxzoom = 14, fields = [\"owner\"] }]", "names 'owner'"),
             ("[{ maxzoom = 23, fields = [] }]", "at most 22"),

@@ -35,6 +35,12 @@ pub struct Target {
     /// Runs the input; returns a short outcome description (an error's kind, a shape summary).
     pub run: fn(&[u8]) -> String,
     pub mutate: fn(&mut Rng, &[u8], &Pool) -> Vec<u8>,
+    /// Largest input worth running: what the server or the file format lets through (a query
+    /// body past the server's limit never reaches the parser). Bigger mutants are dropped.
+    pub max_input: usize,
+    /// Folders of the repository whose files are seeds too (`tilesets` for scenario files), so
+    /// real inputs are not copied into the corpus and new ones are picked up.
+    pub seed_dirs: &'static [&'static str],
 }
 
 struct Settings {
@@ -142,25 +148,38 @@ pub fn fuzz(target: Target) {
     let mut seen_panics = HashSet::new();
     let mut outcomes = HashSet::new();
     let mut pool = Pool { inputs: Vec::new() };
-    for (name, input) in read_corpus(&corpus_dir(target.name)) {
+    let mut slowest = (Duration::ZERO, Vec::new());
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let seeds = target.seed_dirs.iter().flat_map(|d| read_corpus(&repo.join(d)));
+    for (name, input) in read_corpus(&corpus_dir(target.name)).into_iter().chain(seeds) {
+        let t = Instant::now();
         match run_one(&target, &input) {
             Ok(outcome) => {
                 outcomes.insert(outcome);
             }
             Err(panic) => crashes.push(format!("corpus file {name}: {panic}")),
         }
+        if t.elapsed() > slowest.0 {
+            slowest = (t.elapsed(), input.clone());
+        }
         pool.inputs.push(input);
     }
     assert!(!pool.inputs.is_empty(), "{}: the corpus is empty", target.name);
     let mut rng = Rng::new(settings.seed);
     let started = Instant::now();
-    let (mut runs, mut slowest) = (0u64, (Duration::ZERO, Vec::new()));
+    let mut runs = 0u64;
     while started.elapsed() < settings.budget && crashes.len() < 16 {
         let parent = pool.pick(&mut rng).to_vec();
         let mut input = (target.mutate)(&mut rng, &parent, &pool);
         // Stack a few mutations now and then: one change rarely gets past the first check.
         for _ in 0..rng.below(4) {
+            if input.len() > target.max_input {
+                break;
+            }
             input = (target.mutate)(&mut rng, &input, &pool);
+        }
+        if input.len() > target.max_input {
+            continue;
         }
         if settings.trace {
             save(&findings, "current", &input);

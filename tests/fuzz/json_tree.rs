@@ -48,9 +48,11 @@ pub fn mutate(rng: &mut Rng, root: &mut Value, words: &[&str]) {
         (0 | 1, Value::Array(a)) if !a.is_empty() => {
             let i = rng.below(a.len() as u64) as usize;
             let copies = if rng.below(8) == 0 { 1000 } else { 1 + rng.below(3) as usize };
-            for _ in 0..copies {
-                a.insert(i, a[i].clone());
-            }
+            // At most a megabyte more: repeating a whole ring a thousand times is no new case.
+            let size = serde_json::to_vec(&a[i]).map_or(1, |b| b.len().max(1));
+            let copies = copies.min((1 << 20) / size).max(1);
+            let repeated = vec![a[i].clone(); copies];
+            a.splice(i..i, repeated);
         }
         (2, Value::Array(a)) if !a.is_empty() => {
             let i = rng.below(a.len() as u64) as usize;

@@ -5,10 +5,14 @@
 //! then mutates it. What must hold: no panic, no unbounded recursion or allocation, and the
 //! target's own checks (round trips, invariants of what a parser accepts).
 
+#[path = "../common/mod.rs"]
+mod common;
 mod engine;
 mod json_tree;
 mod mutate;
+mod pmtiles;
 mod query_polygon;
+mod scenario;
 mod wkb;
 
 #[test]
@@ -19,4 +23,14 @@ fn wkb_decoder() {
 #[test]
 fn query_polygon_reader() {
     engine::fuzz(query_polygon::TARGET);
+}
+
+#[test]
+fn pmtiles_reader() {
+    engine::fuzz(pmtiles::TARGET);
+}
+
+#[test]
+fn scenario_loader() {
+    engine::fuzz(scenario::TARGET);
 }

@@ -14,6 +14,10 @@ pub const TARGET: Target = Target {
     name: "query_polygon",
     run,
     mutate: mutate_polygon,
+    // The server's query body limit (`server::query::MAX_BODY_BYTES`): bigger bodies get a 413
+    // before they are parsed.
+    max_input: 16 << 20,
+    seed_dirs: &[],
 };
 
 const MAX_VERTICES: usize = 100_000;

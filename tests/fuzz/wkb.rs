@@ -14,6 +14,9 @@ pub const TARGET: Target = Target {
     name: "wkb",
     run,
     mutate: mutate_blob,
+    // A feature geometry is one SQLite blob; real ones stay far below this.
+    max_input: 1 << 24,
+    seed_dirs: &[],
 };
 
 fn run(input: &[u8]) -> String {
