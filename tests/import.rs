@@ -372,7 +372,15 @@ fn a_killed_import_leaves_the_previous_state() {
         let (ok, out) = import_to(Path::new(&store), &good, "parcels", &[]);
         assert!(ok, "{out}");
         let mut child = Command::new(bando_bin())
-            .args(["import", fgb.to_str().unwrap(), "--layer", "parcels", "--replace", "--store", &store])
+            .args([
+                "import",
+                fgb.to_str().unwrap(),
+                "--layer",
+                "parcels",
+                "--replace",
+                "--store",
+                &store,
+            ])
             .spawn()
             .unwrap();
         // Kill it while it writes (well before 200,000 features are in).
@@ -392,7 +400,10 @@ fn a_killed_import_leaves_the_previous_state() {
                 assert!(std::time::Instant::now() < deadline, "the killed COPY still runs");
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            assert_eq!(pg_sql(&store, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bando_new%'"), "0");
+            assert_eq!(
+                pg_sql(&store, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bando_new%'"),
+                "0"
+            );
         }
         let server = Server::start(&store, &[]);
         assert_eq!(server.get_json("/layers/parcels").1["feature_count"], 3, "{backend:?}");
@@ -423,7 +434,10 @@ fn a_running_server_sees_a_new_import_without_restart() {
                 assert_eq!(body["feature_count"], 1);
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "{backend:?}: the server did not pick up the import");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend:?}: the server did not pick up the import"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         assert_eq!(server.get_json("/layers/parcels").1["feature_count"], 3);

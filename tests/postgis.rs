@@ -27,8 +27,8 @@ fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
 
 #[test]
 fn tiles_and_queries_are_byte_identical_over_geopackage_and_postgis() {
-    let gpkg = common::Server::start(common::Backend::Gpkg.demo_store(2_000), &[]);
-    let pg = common::Server::start(common::Backend::Postgis.demo_store(2_000), &[]);
+    let gpkg = common::Server::start(&common::Backend::Gpkg.demo_store(2_000), &[]);
+    let pg = common::Server::start(&common::Backend::Postgis.demo_store(2_000), &[]);
     let (_, parcels) = gpkg.get_json("/layers/parcels");
     let bbox = &parcels["bbox"];
     let lon = (bbox["west"].as_f64().unwrap() + bbox["east"].as_f64().unwrap()) / 2.0;
@@ -69,7 +69,9 @@ fn replace_swaps_the_layer_in_one_transaction_and_gdal_reads_plain_postgis_table
     let store = common::pg_database();
     let csv = |name: &str, rows: usize| {
         let path = dir.path().join(name);
-        let body: String = (0..rows).map(|i| format!("{},{},light {i}\n", 107.5 + i as f64 * 1e-3, 16.4)).collect();
+        let body: String = (0..rows)
+            .map(|i| format!("{},{},light {i}\n", 107.5 + i as f64 * 1e-3, 16.4))
+            .collect();
         std::fs::write(&path, format!("lon,lat,name\n{body}")).unwrap();
         path
     };
@@ -83,18 +85,36 @@ fn replace_swaps_the_layer_in_one_transaction_and_gdal_reads_plain_postgis_table
 
     assert_eq!(common::ogr_feature_count(&store, "lights"), Some(5));
     let (dataset, layer) = common::ogr_layer(&store, "lights");
-    let info = std::process::Command::new("ogrinfo").args(["-so", &dataset, &layer]).output().unwrap();
+    let info = std::process::Command::new("ogrinfo")
+        .args(["-so", &dataset, &layer])
+        .output()
+        .unwrap();
     let info = String::from_utf8_lossy(&info.stdout);
     assert!(info.contains("Geometry: Point") && info.contains("FID Column = fid"), "{info}");
     assert!(info.contains("name: String"), "{info}");
     assert_eq!(
-        common::pg_sql(&store, "SELECT type || ' ' || srid FROM geometry_columns WHERE f_table_name = 'lights'"),
+        common::pg_sql(
+            &store,
+            "SELECT type || ' ' || srid FROM geometry_columns WHERE f_table_name = 'lights'"
+        ),
         "POINT 4326"
     );
-    assert_eq!(common::pg_sql(&store, "SELECT count(*) FROM pg_indexes WHERE tablename = 'lights' AND indexdef LIKE '%gist%'"), "1");
-    assert_eq!(common::pg_sql(&store, "SELECT string_agg(replaced::text, ',' ORDER BY id) FROM bando_meta.imports"), "false,true");
+    assert_eq!(
+        common::pg_sql(
+            &store,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'lights' AND indexdef LIKE '%gist%'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        common::pg_sql(&store, "SELECT string_agg(replaced::text, ',' ORDER BY id) FROM bando_meta.imports"),
+        "false,true"
+    );
     assert_eq!(common::pg_sql(&store, "SELECT value FROM bando_meta.generation"), "2");
-    assert_eq!(common::pg_sql(&store, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bando_new%'"), "0");
+    assert_eq!(
+        common::pg_sql(&store, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bando_new%'"),
+        "0"
+    );
 }
 
 #[test]
@@ -103,7 +123,10 @@ fn connection_failures_name_the_fix() {
     let port = url.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
     common::pg_sql(&url, "SELECT 1");
     let bare = url.replace(url.rsplit('/').next().unwrap(), "no_postgis");
-    common::pg_sql(&url.replace(url.rsplit('/').next().unwrap(), "postgres"), "CREATE DATABASE no_postgis TEMPLATE template0");
+    common::pg_sql(
+        &url.replace(url.rsplit('/').next().unwrap(), "postgres"),
+        "CREATE DATABASE no_postgis TEMPLATE template0",
+    );
     let closed = common::free_port();
     for (store, expect) in [
         (url.replace("bando:bando@", "bando:wrong@"), "user or password"),

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
-use super::{check_layer_name, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
+use super::{check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
@@ -169,12 +169,6 @@ fn check_is_geopackage(conn: &Connection, path: &Path) -> Result<(), StoreError>
 
 fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn now_iso() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
 fn layer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LayerMeta> {

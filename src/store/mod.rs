@@ -195,6 +195,13 @@ pub fn open(store: &str) -> Result<Box<dyn Store>, StoreError> {
     }
 }
 
+/// The time of a commit, as the catalog records it (RFC 3339, UTC).
+fn now_iso() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
+}
+
 /// Layer names become table names: keep them portable and injection-free.
 pub fn check_layer_name(name: &str) -> Result<(), StoreError> {
     let ok = (1..=63).contains(&name.len())

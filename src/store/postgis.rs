@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use postgres::{Client, Config, NoTls};
 
 use super::wkb as geom_codec;
-use super::{check_layer_name, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
+use super::{check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
 
 const DEFAULT_SCHEMA: &str = "bando";
@@ -281,10 +281,9 @@ impl Store for PostgisStore {
 
     fn history(&self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
         let meta = quote_ident(&self.location.meta);
-        let rows = self.reader()?.query(
-            &format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id"),
-            &[&layer],
-        )?;
+        let rows = self
+            .reader()?
+            .query(&format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id"), &[&layer])?;
         let record = |r: &postgres::Row| -> Result<ImportRecord, postgres::Error> {
             Ok(ImportRecord {
                 id: r.try_get("id")?,
@@ -375,10 +374,7 @@ impl Store for PostgisStore {
             other => other?,
         }
         let names: String = spec.fields.iter().map(|f| format!(", {}", quote_ident(&f.name))).collect();
-        let copy_sql = format!(
-            "COPY {} (fid, geom{names}) FROM STDIN (FORMAT binary)",
-            self.location.table(&table)
-        );
+        let copy_sql = format!("COPY {} (fid, geom{names}) FROM STDIN (FORMAT binary)", self.location.table(&table));
         let (rows, received) = sync_channel(4);
         let location = self.location.clone();
         let worker = std::thread::Builder::new()
@@ -431,13 +427,7 @@ struct Commit {
 /// The COPY thread: owns the connection and its open transaction. A closed channel without a
 /// `Commit` (the writer was dropped, the process is dying) ends it uncommitted: the server
 /// rolls everything back when the connection goes.
-fn write_layer(
-    mut client: Client,
-    copy_sql: &str,
-    received: Receiver<ToWorker>,
-    at: &Location,
-    table: String,
-) -> Result<i64, StoreError> {
+fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>, at: &Location, table: String) -> Result<i64, StoreError> {
     let commit = {
         let mut copy = client.copy_in(copy_sql)?;
         loop {
@@ -464,7 +454,11 @@ fn write_layer(
         ))?;
     }
     let geometry_type = commit.geometry_type.as_str();
-    let to_multi = if commit.geometry_type.as_str().starts_with("MULTI") { "ST_Multi(geom)" } else { "geom" };
+    let to_multi = if commit.geometry_type.as_str().starts_with("MULTI") {
+        "ST_Multi(geom)"
+    } else {
+        "geom"
+    };
     tx.batch_execute(&format!(
         "ALTER TABLE {target} ALTER COLUMN geom TYPE geometry({geometry_type}, 4326) USING {to_multi};
          ALTER TABLE {target} ADD PRIMARY KEY (fid);
@@ -535,7 +529,10 @@ impl PostgisLayerWriter {
             Ok(())
         } else {
             // The thread stopped early: its error says why.
-            Err(self.join().err().unwrap_or_else(|| StoreError::Io(std::io::Error::other("COPY thread ended early"))))
+            Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| StoreError::Io(std::io::Error::other("COPY thread ended early"))))
         }
     }
 
@@ -572,7 +569,12 @@ impl LayerWriter for PostgisLayerWriter {
         geom_codec::encode_ewkb_4326(geometry, out);
         let length = (out.len() - length_at - 4) as i32;
         out[length_at..length_at + 4].copy_from_slice(&length.to_be_bytes());
-        for (field, value) in self.spec.fields.iter().zip(properties.iter().chain(std::iter::repeat(&Value::Null))) {
+        for (field, value) in self
+            .spec
+            .fields
+            .iter()
+            .zip(properties.iter().chain(std::iter::repeat(&Value::Null)))
+        {
             encode_value(out, value, field.ty);
         }
         if let Some(b) = Bbox::of(geometry) {
@@ -618,12 +620,6 @@ impl LayerWriter for PostgisLayerWriter {
             import_id,
         })
     }
-}
-
-fn now_iso() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
 /// One field of a binary COPY row: length, then the value in the column type's binary form

@@ -56,7 +56,7 @@ pub struct Server {
 
 impl Server {
     /// `bando serve --store STORE EXTRA...`; STORE is a GeoPackage path or a PostGIS URL.
-    pub fn start(store: impl AsRef<std::ffi::OsStr>, extra: &[&str]) -> Server {
+    pub fn start(store: &(impl AsRef<std::ffi::OsStr> + ?Sized), extra: &[&str]) -> Server {
         let mut args = vec!["--store", store.as_ref().to_str().unwrap()];
         args.extend_from_slice(extra);
         Server::start_in(&repo_root(), &args)
@@ -212,9 +212,14 @@ pub fn ogr_layer(store: &str, layer: &str) -> (String, String) {
 /// `ogrinfo -so` of a store's layer: its feature count, or None when GDAL cannot open it.
 pub fn ogr_feature_count(store: &str, layer: &str) -> Option<u64> {
     let (dataset, layer) = ogr_layer(store, layer);
-    let out = Command::new("ogrinfo").args(["-so", &dataset, &layer]).output().expect("ogrinfo runs");
+    let out = Command::new("ogrinfo")
+        .args(["-so", &dataset, &layer])
+        .output()
+        .expect("ogrinfo runs");
     let text = String::from_utf8_lossy(&out.stdout);
-    text.lines().find_map(|l| l.strip_prefix("Feature Count: ")).and_then(|n| n.trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// The PostgreSQL 15 + PostGIS 3 cluster of this test binary (`tests/pg/cluster.sh`): started on
