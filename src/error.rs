@@ -3,8 +3,11 @@
 //! status in exactly one place (`server::error`); the CLI prints the message.
 
 use crate::city3d::City3dError;
+use crate::config::ConfigError;
 use crate::crs::CrsError;
 use crate::import::ImportError;
+use crate::policy::tokens::TokenError;
+use crate::policy::AuthError;
 use crate::query::QueryError;
 use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
@@ -27,6 +30,12 @@ pub enum Error {
     Query(#[from] QueryError),
     #[error(transparent)]
     Tile(#[from] TileError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -42,6 +51,8 @@ pub enum Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     BadRequest,
+    /// No valid credential: the caller must authenticate (again).
+    Unauthorized,
     NotFound,
     Conflict,
     TooLarge,
@@ -56,6 +67,8 @@ impl Error {
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::TooLarge(_) => ErrorKind::TooLarge,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Config(_) | Error::Token(_) => ErrorKind::BadRequest,
+            Error::Auth(_) => ErrorKind::Unauthorized,
             Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
             Error::Scenario(_) => ErrorKind::BadRequest,
             Error::City3d(e) => match e {
@@ -80,7 +93,7 @@ impl Error {
                 }
             },
             Error::Store(e) => match e {
-                StoreError::NoSuchLayer(_) => ErrorKind::NotFound,
+                StoreError::NoSuchLayer(_) | StoreError::NoSuchToken(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,
                 StoreError::BadLayerName(_) => ErrorKind::BadRequest,
                 StoreError::ReadOnly { .. }

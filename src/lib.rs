@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod city3d;
+pub mod config;
 pub mod crs;
 pub mod delivery;
 pub mod demo;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod feature;
 pub mod import;
 pub mod index;
+pub mod policy;
 pub mod query;
 pub mod scenarios;
 pub mod server;

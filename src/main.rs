@@ -10,13 +10,16 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use bando::city3d::{City3d, City3dOptions, ExportOptions, Styling};
+use bando::config::{City3dSection, ConfigFile};
 use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
 use bando::index::{Catalog, LayerData};
+use bando::policy::tokens::{self, TokenCache, TokenError};
+use bando::policy::{PolicyFile, Security, Vocabulary};
 use bando::scenarios::{ScenarioFolder, Scenarios};
 use bando::server::{self, App, ServerConfig};
-use bando::store::{self, gpkg::GpkgStore, Store};
+use bando::store::{self, gpkg::GpkgStore, NewToken, Store, TokenRecord};
 use bando::tiles::{export, TileService, TileSource};
 
 const DEFAULT_STORE: &str = "data/bando.gpkg";
@@ -40,6 +43,65 @@ enum Command {
     /// Export layers or scenario maps to files for static hosting (PMTiles, 3D Tiles).
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Manage API tokens (create, list, revoke); the store keeps only their hashes.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for a role and print it once on stdout (it cannot be shown again).
+    Create(TokenCreateArgs),
+    /// List the tokens: id, role, scope, created, expires, note, revoked (never the tokens).
+    List(TokenListArgs),
+    /// Revoke a token by id; running servers refuse it from their next look at the store.
+    Revoke(TokenRevokeArgs),
+}
+
+/// Where the tokens are: `--store`, else `[store] location` of `--config`, else data/bando.gpkg.
+#[derive(Args)]
+struct TokenStoreArgs {
+    /// A GeoPackage file or a PostGIS database URL.
+    #[arg(long)]
+    store: Option<String>,
+    /// bando.toml: its [store] location, and its [security] policy to check --role against.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct TokenCreateArgs {
+    /// A role of the policy ([[security.roles]] name).
+    #[arg(long)]
+    role: String,
+    /// Administrative units a scoped role is limited to: LAYER:CODE[,LAYER:CODE...], e.g. wards:19900.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Days until the token is refused (default: never).
+    #[arg(long)]
+    expires_days: Option<u32>,
+    /// Who or what the token is for (shown by `token list`).
+    #[arg(long, default_value = "")]
+    note: String,
+    #[command(flatten)]
+    at: TokenStoreArgs,
+}
+
+#[derive(Args)]
+struct TokenListArgs {
+    /// Print the list as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    at: TokenStoreArgs,
+}
+
+#[derive(Args)]
+struct TokenRevokeArgs {
+    /// The token's id (from `token list`).
+    id: i64,
+    #[command(flatten)]
+    at: TokenStoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -77,32 +139,36 @@ struct PmtilesArgs {
     out: PathBuf,
 }
 
-/// LoD1 settings shared by `serve` and `export 3dtiles`.
+/// LoD1 settings shared by `serve` and `export 3dtiles` (`[city3d]` in bando.toml).
 #[derive(Args)]
 struct City3dArgs {
-    /// Height of one storey (m) for buildings with floors but no height_m.
-    #[arg(long, default_value_t = 3.3)]
-    storey_height: f64,
-    /// Height (m) of buildings whose height is missing, negative or over 1,000 m.
-    #[arg(long, default_value_t = 3.3)]
-    default_height: f64,
-    /// A 3D tile is split into four while it holds more buildings than this.
-    #[arg(long, default_value_t = 1000)]
-    max_buildings_per_tile: usize,
+    /// Height of one storey (m) for buildings with floors but no height_m (default 3.3).
+    #[arg(long)]
+    storey_height: Option<f64>,
+    /// Height (m) of buildings whose height is missing, negative or over 1,000 m (default 3.3).
+    #[arg(long)]
+    default_height: Option<f64>,
+    /// A 3D tile is split into four while it holds more buildings than this (default 1000).
+    #[arg(long)]
+    max_buildings_per_tile: Option<usize>,
 }
 
 impl City3dArgs {
-    fn options(&self) -> anyhow::Result<City3dOptions> {
+    /// The flags, else the file's keys, else the defaults.
+    fn options(&self, file: &City3dSection) -> anyhow::Result<City3dOptions> {
+        let storey_height = self.storey_height.or(file.storey_height).unwrap_or(3.3);
+        let default_height = self.default_height.or(file.default_height).unwrap_or(3.3);
+        let max_buildings_per_tile = self.max_buildings_per_tile.or(file.max_buildings_per_tile).unwrap_or(1000);
         let valid = |h: f64| h.is_finite() && h > 0.0 && h <= bando::city3d::MAX_PLAUSIBLE_HEIGHT_M;
         anyhow::ensure!(
-            valid(self.storey_height) && valid(self.default_height),
+            valid(storey_height) && valid(default_height),
             "storey and default heights must be in (0, 1000] m"
         );
-        anyhow::ensure!(self.max_buildings_per_tile > 0, "--max-buildings-per-tile must be at least 1");
+        anyhow::ensure!(max_buildings_per_tile > 0, "--max-buildings-per-tile must be at least 1");
         Ok(City3dOptions {
-            storey_height_m: self.storey_height,
-            default_height_m: self.default_height,
-            max_buildings_per_tile: self.max_buildings_per_tile,
+            storey_height_m: storey_height,
+            default_height_m: default_height,
+            max_buildings_per_tile,
         })
     }
 }
@@ -171,44 +237,53 @@ struct ImportArgs {
     json: bool,
 }
 
+/// `bando serve`: every flag has a key in bando.toml (`[server]` unless said otherwise); a flag
+/// given wins over its key, a key over the default.
 #[derive(Args)]
 struct ServeArgs {
-    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
-    #[arg(long, default_value = DEFAULT_STORE)]
-    store: String,
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    /// bando.toml: server settings and the access policy ([security]); see docs/bando.example.toml.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The store: a GeoPackage file, or a PostGIS database
+    /// postgresql://user:password@host:port/db[?schema=bando] (default data/bando.gpkg; `[store] location`).
+    #[arg(long)]
+    store: Option<String>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    addr: Option<SocketAddr>,
     /// Build (once) and serve the demo province in data/demo.gpkg.
     #[arg(long)]
     demo: bool,
-    /// Seconds between checks of the store (imports made by other processes) and of the scenario
-    /// folder (edited, added or removed files).
-    #[arg(long, default_value_t = 1.0)]
-    watch_seconds: f64,
+    /// Seconds between checks of the store (imports made by other processes, tokens), the
+    /// scenario folder (edited, added or removed files) and the policy file (default 1).
+    #[arg(long)]
+    watch_seconds: Option<f64>,
     /// The public base URL of this server (e.g. https://ioc.example.vn/bando) for tile URLs in TileJSON.
     #[arg(long)]
     public_url: Option<String>,
-    /// Memory budget of the tile and 3D caches, in MiB.
-    #[arg(long, default_value_t = 512)]
-    cache_mb: u64,
+    /// Memory budget of the tile and 3D caches, in MiB (default 512).
+    #[arg(long)]
+    cache_mb: Option<u64>,
     /// Switch every cache off (for measuring the cold path).
     #[arg(long)]
     no_cache: bool,
-    /// Folder of scenario files and PMTiles archives.
-    #[arg(long, default_value = "tilesets")]
-    tilesets: PathBuf,
-    /// Folder of MapLibre styles.
-    #[arg(long, default_value = "styles")]
-    styles: PathBuf,
+    /// Folder of scenario files and PMTiles archives (default tilesets).
+    #[arg(long)]
+    tilesets: Option<PathBuf>,
+    /// Folder of MapLibre styles (default styles).
+    #[arg(long)]
+    styles: Option<PathBuf>,
+    /// `[city3d]` in bando.toml.
     #[command(flatten)]
     city3d: City3dArgs,
-    /// Folder of the web viewer served at / (its libraries in DIR/node_modules, from npm ci).
-    #[arg(long, default_value = "web")]
-    web: PathBuf,
-    /// Largest radius (m) a spatial query may ask for.
-    #[arg(long, default_value_t = 50_000.0)]
-    max_radius_m: f64,
-    /// A PMTiles archive to serve at /tiles/{file stem}/... (repeatable; *.pmtiles in --tilesets are served too).
+    /// Folder of the web viewer served at / (its libraries in DIR/node_modules, from npm ci; default web).
+    #[arg(long)]
+    web: Option<PathBuf>,
+    /// Largest radius (m) a spatial query may ask for (default 50000).
+    #[arg(long)]
+    max_radius_m: Option<f64>,
+    /// A PMTiles archive to serve at /tiles/{file stem}/... (repeatable; *.pmtiles in --tilesets are
+    /// served too). Given on the command line, these replace the file's list.
     #[arg(long = "pmtiles", value_name = "FILE")]
     pmtiles: Vec<PathBuf>,
 }
@@ -244,6 +319,9 @@ fn main() {
         Command::Demo(args) => run_demo(args),
         Command::Export(ExportCommand::Threedtiles(args)) => run_export_3dtiles(args),
         Command::Export(ExportCommand::Pmtiles(args)) => run_export_pmtiles(args),
+        Command::Token(TokenCommand::Create(args)) => run_token_create(args),
+        Command::Token(TokenCommand::List(args)) => run_token_list(args),
+        Command::Token(TokenCommand::Revoke(args)) => run_token_revoke(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -340,50 +418,109 @@ fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store_location = if args.demo {
-        let path = PathBuf::from(DEMO_STORE);
-        let ready = path.exists() && GpkgStore::open(&path).and_then(|s| s.layer("parcels")).is_ok();
-        if !ready {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            tracing::info!(path = %path.display(), "building the demo province (once)");
-            build_demo(&path, DemoOptions::default().parcels)?;
+/// The store a command uses: `--store`, else `[store] location` of its bando.toml, else data/bando.gpkg.
+fn store_location(flag: Option<String>, file: &ConfigFile) -> String {
+    flag.or_else(|| file.store.location.as_ref().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| DEFAULT_STORE.into())
+}
+
+/// The configuration file of `--config`, or an empty one (every setting from flags and defaults).
+fn read_config(path: Option<&Path>) -> anyhow::Result<ConfigFile> {
+    Ok(match path {
+        Some(path) => ConfigFile::read(path)?.0,
+        None => ConfigFile::default(),
+    })
+}
+
+/// The demo store, built the first time it is asked for.
+fn demo_store() -> anyhow::Result<PathBuf> {
+    let path = PathBuf::from(DEMO_STORE);
+    let ready = path.exists() && GpkgStore::open(&path).and_then(|s| s.layer("parcels")).is_ok();
+    if !ready {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
         }
-        DEMO_STORE.to_string()
+        tracing::info!(path = %path.display(), "building the demo province (once)");
+        build_demo(&path, DemoOptions::default().parcels)?;
+    }
+    Ok(path)
+}
+
+fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = read_config(args.config.as_deref())?;
+    let server = &file.server;
+    let location = if args.demo || server.demo.unwrap_or(false) {
+        demo_store()?.display().to_string()
     } else {
-        args.store
+        store_location(args.store.clone(), &file)
     };
+    let max_radius_m = args.max_radius_m.or(server.max_radius_m).unwrap_or(50_000.0);
     anyhow::ensure!(
-        args.max_radius_m.is_finite() && args.max_radius_m > 0.0,
-        "--max-radius-m must be a positive number of metres"
+        max_radius_m.is_finite() && max_radius_m > 0.0,
+        "--max-radius-m (max_radius_m) must be a positive number of metres"
+    );
+    let watch_seconds = args.watch_seconds.or(server.watch_seconds).unwrap_or(1.0);
+    anyhow::ensure!(
+        watch_seconds.is_finite() && watch_seconds > 0.0,
+        "--watch-seconds (watch_seconds) must be a positive number of seconds"
     );
     let started = std::time::Instant::now();
-    let store: Arc<dyn Store> = Arc::from(store::open(&store_location)?);
+    let store: Arc<dyn Store> = Arc::from(store::open(&location)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
     tracing::info!(
         layers = catalog.snapshot().len(),
         seconds = started.elapsed().as_secs_f64(),
         "store loaded"
     );
-    let scenarios = Arc::new(ScenarioFolder::open(&args.tilesets)?);
-    let cache_bytes = if args.no_cache { 0 } else { args.cache_mb * 1024 * 1024 };
-    let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options()?, cache_bytes));
+    let tilesets = args.tilesets.or(server.tilesets.clone()).unwrap_or_else(|| "tilesets".into());
+    let scenarios = Arc::new(ScenarioFolder::open(&tilesets)?);
+    let policy = match &args.config {
+        Some(path) => Some(PolicyFile::open(path, &Vocabulary::of(&catalog, &scenarios.current()))?),
+        None => None,
+    };
+    if let Some(file) = &policy {
+        let state = if file.current().is_some() {
+            "in force"
+        } else {
+            "none ([security] absent): open to all"
+        };
+        tracing::info!(file = %file.path().display(), policy = state, "configuration read");
+        if file.current().is_some() {
+            tracing::warn!("roles identify requests, but their rules (layers, hidden_fields, aggregate, scoped) are not enforced yet: every role reads everything");
+        }
+    }
+    let security = Arc::new(Security::new(policy, TokenCache::load(store.as_ref())?));
+    let cache_bytes = if args.no_cache || server.no_cache.unwrap_or(false) {
+        0
+    } else {
+        args.cache_mb.or(server.cache_mb).unwrap_or(512) * 1024 * 1024
+    };
+    let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options(&file.city3d)?, cache_bytes));
     let config = ServerConfig {
-        addr: args.addr,
-        watch_interval: Duration::from_secs_f64(args.watch_seconds.max(0.05)),
-        public_url: args.public_url.map(|u| u.trim_end_matches('/').to_string()),
+        addr: args
+            .addr
+            .or(server.addr)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        watch_interval: Duration::from_secs_f64(watch_seconds.max(0.05)),
+        public_url: args
+            .public_url
+            .or(server.public_url.clone())
+            .map(|u| u.trim_end_matches('/').to_string()),
         cache_bytes,
-        tilesets_dir: args.tilesets,
-        styles_dir: args.styles,
-        web_dir: args.web,
+        tilesets_dir: tilesets,
+        styles_dir: args.styles.or(server.styles.clone()).unwrap_or_else(|| "styles".into()),
+        web_dir: args.web.or(server.web.clone()).unwrap_or_else(|| "web".into()),
         query_limits: bando::query::Limits {
-            max_radius_m: args.max_radius_m,
+            max_radius_m,
             ..Default::default()
         },
     };
-    let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &args.pmtiles)?);
+    let pmtiles = if args.pmtiles.is_empty() {
+        server.pmtiles.clone().unwrap_or_default()
+    } else {
+        args.pmtiles
+    };
+    let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &pmtiles)?);
     let state = Arc::new(App {
         store,
         catalog,
@@ -391,14 +528,125 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         config: Arc::new(config),
         city3d,
         tiles,
+        security,
     });
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(state))?;
     Ok(())
 }
 
+/// The store of a token command, and the policy its `--config` names (if it has one).
+fn token_store(at: &TokenStoreArgs) -> anyhow::Result<(Box<dyn Store>, ConfigFile)> {
+    let file = read_config(at.config.as_deref())?;
+    let location = store_location(at.store.clone(), &file);
+    Ok((store::open(&location)?, file))
+}
+
+fn run_token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
+    let (store, file) = token_store(&args.at)?;
+    let scenarios = Scenarios::load(file.server.tilesets.as_deref().unwrap_or(Path::new("tilesets")))?;
+    let known = Vocabulary::new(&store.layers()?, &scenarios);
+    let policy = match &args.at.config {
+        Some(path) => PolicyFile::open(path, &known)?.current(),
+        None => None,
+    };
+    let scope = tokens::parse_scope(store.as_ref(), args.scope.as_deref().unwrap_or(""), &known)?;
+    match &policy {
+        Some(policy) => {
+            let role = policy.role(&args.role).ok_or_else(|| TokenError::UnknownRole {
+                role: args.role.clone(),
+                config: args.at.config.as_deref().unwrap_or(Path::new("")).display().to_string(),
+                roles: policy.roles().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+            })?;
+            anyhow::ensure!(
+                !role.scoped || !scope.is_empty(),
+                "role '{}' is scoped: give --scope LAYER:CODE[,LAYER:CODE...] (the units the token may see)",
+                role.name
+            );
+        }
+        None => eprintln!(
+            "note: role '{}' is not checked against a policy; pass --config bando.toml to check it",
+            args.role
+        ),
+    }
+    let expires_unix = match args.expires_days {
+        Some(0) => anyhow::bail!("--expires-days must be at least 1 (leave it out for a token that does not expire)"),
+        Some(days) => Some(time::OffsetDateTime::now_utc().unix_timestamp() + i64::from(days) * 86_400),
+        None => None,
+    };
+    let secret = tokens::new_secret()?;
+    let record = store.add_token(&NewToken {
+        hash: tokens::hash_secret(&secret),
+        role: args.role,
+        scope,
+        expires_unix,
+        note: args.note,
+    })?;
+    println!("{secret}");
+    eprintln!(
+        "token {} for role '{}' created in {} (expires {}); it is shown only now, keep it secret",
+        record.id,
+        record.role,
+        store.describe(),
+        record.expires_unix.map_or("never".to_string(), tokens::rfc3339)
+    );
+    Ok(())
+}
+
+fn token_json(r: &TokenRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "role": r.role,
+        "scope": r.scope,
+        "created": tokens::rfc3339(r.created_unix),
+        "expires": r.expires_unix.map(tokens::rfc3339),
+        "note": r.note,
+        "revoked": r.revoked_unix.map(tokens::rfc3339),
+    })
+}
+
+fn run_token_list(args: TokenListArgs) -> anyhow::Result<()> {
+    let (store, _) = token_store(&args.at)?;
+    let records = store.tokens()?;
+    if args.json {
+        let list: Vec<_> = records.iter().map(token_json).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!(
+        "{:>4}  {:<12} {:<24} {:<20} {:<20} {:<20} note",
+        "id", "role", "scope", "created", "expires", "revoked"
+    );
+    let or_dash = |t: Option<i64>| t.map_or("-".to_string(), tokens::rfc3339);
+    for r in &records {
+        println!(
+            "{:>4}  {:<12} {:<24} {:<20} {:<20} {:<20} {}",
+            r.id,
+            r.role,
+            if r.scope.is_empty() { "-".to_string() } else { r.scope.join(",") },
+            tokens::rfc3339(r.created_unix),
+            or_dash(r.expires_unix),
+            or_dash(r.revoked_unix),
+            r.note
+        );
+    }
+    Ok(())
+}
+
+fn run_token_revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
+    let (store, _) = token_store(&args.at)?;
+    let record = store.revoke_token(args.id)?;
+    println!(
+        "token {} (role '{}') revoked at {}; running servers refuse it from their next look at the store",
+        record.id,
+        record.role,
+        record.revoked_unix.map_or("-".to_string(), tokens::rfc3339)
+    );
+    Ok(())
+}
+
 fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
-    let options = args.city3d.options()?;
+    let options = args.city3d.options(&City3dSection::default())?;
     let store = store::open(&args.store)?;
     let meta = store.layer(&args.layer)?;
     let layer = Arc::new(LayerData::load(store.as_ref(), meta)?);

@@ -668,8 +668,8 @@ fn curves_from_gml_geopackage_and_dxf_are_linearised_at_one_degree() {
         let summary = imports_as_gdal_reads_it(&store, file, layer, &["--kind", "planning"], &[], &["--min-vertices", "180"]);
         assert!(summary["features"].as_u64().unwrap() >= 2, "{layer}: {summary}");
     }
-    let circle = sql(&store, "SELECT geometry_type FROM bando_layers WHERE name = 'surfaces'");
-    assert_eq!(circle, "MULTIPOLYGON");
+    let surfaces_type = sql(&store, "SELECT geometry_type FROM bando_layers WHERE name = 'surfaces'");
+    assert_eq!(surfaces_type, "MULTIPOLYGON");
     // DXF arcs: the driver's step is set to the same degree (a quarter arc: 90 segments).
     let dxf = arcs_dxf(d);
     imports_as_gdal_reads_it(

@@ -140,3 +140,21 @@ fn connection_failures_name_the_fix() {
         assert!(!err.contains("wrong@"), "the password is never printed: {err}");
     }
 }
+
+#[test]
+fn api_tokens_live_in_the_postgis_store_too() {
+    let store = common::pg_database();
+    let created = common::bando(&["token", "create", "--role", "viewer", "--note", "wall", "--store", &store]);
+    assert!(created.status.success(), "{}", common::stderr_of(&created));
+    let secret = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let hash = common::pg_sql(&store, "SELECT hash FROM bando_meta.tokens WHERE id = 1");
+    assert_eq!(hash.len(), 64);
+    assert!(!secret.is_empty() && !secret.contains(&hash), "only the hash is stored");
+    let revoked = common::bando(&["token", "revoke", "1", "--store", &store]);
+    assert!(revoked.status.success(), "{}", common::stderr_of(&revoked));
+    let list = common::bando(&["token", "list", "--json", "--store", &store]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["note"], "wall");
+    assert!(list[0]["revoked"].is_string());
+    assert_eq!(common::pg_sql(&store, "SELECT tokens FROM bando_meta.generation"), "2");
+}

@@ -401,5 +401,15 @@ mod tests {
         assert!(matches!(wkt(mixed, &rules(true, None)).unwrap().geometry, Geometry::Polygon(_)));
         let declared = wkt(mixed, &rules(true, Some(Dimension::Lines))).unwrap();
         assert!(matches!(declared.geometry, Geometry::LineString(_)) && declared.split);
+        let curved = wkt(
+            "GEOMETRYCOLLECTION (CIRCULARSTRING (0 0,1 1,2 0),LINESTRING (2 0,3 0))",
+            &rules(false, None),
+        )
+        .unwrap();
+        assert!(
+            matches!(curved.geometry, Geometry::MultiLineString(ref ml) if ml.0[0].0.len() > 90),
+            "{:?}",
+            curved.geometry
+        );
     }
 }

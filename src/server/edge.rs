@@ -1,7 +1,8 @@
 //! The server's edge: one tower layer around the whole router doing what every response needs.
 //! CORS for map clients served from another origin (preflights answered here, before routing),
+//! the identity of every request (`auth::admit`, before routing, so no route can skip it),
 //! JSON bodies for the error responses axum makes itself, a logged JSON 500 for a panicking
-//! handler, and a debug-level request line.
+//! handler, and a debug-level request line (path only: never the query, which may hold a token).
 //!
 //! It is one hand-written layer, not four tower-http ones, because a hot cached tile is a
 //! few microseconds of work: each generic layer added a future, a clock read or an allocation per
@@ -13,6 +14,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -20,23 +22,31 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::error;
+use super::{auth, error};
+use crate::policy::Security;
 
-/// Wraps a service (the router) in [`Edge`].
-#[derive(Clone, Copy, Default)]
-pub struct EdgeLayer;
+/// Wraps a service (the router) in [`Edge`]; without `security` every request is let through
+/// unidentified (the unit tests' routers).
+#[derive(Clone, Default)]
+pub struct EdgeLayer {
+    pub security: Option<Arc<Security>>,
+}
 
 impl<S> tower::Layer<S> for EdgeLayer {
     type Service = Edge<S>;
 
     fn layer(&self, inner: S) -> Edge<S> {
-        Edge { inner }
+        Edge {
+            inner,
+            security: self.security.clone(),
+        }
     }
 }
 
 #[derive(Clone)]
 pub struct Edge<S> {
     inner: S,
+    security: Option<Arc<Security>>,
 }
 
 const ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, OPTIONS");
@@ -65,7 +75,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         if request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
             return EdgeFuture::done(preflight());
         }
@@ -74,6 +84,14 @@ where
             path: request.uri().path().to_string(),
             started: Instant::now(),
         });
+        if let Some(security) = &self.security {
+            if let Err(refused) = auth::admit(security, &mut request) {
+                return EdgeFuture {
+                    state: Some(State::Ready(auth::refusal(refused))),
+                    line,
+                };
+            }
+        }
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
             Ok(inner) => EdgeFuture {
                 state: Some(State::Inner(inner)),
@@ -190,7 +208,7 @@ mod tests {
                 "/n/{n}",
                 get(|axum::extract::Path(n): axum::extract::Path<u32>| async move { n.to_string() }),
             );
-        let response = EdgeLayer.layer(router).oneshot(request).await.unwrap();
+        let response = EdgeLayer::default().layer(router).oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
         (parts.status, parts.headers, String::from_utf8(body.to_vec()).unwrap())

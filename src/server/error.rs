@@ -1,7 +1,8 @@
 //! The one mapping from bando's errors to HTTP: status from [`ErrorKind`], body
-//! `{"error": {"status": N, "message": "..."}}`. Every handler returns [`ApiError`].
+//! `{"error": {"status": N, "message": "..."}}`, and the `WWW-Authenticate` challenge of a
+//! refused credential. Every handler (and the identity check) returns [`ApiError`].
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -18,6 +19,7 @@ impl<E: Into<Error>> From<E> for ApiError {
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -38,8 +40,27 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
         }
-        json_error(status, &self.0.to_string())
+        let message = self.0.to_string();
+        let mut response = json_error(status, &message);
+        if let Error::Auth(e) = &self.0 {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge(e.code(), &message));
+        }
+        response
     }
+}
+
+/// An RFC 6750 Bearer challenge; the description loses the characters a quoted string cannot hold.
+fn challenge(code: &str, description: &str) -> HeaderValue {
+    let description: String = description
+        .chars()
+        .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .collect();
+    HeaderValue::from_str(&format!(
+        "Bearer realm=\"bando\", error=\"{code}\", error_description=\"{description}\""
+    ))
+    .unwrap_or(HeaderValue::from_static("Bearer realm=\"bando\", error=\"invalid_token\""))
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,16 +1,22 @@
-//! `/health`, `/layers`, `/layers/{name}`: the catalog as JSON.
+//! `/health` (with the policy's reload state), `/layers`, `/layers/{name}`: the catalog as JSON.
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value as Json_};
 
 use super::error::ApiResult;
 use super::AppState;
 use crate::error::Error;
+use crate::policy::Identity;
 
-pub async fn health(State(state): State<AppState>) -> Json<Json_> {
+pub async fn health(State(state): State<AppState>, identity: Option<Extension<Identity>>) -> Json<Json_> {
     let layers = state.catalog.snapshot();
-    Json(json!({ "status": "ok", "layers": layers.len(), "store": state.store.describe() }))
+    Json(json!({
+        "status": "ok",
+        "layers": layers.len(),
+        "store": state.store.describe(),
+        "policy": super::auth::policy_health(&state, identity.as_ref().map(|e| &e.0)),
+    }))
 }
 
 pub async fn list(State(state): State<AppState>) -> Json<Json_> {

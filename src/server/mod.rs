@@ -3,6 +3,7 @@
 //! request, run the core on a blocking thread when the work is CPU-bound, and map errors in one
 //! place (`error`). Nothing outside this module imports axum.
 
+mod auth;
 pub mod city3d;
 mod edge;
 pub mod error;
@@ -23,6 +24,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::index::Catalog;
+use crate::policy::{Reload, Security, Vocabulary};
 use crate::scenarios::ScenarioFolder;
 use crate::store::Store;
 use crate::tiles::TileService;
@@ -61,12 +63,15 @@ pub struct App {
     pub city3d: Arc<city3d::City3dState>,
     /// Tile making: generalisation ladders, the tile cache, PMTiles archives, glyphs.
     pub tiles: Arc<TileService>,
+    /// The access policy (reloaded when its file changes) and the API tokens.
+    pub security: Arc<Security>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(viewer::routes(&state.config.web_dir))
         .route("/health", get(layers::health))
+        .route("/whoami", get(auth::whoami))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
         .route("/3d/{layer}/tileset.json", get(city3d::layer_tileset))
@@ -104,7 +109,11 @@ fn spawn_store_watch(state: AppState) {
             let looked = tokio::task::spawn_blocking(move || {
                 let layers = watched.catalog.refresh(watched.store.as_ref());
                 let archives = watched.tiles.archives.reload_if_changed();
-                (layers, watched.scenarios.reload_if_changed(), archives)
+                let scenarios = watched.scenarios.reload_if_changed();
+                let names_changed = layers.as_ref().is_ok_and(|l| !l.is_empty()) || !scenarios.is_empty();
+                reload_policy(&watched, names_changed);
+                refresh_tokens(&watched);
+                (layers, scenarios, archives)
             })
             .await;
             let (layers, scenarios, archives) = match looked {
@@ -140,6 +149,57 @@ fn spawn_store_watch(state: AppState) {
     });
 }
 
+/// Re-reads the policy file if it changed, or re-checks it if the layers or scenarios it names
+/// changed; a refused policy keeps the previous one in force.
+fn reload_policy(state: &App, names_changed: bool) {
+    let Some(file) = state.security.policy_file() else { return };
+    let known = || Vocabulary::of(&state.catalog, &state.scenarios.current());
+    let outcome = if names_changed {
+        file.reload(&known())
+    } else {
+        file.reload_if_changed(known)
+    };
+    report_policy_reload(file, outcome);
+}
+
+fn report_policy_reload(file: &crate::policy::PolicyFile, outcome: Reload) {
+    match outcome {
+        Reload::Unchanged => {}
+        Reload::Applied => tracing::info!(file = %file.path().display(), "security policy reloaded"),
+        Reload::Refused(why) => {
+            tracing::warn!(error = %why, "security policy refused; the previous policy stays in force")
+        }
+    }
+}
+
+fn refresh_tokens(state: &App) {
+    match state.security.tokens().refresh(state.store.as_ref()) {
+        Ok(true) => tracing::info!(tokens = state.security.tokens().len(), "API tokens changed; reloaded"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "API tokens cannot be read; keeping the previous ones"),
+    }
+}
+
+/// On SIGHUP, re-reads the policy file whether or not its stamp changed.
+fn spawn_reload_on_hangup(state: AppState) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; the policy file is still reloaded when it changes");
+        return;
+    };
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let state = state.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(file) = state.security.policy_file() {
+                    let known = Vocabulary::of(&state.catalog, &state.scenarios.current());
+                    report_policy_reload(file, file.reload(&known));
+                }
+            })
+            .await;
+        }
+    });
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -161,11 +221,15 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
     spawn_store_watch(state.clone());
+    spawn_reload_on_hangup(state.clone());
     let (tiles, catalog, folder) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
     tokio::task::spawn_blocking(move || tiles.warm(&catalog, &folder.current()));
     // The edge wraps the router once, outside it: `Router::layer` would wrap (and box) it
     // around every route separately.
-    let app = tower::Layer::layer(&edge::EdgeLayer, router(state));
+    let edge = edge::EdgeLayer {
+        security: Some(state.security.clone()),
+    };
+    let app = tower::Layer::layer(&edge, router(state));
     axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
         .with_graceful_shutdown(shutdown_signal())
         .await

@@ -12,8 +12,11 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::gpkg_rtree::{self, RtreeEntry};
+use super::gpkg_tokens;
 use super::wkb as geom_codec;
-use super::{check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
+use super::{
+    check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError, TokenRecord,
+};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
@@ -103,6 +106,7 @@ impl GpkgStore {
                 conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
                     .map_err(|e| write_error(path, e))?;
             }
+            gpkg_tokens::create_table(&conn).map_err(|e| write_error(path, e))?;
         } else {
             let has_catalog: bool = conn
                 .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
@@ -122,6 +126,13 @@ impl GpkgStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if std::fs::metadata(&self.path)?.permissions().readonly() {
+            return Err(StoreError::ReadOnly { path: self.path.clone() });
+        }
+        Ok(())
     }
 
     fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -258,9 +269,7 @@ impl Store for GpkgStore {
 
     fn begin_layer(&self, spec: NewLayer) -> Result<Box<dyn LayerWriter>, StoreError> {
         check_layer_name(&spec.name)?;
-        if std::fs::metadata(&self.path)?.permissions().readonly() {
-            return Err(StoreError::ReadOnly { path: self.path.clone() });
-        }
+        self.check_writable()?;
         let conn = Connection::open(&self.path).map_err(|e| write_error(&self.path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         register_geometry_functions(&conn)?;
@@ -321,6 +330,24 @@ impl Store for GpkgStore {
 
     fn describe(&self) -> String {
         format!("GeoPackage {}", self.path.display())
+    }
+
+    fn add_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        self.check_writable()?;
+        gpkg_tokens::add(&self.reader(), token)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        gpkg_tokens::list(&self.reader())
+    }
+
+    fn revoke_token(&self, id: i64) -> Result<TokenRecord, StoreError> {
+        self.check_writable()?;
+        gpkg_tokens::revoke(&self.reader(), id)
+    }
+
+    fn token_generation(&self) -> Result<i64, StoreError> {
+        gpkg_tokens::generation(&self.reader())
     }
 }
 

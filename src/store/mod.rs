@@ -10,7 +10,9 @@
 
 pub mod gpkg;
 mod gpkg_rtree;
+mod gpkg_tokens;
 pub mod postgis;
+mod postgis_tokens;
 pub mod wkb;
 
 use std::path::PathBuf;
@@ -57,6 +59,8 @@ pub enum StoreError {
     Database(#[source] BackendError),
     #[error("store I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("no token with id {0}; `bando token list` shows the tokens")]
+    NoSuchToken(i64),
 }
 
 /// The cause of a [`StoreError::Database`] or [`StoreError::Unreachable`], whichever backend raised it.
@@ -174,6 +178,44 @@ pub trait Store: Send + Sync {
 
     /// Human-readable location, for logs.
     fn describe(&self) -> String;
+
+    /// Records a new API token (only its hash) and returns its row.
+    fn add_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
+
+    /// Every token ever created, revoked ones too, by id.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Marks a token revoked (from now on); revoking it again keeps the first time.
+    fn revoke_token(&self, id: i64) -> Result<TokenRecord, StoreError>;
+
+    /// A number that changes whenever a token is created or revoked: servers poll it to refresh
+    /// their token cache.
+    fn token_generation(&self) -> Result<i64, StoreError>;
+}
+
+/// An API token to record: the SHA-256 of the secret, never the secret itself.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub hash: [u8; 32],
+    pub role: String,
+    /// Administrative units (`LAYER:CODE`) a scoped role is limited to.
+    pub scope: Vec<String>,
+    /// Unix seconds after which the token is refused; `None` never expires.
+    pub expires_unix: Option<i64>,
+    pub note: String,
+}
+
+/// One stored API token. Times are Unix seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub hash: [u8; 32],
+    pub role: String,
+    pub scope: Vec<String>,
+    pub created_unix: i64,
+    pub expires_unix: Option<i64>,
+    pub note: String,
+    pub revoked_unix: Option<i64>,
 }
 
 /// An open layer write. Dropping it without `commit` rolls everything back.

@@ -20,8 +20,11 @@ use std::thread::JoinHandle;
 
 use postgres::{Client, Config, NoTls};
 
+use super::postgis_tokens;
 use super::wkb as geom_codec;
-use super::{check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, Provenance, Store, StoreError};
+use super::{
+    check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError, TokenRecord,
+};
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
 
 const DEFAULT_SCHEMA: &str = "bando";
@@ -218,6 +221,8 @@ fn create_schemas(client: &mut Client, at: &Location) -> Result<(), StoreError> 
     let (data, meta) = (quote_ident(&at.data), quote_ident(&at.meta));
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&at.meta])?;
+    // IF NOT EXISTS says "already exists, skipping" for every object on every open: not news.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")?;
     tx.batch_execute(&format!(
         "CREATE SCHEMA IF NOT EXISTS {data};
          CREATE SCHEMA IF NOT EXISTS {meta};
@@ -233,7 +238,9 @@ fn create_schemas(client: &mut Client, at: &Location) -> Result<(), StoreError> 
            import_id bigint NOT NULL REFERENCES {meta}.imports (id));
          CREATE TABLE IF NOT EXISTS {meta}.generation (
            one boolean PRIMARY KEY DEFAULT true CHECK (one), value bigint NOT NULL);
-         INSERT INTO {meta}.generation VALUES (true, 0) ON CONFLICT DO NOTHING;"
+         INSERT INTO {meta}.generation VALUES (true, 0) ON CONFLICT DO NOTHING;
+         {tokens}",
+        tokens = postgis_tokens::schema(&meta)
     ))?;
     tx.commit()?;
     Ok(())
@@ -403,6 +410,22 @@ impl Store for PostgisStore {
 
     fn describe(&self) -> String {
         format!("PostGIS {} schema {}", self.location.target, self.location.data)
+    }
+
+    fn add_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        postgis_tokens::add(&mut *self.reader()?, &quote_ident(&self.location.meta), token)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        postgis_tokens::list(&mut *self.reader()?, &quote_ident(&self.location.meta))
+    }
+
+    fn revoke_token(&self, id: i64) -> Result<TokenRecord, StoreError> {
+        postgis_tokens::revoke(&mut *self.reader()?, &quote_ident(&self.location.meta), id)
+    }
+
+    fn token_generation(&self) -> Result<i64, StoreError> {
+        postgis_tokens::generation(&mut *self.reader()?, &quote_ident(&self.location.meta))
     }
 }
 

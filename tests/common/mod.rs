@@ -64,20 +64,32 @@ impl Server {
 
     /// `bando serve ARGS --addr <free port>` with `dir` as the working directory.
     pub fn start_in(dir: &Path, args: &[&str]) -> Server {
+        // Server logs only when asked for (BANDO_TEST_LOG=1), so CI output stays readable.
+        let stderr = if std::env::var_os("BANDO_TEST_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
+        Server::spawn(dir, args, stderr, &[])
+    }
+
+    /// Like [`Server::start_in`], with the server's log (at `BANDO_LOG=level`) written to `log`.
+    pub fn start_logged(dir: &Path, args: &[&str], log: &Path, level: &str) -> Server {
+        let file = std::fs::File::create(log).expect("log file");
+        Server::spawn(dir, args, Stdio::from(file), &[("BANDO_LOG", level)])
+    }
+
+    fn spawn(dir: &Path, args: &[&str], stderr: Stdio, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(bando_bin())
             .arg("serve")
             .args(args)
             .args(["--addr", &addr])
+            .envs(env.iter().copied())
             .current_dir(dir)
             .stdout(Stdio::null())
-            // Server logs only when asked for (BANDO_TEST_LOG=1), so CI output stays readable.
-            .stderr(if std::env::var_os("BANDO_TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(stderr)
             .spawn()
             .expect("bando serve starts");
         let server = Server {
