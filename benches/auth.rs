@@ -54,11 +54,11 @@ fn main() -> anyhow::Result<()> {
     let mut i = 0;
     let (valid50, valid99) = percentiles(|| {
         i = (i + 7919) % n;
-        security.identify(Some(&secrets[i])).is_ok_and(|id| id.is_some())
+        security.identify(Some(&secrets[i]), None).is_ok_and(|id| id.is_some())
     });
     let unknown = tokens::new_secret()?;
-    let (unknown50, unknown99) = percentiles(|| security.identify(Some(&unknown)).is_err());
-    let (anon50, anon99) = percentiles(|| security.identify(None).is_ok());
+    let (unknown50, unknown99) = percentiles(|| security.identify(Some(&unknown), None).is_err());
+    let (anon50, anon99) = percentiles(|| security.identify(None, None).is_ok());
     println!("tokens in the store: {n}; {CALLS} calls each, every call timed (Instant overhead included)");
     println!("valid token:   p50 {valid50} ns  p99 {valid99} ns");
     println!("unknown token: p50 {unknown50} ns  p99 {unknown99} ns");

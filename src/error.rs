@@ -53,6 +53,8 @@ pub enum ErrorKind {
     BadRequest,
     /// No valid credential: the caller must authenticate (again).
     Unauthorized,
+    /// Over the rate limit: the caller must slow down.
+    TooManyRequests,
     NotFound,
     Conflict,
     TooLarge,
@@ -68,6 +70,7 @@ impl Error {
             Error::TooLarge(_) => ErrorKind::TooLarge,
             Error::Internal(_) => ErrorKind::Internal,
             Error::Config(_) | Error::Token(_) => ErrorKind::BadRequest,
+            Error::Auth(AuthError::TooManyRequests { .. }) => ErrorKind::TooManyRequests,
             Error::Auth(_) => ErrorKind::Unauthorized,
             Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
             Error::Scenario(_) => ErrorKind::BadRequest,

@@ -409,3 +409,30 @@ fn policy_edits_are_applied_and_bad_ones_keep_the_last_good_policy() {
         "SIGHUP reloads the policy"
     );
 }
+
+#[test]
+fn over_the_rate_limit_is_429_with_retry_after_per_token_and_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let config = write(
+        dir.path(),
+        "bando.toml",
+        "[security]\nrate_limit = { per_second = 0.2, burst = 3 }\n[[security.roles]]\nname = \"public\"\nlayers = [\"*\"]\n",
+    );
+    let secret = create_token(&store, &config, "public", &[]);
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    // The harness's readiness check spent one anonymous request of this address's burst.
+    let statuses: Vec<u16> = (0..3).map(|_| get(&server.url("/whoami"), None).status).collect();
+    assert_eq!(statuses, [200, 200, 429], "burst 3 per address");
+    let limited = ureq::get(&server.url("/whoami")).call().unwrap_err();
+    let ureq::Error::Status(429, response) = limited else {
+        panic!("429 expected")
+    };
+    let retry: u64 = response.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry} s at 0.2 requests/s");
+    let body: serde_json::Value = response.into_json().unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("too many requests"), "{body}");
+    // A token has its own bucket, whatever address it comes from.
+    let with_token: Vec<u16> = (0..4).map(|_| get(&server.url("/whoami"), Some(&bearer(&secret))).status).collect();
+    assert_eq!(with_token, [200, 200, 200, 429]);
+}

@@ -1,6 +1,7 @@
-//! Who may see what: the `[security]` section of `bando.toml` (roles, the anonymous role),
-//! checked against the catalog into a [`Policy`]; the policy file reloaded while the server
-//! runs ([`PolicyFile`]); API tokens and the identity of a request ([`tokens`], [`Security`]).
+//! Who may see what: the `[security]` section of `bando.toml` (roles, the anonymous role, rate
+//! limits), checked against the catalog into a [`Policy`]; the policy file reloaded while the
+//! server runs ([`PolicyFile`]); API tokens and the identity of a request ([`tokens`],
+//! [`Security`]); the token buckets of the rate limit ([`rate`]).
 //!
 //! Owns: the policy's keys and their checks (unknown layers, fields, roles and units are refused
 //! naming the file and line), token format and hashing, and deciding who a credential is.
@@ -8,6 +9,7 @@
 //! status), and does not store tokens (that is `store`).
 
 mod file;
+pub mod rate;
 mod section;
 pub mod tokens;
 
@@ -69,6 +71,7 @@ pub struct Role {
 pub struct Policy {
     roles: BTreeMap<String, Arc<Role>>,
     anonymous: Arc<Role>,
+    rate_limit: Option<rate::RateLimit>,
 }
 
 impl Policy {
@@ -83,6 +86,11 @@ impl Policy {
 
     pub fn roles(&self) -> impl Iterator<Item = &Arc<Role>> {
         self.roles.values()
+    }
+
+    /// Requests per identity (token or client IP), if limited.
+    pub fn rate_limit(&self) -> Option<rate::RateLimit> {
+        self.rate_limit
     }
 }
 

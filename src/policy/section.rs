@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::rate::RateLimit;
 use super::{LayerGrant, Policy, Role, Vocabulary, DEFAULT_ANONYMOUS_ROLE, DEFAULT_MIN_COUNT};
 use crate::config::{ConfigError, Source};
 
@@ -19,6 +20,9 @@ pub struct SecuritySection {
     pub anonymous_role: Option<Spanned<String>>,
     #[serde(default)]
     pub roles: Vec<Spanned<RoleSection>>,
+    /// Token bucket per identity: a token, or the client IP of a request without one.
+    #[serde(default)]
+    pub rate_limit: Option<Spanned<RateLimit>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,7 +99,24 @@ impl SecuritySection {
                 }
             )));
         }
-        Ok(Policy { roles, anonymous })
+        let rate_limit = match &self.rate_limit {
+            Some(limit) => {
+                let l = *limit.get_ref();
+                if !(l.per_second.is_finite() && l.per_second > 0.0) || l.burst == 0 {
+                    return Err(source.error_at(
+                        limit.span(),
+                        "rate_limit needs per_second > 0 (requests per second) and burst >= 1 (requests at once)",
+                    ));
+                }
+                Some(l)
+            }
+            None => None,
+        };
+        Ok(Policy {
+            roles,
+            anonymous,
+            rate_limit,
+        })
     }
 }
 
@@ -293,5 +314,9 @@ admin = true                         # may read the audit log and manage tokens 
         assert!(admin.contains("cannot be"), "{admin}");
         let zero = refusal("[security]\n[[security.roles]]\nname = \"public\"\nmin_count = 0\n");
         assert!(zero.starts_with("bando.toml line 4:"), "{zero}");
+        let rate = refusal("[security]\nrate_limit = { per_second = 0.0, burst = 5 }\n[[security.roles]]\nname = \"public\"\n");
+        assert!(rate.starts_with("bando.toml line 2: rate_limit needs per_second > 0"), "{rate}");
+        let limited = check("[security]\nrate_limit = { per_second = 2.5, burst = 5 }\n[[security.roles]]\nname = \"public\"\n");
+        assert_eq!(limited.unwrap().rate_limit().map(|l| l.burst), Some(5));
     }
 }

@@ -5,11 +5,14 @@
 //! moves), so checking one is a hash and a map lookup, with no store access on the request path.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use super::rate::{Client, RateLimiter};
 use super::{PolicyFile, Role, Vocabulary};
 use crate::store::{Store, StoreError, TokenRecord};
 
@@ -30,6 +33,8 @@ pub enum AuthError {
     UnknownRole { id: i64, role: String },
     #[error("the Authorization header must be 'Bearer TOKEN'")]
     NotBearer,
+    #[error("too many requests; retry in {retry_after_secs} s (the server's rate limit is per token, or per client address without one)")]
+    TooManyRequests { retry_after_secs: u64 },
 }
 
 impl AuthError {
@@ -37,6 +42,7 @@ impl AuthError {
     pub fn code(&self) -> &'static str {
         match self {
             AuthError::NotBearer => "invalid_request",
+            AuthError::TooManyRequests { .. } => "rate_limited",
             _ => "invalid_token",
         }
     }
@@ -215,11 +221,16 @@ impl TokenCache {
 pub struct Security {
     policy: Option<PolicyFile>,
     tokens: TokenCache,
+    limiter: RateLimiter,
 }
 
 impl Security {
     pub fn new(policy: Option<PolicyFile>, tokens: TokenCache) -> Security {
-        Security { policy, tokens }
+        Security {
+            policy,
+            tokens,
+            limiter: RateLimiter::default(),
+        }
     }
 
     pub fn policy_file(&self) -> Option<&PolicyFile> {
@@ -230,24 +241,40 @@ impl Security {
         &self.tokens
     }
 
-    /// Who sends `secret` (`None`: no credential). `Ok(None)` when no policy is in force: the
-    /// server is open and credentials are not looked at.
-    pub fn identify(&self, secret: Option<&str>) -> Result<Option<Identity>, AuthError> {
+    /// Who sends `secret` (`None`: no credential) from `address`, within the rate limit.
+    /// `Ok(None)` when no policy is in force: the server is open and credentials are not looked at.
+    pub fn identify(&self, secret: Option<&str>, address: Option<IpAddr>) -> Result<Option<Identity>, AuthError> {
         let Some(policy) = self.policy.as_ref().and_then(PolicyFile::current) else {
             return Ok(None);
         };
-        let Some(secret) = secret else {
-            return Ok(Some(Identity {
+        let identity = match secret {
+            None => Identity {
                 role: policy.anonymous().clone(),
                 token: None,
-            }));
+            },
+            Some(secret) => {
+                let grant = self.tokens.check(secret, time::OffsetDateTime::now_utc().unix_timestamp())?;
+                let role = policy.role(&grant.role).cloned().ok_or_else(|| AuthError::UnknownRole {
+                    id: grant.id,
+                    role: grant.role.clone(),
+                })?;
+                Identity { role, token: Some(grant) }
+            }
         };
-        let grant = self.tokens.check(secret, time::OffsetDateTime::now_utc().unix_timestamp())?;
-        let role = policy.role(&grant.role).cloned().ok_or_else(|| AuthError::UnknownRole {
-            id: grant.id,
-            role: grant.role.clone(),
-        })?;
-        Ok(Some(Identity { role, token: Some(grant) }))
+        if let Some(limit) = policy.rate_limit() {
+            let client = match (&identity.token, address) {
+                (Some(grant), _) => Some(Client::Token(grant.id)),
+                (None, address) => address.map(Client::Address),
+            };
+            if let Some(client) = client {
+                self.limiter
+                    .take(client, limit, Instant::now())
+                    .map_err(|wait| AuthError::TooManyRequests {
+                        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                    })?;
+            }
+        }
+        Ok(Some(identity))
     }
 }
 

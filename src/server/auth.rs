@@ -7,7 +7,9 @@
 //!
 //! Knows HTTP only: who a credential is, and what a role may do, is `crate::policy`'s.
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::PathAndQuery;
 use axum::http::{header, Uri};
 use axum::response::{IntoResponse, Response};
@@ -28,13 +30,14 @@ pub fn admit(security: &Security, request: &mut Request) -> Result<(), AuthError
         Some(value) => Some(bearer(value.as_bytes())?),
         None => None,
     };
-    if let Some(identity) = security.identify(from_header.or(from_query.as_deref()))? {
+    let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(identity) = security.identify(from_header.or(from_query.as_deref()), address)? {
         request.extensions_mut().insert(identity);
     }
     Ok(())
 }
 
-/// The 401 answer to a refused credential.
+/// The 401 (or 429) answer to a refused request.
 pub fn refusal(e: AuthError) -> Response {
     ApiError(Error::Auth(e)).into_response()
 }

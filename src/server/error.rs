@@ -1,12 +1,13 @@
 //! The one mapping from bando's errors to HTTP: status from [`ErrorKind`], body
-//! `{"error": {"status": N, "message": "..."}}`, and the `WWW-Authenticate` challenge of a
-//! refused credential. Every handler (and the identity check) returns [`ApiError`].
+//! `{"error": {"status": N, "message": "..."}}`, the `WWW-Authenticate` challenge of a
+//! refused credential and the `Retry-After` of a rate-limited request. Every handler (and the identity check) returns [`ApiError`].
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::error::{Error, ErrorKind};
+use crate::policy::AuthError;
 
 pub struct ApiError(pub Error);
 
@@ -20,6 +21,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -42,10 +44,18 @@ impl IntoResponse for ApiError {
         }
         let message = self.0.to_string();
         let mut response = json_error(status, &message);
-        if let Error::Auth(e) = &self.0 {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge(e.code(), &message));
+        match &self.0 {
+            Error::Auth(AuthError::TooManyRequests { retry_after_secs }) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            Error::Auth(e) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge(e.code(), &message));
+            }
+            _ => {}
         }
         response
     }

@@ -230,7 +230,7 @@ pub async fn serve(state: AppState) -> std::io::Result<()> {
         security: Some(state.security.clone()),
     };
     let app = tower::Layer::layer(&edge, router(state));
-    axum::serve(listener, axum::ServiceExt::<axum::extract::Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    // With the peer address in every request: the rate limit of requests without a token is per IP.
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
 }
