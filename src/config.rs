@@ -99,13 +99,13 @@ pub struct StoreSection {
 }
 
 /// `[city3d]`: the LoD1 settings of 3D tiles (`--storey-height`, `--default-height`,
-/// `--max-buildings-per-tile`).
+/// `--max-per-tile`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct City3dSection {
     pub storey_height: Option<f64>,
     pub default_height: Option<f64>,
-    pub max_buildings_per_tile: Option<usize>,
+    pub max_per_tile: Option<usize>,
 }
 
 impl ConfigFile {

@@ -148,9 +148,11 @@ struct City3dArgs {
     /// Height (m) of buildings whose height is missing, negative or over 1,000 m (default 3.3).
     #[arg(long)]
     default_height: Option<f64>,
-    /// A 3D tile is split into four while it holds more buildings than this (default 1000).
+    /// Most buildings one 3D tile holds (default 1000): a tile keeps the N biggest (footprint
+    /// area x height) of its cell and hands the rest to its four children, so every zoom level
+    /// shows buildings.
     #[arg(long)]
-    max_buildings_per_tile: Option<usize>,
+    max_per_tile: Option<usize>,
 }
 
 impl City3dArgs {
@@ -158,17 +160,17 @@ impl City3dArgs {
     fn options(&self, file: &City3dSection) -> anyhow::Result<City3dOptions> {
         let storey_height = self.storey_height.or(file.storey_height).unwrap_or(3.3);
         let default_height = self.default_height.or(file.default_height).unwrap_or(3.3);
-        let max_buildings_per_tile = self.max_buildings_per_tile.or(file.max_buildings_per_tile).unwrap_or(1000);
+        let max_per_tile = self.max_per_tile.or(file.max_per_tile).unwrap_or(1000);
         let valid = |h: f64| h.is_finite() && h > 0.0 && h <= bando::city3d::MAX_PLAUSIBLE_HEIGHT_M;
         anyhow::ensure!(
             valid(storey_height) && valid(default_height),
             "storey and default heights must be in (0, 1000] m"
         );
-        anyhow::ensure!(max_buildings_per_tile > 0, "--max-buildings-per-tile must be at least 1");
+        anyhow::ensure!(max_per_tile > 0, "--max-per-tile must be at least 1");
         Ok(City3dOptions {
             storey_height_m: storey_height,
             default_height_m: default_height,
-            max_buildings_per_tile,
+            max_per_tile,
         })
     }
 }

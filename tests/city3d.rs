@@ -75,7 +75,7 @@ fn glb_json(glb: &[u8]) -> serde_json::Value {
 #[test]
 fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
     let store = demo_store(5_000);
-    let server = Server::start(&store, &["--max-buildings-per-tile", "250"]);
+    let server = Server::start(&store, &["--max-per-tile", "250"]);
     let dir = tempfile::tempdir().unwrap();
     let tileset = download_tileset(&server, "/3d/buildings", dir.path());
     assert_eq!(tileset["asset"]["version"], "1.1");
@@ -87,6 +87,10 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
     assert!(
         report["vertices_of_buildings_with_holes"].as_u64().unwrap() > 0,
         "no courtyard was checked: {report}"
+    );
+    assert!(
+        report["levels"].as_u64().unwrap() >= 3,
+        "content at every level of a deep tree: {report}"
     );
 
     // The attributes a click shows: schema and property table with every layer field.
@@ -103,7 +107,7 @@ fn demo_buildings_validate_and_every_vertex_lands_on_its_footprint() {
 
     // Exported files are the bytes the server sends.
     let out = tempfile::tempdir().unwrap();
-    export_3dtiles(&store, "buildings", out.path(), &["--max-buildings-per-tile", "250"]).expect("export succeeds");
+    export_3dtiles(&store, "buildings", out.path(), &["--max-per-tile", "250"]).expect("export succeeds");
     assert_eq!(
         std::fs::read(out.path().join("tileset.json")).unwrap(),
         std::fs::read(dir.path().join("tileset.json")).unwrap()
@@ -225,7 +229,6 @@ fn bad_requests_get_json_4xx_never_500() {
         ("/3d/buildings/tiles/x.glb", 400),
         ("/3d/buildings/tiles/r0.png", 400),
         ("/3d/buildings/tiles/r00000000000000000000000000000.glb", 400),
-        ("/3d/buildings/tiles/r.glb", 404), // the root is an inner tile
         ("/3d/buildings/tiles/r3333333333.glb", 404),
         ("/scenarios/nope/3d/tileset.json", 404),
         ("/scenarios/flat/3d/tileset.json", 404),
@@ -416,13 +419,13 @@ fn every_glb_is_clean_whatever_the_attribute_columns_hold() {
     let source = dir.path().join("houses.geojson");
     std::fs::write(&source, awkward_columns()).unwrap();
     import(&store, &source, false);
-    let server = Server::start(&store, &["--max-buildings-per-tile", "8"]);
+    let server = Server::start(&store, &["--max-per-tile", "8"]);
     let served = dir.path().join("served");
     download_tileset(&server, "/3d/houses", &served);
     let tiles = validate_glbs(&served);
     assert!(tiles > 4, "expected several tiles, got {tiles}");
     let exported = dir.path().join("exported");
-    export_3dtiles(&store, "houses", &exported, &["--max-buildings-per-tile", "8"]).expect("export succeeds");
+    export_3dtiles(&store, "houses", &exported, &["--max-per-tile", "8"]).expect("export succeeds");
     assert_eq!(validate_glbs(&exported), tiles);
     for dir in [&served, &exported] {
         // Placement and every property table against EXT_structural_metadata's rules.
@@ -464,4 +467,17 @@ fn every_glb_is_clean_whatever_the_attribute_columns_hold() {
     big_ints.sort_unstable();
     let expected: Vec<i64> = (0..60).map(|i| 9_007_199_254_740_993 + i).collect();
     assert_eq!(big_ints, expected, "64-bit integers go through exactly");
+}
+
+#[test]
+fn exported_osm_helsinki_buildings_validate_with_content_at_every_level() {
+    let store = helsinki_store();
+    let out = tempfile::tempdir().unwrap();
+    export_3dtiles(&store, "helsinki", out.path(), &["--max-per-tile", "60"]).expect("export succeeds");
+    let tiles = validate_glbs(out.path());
+    let report = check_placement(out.path(), &store, "helsinki");
+    assert_eq!(report["failures"], serde_json::json!([]), "{report}");
+    assert_eq!(report["tiles"], tiles as u64, "{report}");
+    assert!(report["levels"].as_u64().unwrap() >= 3, "{report}");
+    assert!(report["buildings"].as_u64().unwrap() > 1000, "{report}");
 }

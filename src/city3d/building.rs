@@ -40,6 +40,8 @@ pub struct Prepared {
     pub bbox: [f64; 4],
     pub base_m: f64,
     pub top_m: f64,
+    /// Area of the footprint's outer rings (m²), to rank buildings by size.
+    pub footprint_m2: f64,
     /// The height fell back to the default.
     pub defaulted: bool,
     /// The height fell back to the Z extent (`z_max - z_min`).
@@ -125,17 +127,18 @@ pub fn ring_area_m2(ring: &LineString<f64>) -> f64 {
 /// None for a building to skip: no polygon, or every polygon degenerate.
 pub fn prepare(feature: &Feature, fields: &HeightFields, options: &City3dOptions) -> Option<Prepared> {
     let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
-    let mut any = false;
+    let mut footprint_m2 = 0.0;
     for polygon in polygons(&feature.geometry) {
-        if ring_area_m2(polygon.exterior()) < MIN_FOOTPRINT_M2 {
+        let area = ring_area_m2(polygon.exterior());
+        if area < MIN_FOOTPRINT_M2 {
             continue;
         }
-        any = true;
+        footprint_m2 += area;
         for c in &polygon.exterior().0 {
             bbox = [bbox[0].min(c.x), bbox[1].min(c.y), bbox[2].max(c.x), bbox[3].max(c.y)];
         }
     }
-    if !any || !bbox.iter().all(|v| v.is_finite()) {
+    if footprint_m2 == 0.0 || !bbox.iter().all(|v| v.is_finite()) {
         return None;
     }
     let (top_m, from) = top_height(feature, fields, options);
@@ -147,6 +150,7 @@ pub fn prepare(feature: &Feature, fields: &HeightFields, options: &City3dOptions
         bbox,
         base_m,
         top_m,
+        footprint_m2,
         defaulted: from == HeightFrom::Default,
         from_z: from == HeightFrom::Z,
     })

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::{glb, City3d, City3dError, HeightStats};
+use super::{City3d, City3dError, HeightStats};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExportOptions {
@@ -53,9 +53,9 @@ pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> 
         height_from_z,
         skipped_degenerate,
     } = tree.stats;
-    let leaves = tree.root.as_ref().map(|r| r.leaves()).unwrap_or_default();
+    let tiles = tree.root.as_ref().map(|r| r.tiles()).unwrap_or_default();
     let bar = if options.progress {
-        let bar = indicatif::ProgressBar::new(leaves.len() as u64);
+        let bar = indicatif::ProgressBar::new(tiles.len() as u64);
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} 3D tiles [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -64,11 +64,11 @@ pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> 
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let glb_bytes = leaves
+    let glb_bytes = tiles
         .par_iter()
-        .map(|leaf| {
-            let bytes = glb::tile(city, &leaf.buildings);
-            write_file(&tiles_dir.join(format!("{}.glb", leaf.id.name())), &bytes, options.gzip)?;
+        .map(|tile| {
+            let bytes = city.node_glb(tile);
+            write_file(&tiles_dir.join(format!("{}.glb", tile.id.name())), &bytes, options.gzip)?;
             bar.inc(1);
             Ok(bytes.len() as u64)
         })
@@ -80,7 +80,7 @@ pub fn export_tileset(city: &City3d, out_dir: &Path, options: ExportOptions) -> 
     )?;
     bar.finish_and_clear();
     Ok(ExportSummary {
-        tiles: leaves.len() as u64,
+        tiles: tiles.len() as u64,
         buildings,
         defaulted_height,
         height_from_z,

@@ -3,10 +3,11 @@
 //!
 //! Owns: reading heights from the canonical fields (`building`), earcut triangulation and
 //! extrusion into earth-centred coordinates (`extrude`, `geodesy`), the GLB writer with
-//! EXT_mesh_features / EXT_structural_metadata (`glb`), the quadtree of tiles and its tile ids
-//! (`tiling`), tileset.json (`tileset`), writing a whole tileset to files (`export`) and the keys
-//! of the byte-budgeted response cache (`cache`, over the shared [`crate::cache`]). Reads layers
-//! only through [`LayerData`] snapshots; never touches the store, HTTP or axum.
+//! EXT_mesh_features / EXT_structural_metadata (`glb`), the quadtree of tiles with content at
+//! every level and its tile ids (`tiling`), tileset.json (`tileset`), writing a whole tileset to
+//! files (`export`), the keys of the byte-budgeted response cache (`cache`, over the shared
+//! [`crate::cache`]) and the memo of recent tile trees. Reads layers only through [`LayerData`]
+//! snapshots; never touches the store, HTTP or axum.
 //!
 //! Placement: every tile's GLB holds float32 positions relative to its own centre, which sits in
 //! the glTF node translation (float64), both in glTF's y-up axes; the client's y-up→z-up rotation
@@ -29,7 +30,7 @@ use crate::index::LayerData;
 use crate::scenarios::{BoundFilter, ThreeD};
 
 pub use building::HeightStats;
-pub use cache::{response_cache, CacheKey, ResponseCache, GZIP_LEVEL};
+pub use cache::{response_cache, CacheKey, ResponseCache, TreeMemo, GZIP_LEVEL};
 pub use export::{export_tileset, ExportOptions, ExportSummary};
 pub use tiling::{Node, TileId, Tree};
 
@@ -58,8 +59,9 @@ pub struct City3dOptions {
     pub storey_height_m: f64,
     /// Height of a building whose height is missing, negative or absurd.
     pub default_height_m: f64,
-    /// A tile is split into four while it holds more buildings than this.
-    pub max_buildings_per_tile: usize,
+    /// Most buildings one tile holds: a cell with more keeps this many of its biggest and hands
+    /// the rest to its four children.
+    pub max_per_tile: usize,
 }
 
 impl Default for City3dOptions {
@@ -67,7 +69,7 @@ impl Default for City3dOptions {
         City3dOptions {
             storey_height_m: 3.3,
             default_height_m: 3.3,
-            max_buildings_per_tile: 1000,
+            max_per_tile: 1000,
         }
     }
 }
@@ -200,16 +202,24 @@ impl City3d {
         Tree::build(self)
     }
 
-    /// tileset.json, with content URIs `tiles/{id}.glb` relative to it.
-    pub fn tileset_json(&self) -> Vec<u8> {
-        tileset::to_json(&self.tree(), &self.layer.meta.name)
+    /// tileset.json of `tree` (this layer's), with content URIs `tiles/{id}.glb` relative to it.
+    pub fn tileset_json(&self, tree: &Tree) -> Vec<u8> {
+        tileset::to_json(tree, &self.layer.meta.name)
     }
 
-    /// The GLB of one content tile, found through the R-tree without building the whole tree.
-    pub fn tile_glb(&self, id: &str) -> Result<Vec<u8>, City3dError> {
-        let tile = TileId::parse(id)?;
-        let buildings = tiling::tile_buildings(self, tile)?;
-        Ok(glb::tile(self, &buildings))
+    /// The GLB of tile `id` of `tree` (this layer's).
+    pub fn tile_glb(&self, tree: &Tree, id: &str) -> Result<Vec<u8>, City3dError> {
+        let node = tree.tile(TileId::parse(id)?)?;
+        Ok(self.node_glb(node))
+    }
+
+    fn node_glb(&self, node: &Node) -> Vec<u8> {
+        let buildings: Vec<_> = node
+            .buildings
+            .iter()
+            .filter_map(|&index| self.prepare(index).map(|p| (index, p)))
+            .collect();
+        glb::tile(self, &buildings)
     }
 
     fn prepare(&self, index: u32) -> Option<building::Prepared> {

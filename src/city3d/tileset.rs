@@ -1,6 +1,7 @@
-//! tileset.json (3D Tiles 1.1) of a tile tree: explicit tiles, `region` volumes in radians with
-//! ellipsoidal heights, refine ADD at the root, content URIs `tiles/{id}.glb` relative to the
-//! tileset. An empty tree still makes a valid tileset (an empty root), so a scenario filter that
+//! tileset.json (3D Tiles 1.1) of a tile tree: explicit tiles, every one with content, `region`
+//! volumes in radians with ellipsoidal heights, refine ADD at the root, content URIs
+//! `tiles/{id}.glb` relative to the tileset; the tileset's own geometric error is the area's
+//! diagonal (what is missed when nothing is drawn). An empty tree still makes a valid tileset (an empty root), so a scenario filter that
 //! matches nothing is not an error.
 
 use serde_json::{json, Value as Json};
@@ -19,10 +20,11 @@ fn region_radians(r: &[f64; 6]) -> Json {
 }
 
 fn tile(node: &Node) -> Json {
-    let mut t = json!({ "boundingVolume": { "region": region_radians(&node.region) }, "geometricError": node.geometric_error });
-    if node.has_content() {
-        t["content"] = json!({ "uri": format!("tiles/{}.glb", node.id.name()) });
-    }
+    let mut t = json!({
+        "boundingVolume": { "region": region_radians(&node.region) },
+        "geometricError": node.geometric_error,
+        "content": { "uri": format!("tiles/{}.glb", node.id.name()) },
+    });
     if !node.children.is_empty() {
         t["children"] = Json::Array(node.children.iter().map(tile).collect());
     }
@@ -31,7 +33,7 @@ fn tile(node: &Node) -> Json {
 
 pub fn to_json(tree: &Tree, layer: &str) -> Vec<u8> {
     let (root, error) = match &tree.root {
-        Some(node) => (tile(node), node.geometric_error * 2.0),
+        Some(node) => (tile(node), tree.diagonal_m.max(node.geometric_error)),
         None => (
             json!({ "boundingVolume": { "region": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0] }, "geometricError": 0.0 }),
             0.0,

@@ -1,17 +1,22 @@
-//! The quadtree of tiles. Each building is assigned to one cell by the centre of its footprint box,
-//! quantised to a 2^24 × 2^24 grid over the layer's R-tree envelope; a cell holding more than N
-//! buildings splits into four. Tile ids name cells by path from the root (`r`, `r0`, `r03`, ...),
-//! so a tile's buildings can be found from its id through the R-tree alone, without building the
-//! whole tree: a leaf request costs its own buildings, not the layer's.
+//! The quadtree of tiles, with content at every level. Each building is assigned to one cell by
+//! the centre of its footprint box, quantised to a 2^24 × 2^24 grid over the layer's R-tree
+//! envelope. A cell holding more than N buildings keeps the N biggest (footprint area × height)
+//! as its own content and hands the rest to its four children; refinement is ADD, so no building
+//! is in two tiles, and a whole-area view already shows the biggest buildings. Tile ids name cells
+//! by path from the root (`r`, `r0`, `r03`, ...).
+//!
+//! A tile's geometric error is what a client misses by not refining it: the size of the biggest
+//! building its descendants hold (0 at a leaf). Because a tile's content depends on what its
+//! ancestors took, a tile is looked up in the built tree, which the server memoises per tileset
+//! variant (`cache`).
 //!
 //! Volumes are computed from the buildings (every footprint point and the true base and top
-//! heights), not from cells, so they are tight and nest (a parent is the union of its children).
+//! heights), not from cells, so they are tight and nest (a parent covers its own buildings and
+//! its children).
 
-use rayon::prelude::*;
-use rstar::AABB;
-
-use super::building::{HeightStats, Prepared};
+use super::building::{HeightStats, Prepared, M_PER_DEG};
 use super::{City3d, City3dError};
+use rayon::prelude::*;
 
 /// Depth of the quantisation grid and so the deepest level; a cell there is ~1 cm across a
 /// province, so more than N buildings sharing one are duplicates and stay together.
@@ -58,19 +63,6 @@ impl TileId {
             y: self.y * 2 + (digit >> 1) as u32,
         }
     }
-
-    fn parent(&self) -> Option<TileId> {
-        (self.level > 0).then(|| TileId {
-            level: self.level - 1,
-            x: self.x / 2,
-            y: self.y / 2,
-        })
-    }
-
-    fn contains(&self, q: (u32, u32)) -> bool {
-        let shift = MAX_LEVEL - self.level;
-        q.0 >> shift == self.x && q.1 >> shift == self.y
-    }
 }
 
 /// The quantisation grid: the layer's envelope (all features, whatever the filter, so ids are the
@@ -106,20 +98,11 @@ impl Grid {
         (q((x - self.west) / self.width), q((y - self.south) / self.height))
     }
 
-    /// A cell's box in degrees, widened by a hair so boundary rounding never loses a building.
-    fn cell_envelope(&self, id: TileId) -> AABB<[f64; 2]> {
-        let n = (1u64 << id.level) as f64;
-        let (w, h) = (self.width / n, self.height / n);
-        let (x0, y0) = (self.west + id.x as f64 * w, self.south + id.y as f64 * h);
-        let eps = 1e-9;
-        AABB::from_corners([x0 - eps, y0 - eps], [x0 + w + eps, y0 + h + eps])
-    }
-
     /// Size of the grid in metres (its diagonal), for geometric errors.
     fn diagonal_m(&self) -> f64 {
         let lat = (self.south + self.height / 2.0).to_radians();
-        let w = self.width * super::building::M_PER_DEG * lat.cos();
-        let h = self.height * super::building::M_PER_DEG;
+        let w = self.width * M_PER_DEG * lat.cos();
+        let h = self.height * M_PER_DEG;
         w.hypot(h)
     }
 }
@@ -155,33 +138,54 @@ fn region_of(p: &Prepared) -> Region {
     [p.bbox[0], p.bbox[1], p.bbox[2], p.bbox[3], p.base_m, p.top_m]
 }
 
-/// A tile: content (its buildings) only at leaves; refinement is ADD, so nothing is drawn twice.
+/// Ranks buildings for the upper tiles: footprint area × height, the volume a viewer sees.
+fn bulk(p: &Prepared) -> f64 {
+    p.footprint_m2 * (p.top_m - p.base_m)
+}
+
+/// A building's size in metres: the larger of its footprint box's diagonal and its height.
+fn size_m(p: &Prepared) -> f64 {
+    let lat = ((p.bbox[1] + p.bbox[3]) / 2.0).to_radians();
+    let diagonal = ((p.bbox[2] - p.bbox[0]) * M_PER_DEG * lat.cos()).hypot((p.bbox[3] - p.bbox[1]) * M_PER_DEG);
+    diagonal.max(p.top_m - p.base_m)
+}
+
+/// A tile: its own buildings (never none) and the children that hold the rest of its cell.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub id: TileId,
     pub region: Region,
     pub geometric_error: f64,
     pub children: Vec<Node>,
-    /// Feature indices and facts, sorted by index; empty for inner tiles.
-    pub buildings: Vec<(u32, Prepared)>,
+    /// Feature indices of this tile's own buildings, sorted.
+    pub buildings: Vec<u32>,
 }
 
 impl Node {
-    pub fn has_content(&self) -> bool {
-        !self.buildings.is_empty()
-    }
-
-    /// Every tile with content, depth first.
-    pub fn leaves(&self) -> Vec<&Node> {
+    /// Every tile of the subtree, depth first.
+    pub fn tiles(&self) -> Vec<&Node> {
         let mut out = Vec::new();
         let mut stack = vec![self];
         while let Some(n) = stack.pop() {
-            if n.has_content() {
-                out.push(n);
-            }
+            out.push(n);
             stack.extend(n.children.iter());
         }
         out
+    }
+
+    /// The tile `id` in this subtree: one step down per level of the id's path.
+    pub fn find(&self, id: TileId) -> Option<&Node> {
+        let mut node = self;
+        for level in self.id.level + 1..=id.level {
+            let shift = id.level - level;
+            let step = TileId {
+                level,
+                x: id.x >> shift,
+                y: id.y >> shift,
+            };
+            node = node.children.iter().find(|c| c.id == step)?;
+        }
+        (node.id == id).then_some(node)
     }
 }
 
@@ -189,10 +193,12 @@ impl Node {
 pub struct Tree {
     pub root: Option<Node>,
     pub stats: HeightStats,
+    /// Diagonal of the layer's area (m): the error of drawing nothing at all.
+    pub diagonal_m: f64,
 }
 
-/// A building's place on the Morton curve: (code, feature index). Sorting these 16-byte keys, not
-/// the buildings' facts, keeps the sort cache-friendly.
+/// A building's place on the Morton curve: (code, position in the tree's building list). Sorting
+/// these 16-byte keys, not the buildings' facts, keeps the sort cache-friendly.
 type Key = (u64, u32);
 
 impl Tree {
@@ -202,26 +208,32 @@ impl Tree {
             return Tree {
                 root: None,
                 stats: HeightStats::default(),
+                diagonal_m: 0.0,
             };
         };
         let count = city.layer().features.len() as u32;
-        let prepared: Vec<Option<Prepared>> = (0..count).into_par_iter().map(|index| city.prepare(index)).collect();
-        let mut keys: Vec<Key> = prepared
+        let buildings: Vec<(u32, Prepared)> = (0..count)
+            .into_par_iter()
+            .filter_map(|index| city.prepare(index).map(|p| (index, p)))
+            .collect();
+        let mut keys: Vec<Key> = buildings
             .iter()
             .enumerate()
-            .filter_map(|(index, p)| p.as_ref().map(|p| (morton(grid.quantize(p.center())), index as u32)))
+            .map(|(position, (_, p))| (morton(grid.quantize(p.center())), position as u32))
             .collect();
         keys.par_sort_unstable();
         let included = city.layer().features.par_iter().filter(|f| city.styling.includes(f)).count() as u64;
         let stats = HeightStats {
             buildings: keys.len() as u64,
-            defaulted_height: prepared.iter().flatten().filter(|p| p.defaulted).count() as u64,
-            height_from_z: prepared.iter().flatten().filter(|p| p.from_z).count() as u64,
+            defaulted_height: buildings.iter().filter(|(_, p)| p.defaulted).count() as u64,
+            height_from_z: buildings.iter().filter(|(_, p)| p.from_z).count() as u64,
             skipped_degenerate: included - keys.len() as u64,
         };
-        let root_error = grid.diagonal_m() / ROOT_ERROR_DIVISOR;
-        let max = city.options.max_buildings_per_tile.max(1);
-        let root = (!keys.is_empty()).then(|| split(&keys, &prepared, TileId::ROOT, root_error, max));
+        let splitter = Splitter {
+            buildings: &buildings,
+            max: city.options.max_per_tile.max(1),
+        };
+        let root = (!keys.is_empty()).then(|| splitter.split(&keys, TileId::ROOT).0);
         tracing::info!(
             layer = %city.layer().meta.name,
             buildings = stats.buildings,
@@ -231,82 +243,100 @@ impl Tree {
             ms = started.elapsed().as_millis() as u64,
             "3D tile tree built"
         );
-        Tree { root, stats }
+        Tree {
+            root,
+            stats,
+            diagonal_m: grid.diagonal_m(),
+        }
+    }
+
+    /// The tile `id`, or NoSuchTile.
+    pub fn tile(&self, id: TileId) -> Result<&Node, City3dError> {
+        self.root
+            .as_ref()
+            .and_then(|root| root.find(id))
+            .ok_or_else(|| City3dError::NoSuchTile(id.name()))
     }
 }
 
-/// Root geometric error = grid diagonal / this: leaves load when the camera is within roughly ten
-/// leaf widths, which keeps a province-wide view light and a street view complete.
-const ROOT_ERROR_DIVISOR: f64 = 10.0;
+/// Splits Morton-sorted keys into tiles of at most `max` buildings (more only in a cell of the
+/// deepest level: duplicates that no split separates).
+struct Splitter<'a> {
+    /// (feature index, facts) in feature order; keys point into it.
+    buildings: &'a [(u32, Prepared)],
+    max: usize,
+}
 
-/// `keys` are sorted; `prepared` is indexed by feature and is Some for every key.
-fn split(keys: &[Key], prepared: &[Option<Prepared>], id: TileId, error: f64, max: usize) -> Node {
-    if keys.len() <= max || id.level == MAX_LEVEL {
-        let mut buildings: Vec<(u32, Prepared)> = keys
+impl Splitter<'_> {
+    fn building(&self, position: u32) -> &Prepared {
+        &self.buildings[position as usize].1
+    }
+
+    /// The tile of cell `id` holding `keys`, and the size of the biggest building in its subtree.
+    fn split(&self, keys: &[Key], id: TileId) -> (Node, f64) {
+        if keys.len() <= self.max || id.level == MAX_LEVEL {
+            return self.node(id, keys.iter().map(|k| k.1).collect(), Vec::new());
+        }
+        let (own, rest) = self.take_biggest(keys);
+        let shift = 2 * (MAX_LEVEL - id.level - 1) as u32;
+        let digit = |k: &Key| ((k.0 >> shift) & 3) as u8;
+        let mut parts = Vec::with_capacity(4);
+        let mut tail = &rest[..];
+        for d in 0..4u8 {
+            let (part, after) = tail.split_at(tail.partition_point(|k| digit(k) <= d));
+            tail = after;
+            if !part.is_empty() {
+                parts.push((d, part));
+            }
+        }
+        let children = parts.into_par_iter().map(|(d, part)| self.split(part, id.child(d))).collect();
+        self.node(id, own, children)
+    }
+
+    /// The positions of the `max` biggest buildings of a cell (ties to the lower feature index),
+    /// and the other keys, still in Morton order.
+    fn take_biggest(&self, keys: &[Key]) -> (Vec<u32>, Vec<Key>) {
+        // (bulk, position, index into keys), gathered once so the selection reads contiguous memory.
+        let mut ranked: Vec<(f64, u32, u32)> = keys
             .iter()
-            .filter_map(|&(_, index)| prepared[index as usize].map(|p| (index, p)))
+            .enumerate()
+            .map(|(i, k)| (bulk(self.building(k.1)), k.1, i as u32))
             .collect();
-        buildings.sort_unstable_by_key(|b| b.0);
-        let region = buildings.iter().map(|(_, p)| region_of(p)).reduce(union).unwrap_or_default();
-        return Node {
+        ranked.select_nth_unstable_by(self.max - 1, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut taken = vec![false; keys.len()];
+        let own = ranked[..self.max]
+            .iter()
+            .map(|&(_, position, i)| {
+                taken[i as usize] = true;
+                position
+            })
+            .collect();
+        let rest = keys.iter().zip(&taken).filter(|(_, t)| !**t).map(|(k, _)| *k).collect();
+        (own, rest)
+    }
+
+    /// A tile of the buildings at `positions`: its volume covers them and its children; its
+    /// error is the size of the biggest building below it.
+    fn node(&self, id: TileId, mut positions: Vec<u32>, children: Vec<(Node, f64)>) -> (Node, f64) {
+        positions.sort_unstable();
+        let geometric_error = children.iter().map(|c| c.1).fold(0.0, f64::max);
+        let biggest_own = positions.iter().map(|&p| size_m(self.building(p))).fold(0.0, f64::max);
+        let children: Vec<Node> = children.into_iter().map(|c| c.0).collect();
+        let region = positions
+            .iter()
+            .map(|&p| region_of(self.building(p)))
+            .chain(children.iter().map(|c| c.region))
+            .reduce(union)
+            .unwrap_or_default();
+        let node = Node {
             id,
             region,
-            geometric_error: error,
-            children: Vec::new(),
-            buildings,
+            geometric_error,
+            children,
+            buildings: positions.iter().map(|&p| self.buildings[p as usize].0).collect(),
         };
+        (node, biggest_own.max(geometric_error))
     }
-    let shift = 2 * (MAX_LEVEL - id.level - 1) as u32;
-    let digit = |k: &Key| ((k.0 >> shift) & 3) as u8;
-    let mut children = Vec::with_capacity(4);
-    let mut rest = keys;
-    for d in 0..4u8 {
-        let end = rest.partition_point(|k| digit(k) <= d);
-        let (part, tail) = rest.split_at(end);
-        rest = tail;
-        if !part.is_empty() {
-            children.push(split(part, prepared, id.child(d), error / 2.0, max));
-        }
-    }
-    let region = children.iter().map(|c| c.region).reduce(union).unwrap_or_default();
-    Node {
-        id,
-        region,
-        geometric_error: error,
-        children,
-        buildings: Vec::new(),
-    }
-}
-
-/// The buildings of content tile `id`, found through the R-tree. Only leaves exist: a cell with
-/// more than N buildings is an inner tile, and a cell whose parent holds at most N is not a tile.
-pub fn tile_buildings(city: &City3d, id: TileId) -> Result<Vec<(u32, Prepared)>, City3dError> {
-    let missing = || City3dError::NoSuchTile(id.name());
-    let grid = Grid::of(city).ok_or_else(missing)?;
-    let max = city.options.max_buildings_per_tile.max(1);
-    let in_cell = |cell: TileId, limit: usize| -> Vec<(u32, Prepared)> {
-        city.layer()
-            .tree
-            .locate_in_envelope_intersecting(&grid.cell_envelope(cell))
-            .filter_map(|e| city.prepare(e.index).map(|p| (e.index, p)))
-            .filter(|(_, p)| cell.contains(grid.quantize(p.center())))
-            .take(limit)
-            .collect()
-    };
-    // More than N in a cell above the deepest level means an inner tile: stop counting there, so
-    // asking for `r.glb` of a big layer costs N+1 buildings, not the layer.
-    let limit = if id.level == MAX_LEVEL { usize::MAX } else { max + 1 };
-    let mut buildings = in_cell(id, limit);
-    if buildings.is_empty() || (buildings.len() > max && id.level < MAX_LEVEL) {
-        return Err(missing());
-    }
-    if let Some(parent) = id.parent() {
-        if in_cell(parent, max + 1).len() <= max {
-            return Err(missing());
-        }
-    }
-    buildings.sort_unstable_by_key(|b| b.0);
-    Ok(buildings)
 }
 
 #[cfg(test)]
@@ -331,7 +361,8 @@ mod tests {
     use crate::store::LayerMeta;
     use geo_types::polygon;
 
-    /// 40 houses on a grid plus 6 stacked on one spot (more than a tile holds, never separable).
+    /// 40 houses on a grid plus 6 stacked on one spot (more than a tile holds, never separable),
+    /// each taller than the one before.
     fn town() -> City3d {
         let house = |x: f64, y: f64| polygon![(x: x, y: y), (x: x + 0.0001, y: y), (x: x + 0.0001, y: y + 0.0001), (x: x, y: y + 0.0001)];
         let mut footprints: Vec<_> = (0..40)
@@ -364,46 +395,50 @@ mod tests {
             import_id: 1,
         };
         let options = City3dOptions {
-            max_buildings_per_tile: 4,
+            max_per_tile: 4,
             ..City3dOptions::default()
         };
         City3d::new(std::sync::Arc::new(LayerData::build(meta, features)), Styling::plain(), options).unwrap()
     }
 
-    fn all_nodes(n: &Node) -> Vec<&Node> {
-        std::iter::once(n).chain(n.children.iter().flat_map(all_nodes)).collect()
-    }
-
     #[test]
-    fn the_r_tree_finds_exactly_the_leaves_of_the_tree() {
+    fn every_tile_holds_the_biggest_of_its_cell_and_no_building_is_in_two_tiles() {
         let city = town();
         let tree = city.tree();
         let root = tree.root.as_ref().unwrap();
-        let leaves = root.leaves();
-        assert_eq!(leaves.iter().map(|l| l.buildings.len()).sum::<usize>(), 46);
-        let stacked = leaves.iter().find(|l| l.buildings.len() == 6).expect("the stack stays in one tile");
-        assert_eq!(stacked.id.level, MAX_LEVEL);
-        for node in all_nodes(root) {
-            let found = tile_buildings(&city, node.id);
-            if node.has_content() {
-                assert_eq!(found.unwrap(), node.buildings, "{}", node.id.name());
-                assert!(node.buildings.len() <= 4 || node.id.level == MAX_LEVEL);
-            } else {
-                assert!(
-                    matches!(found, Err(City3dError::NoSuchTile(_))),
-                    "inner tile {} has content",
-                    node.id.name()
-                );
-            }
+        // Heights grow with the index and footprints are equal, so the root holds the 4 tallest.
+        assert_eq!(root.buildings, vec![42, 43, 44, 45]);
+        let mut seen: Vec<u32> = root.tiles().iter().flat_map(|t| t.buildings.iter().copied()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..46).collect::<Vec<u32>>(), "every building once");
+        let facts = |i: u32| city.prepare(i).unwrap();
+        for node in root.tiles() {
+            assert!(!node.buildings.is_empty() && (node.buildings.len() <= 4 || node.id.level == MAX_LEVEL));
+            assert_eq!(tree.tile(node.id).unwrap().buildings, node.buildings, "{}", node.id.name());
+            let below: Vec<u32> = node
+                .children
+                .iter()
+                .flat_map(|c| c.tiles())
+                .flat_map(|t| t.buildings.clone())
+                .collect();
+            let smallest_own = node.buildings.iter().map(|&i| bulk(&facts(i))).fold(f64::INFINITY, f64::min);
+            assert!(below.iter().all(|&i| bulk(&facts(i)) <= smallest_own), "{}", node.id.name());
+            let biggest_below = below.iter().map(|&i| size_m(&facts(i))).fold(0.0, f64::max);
+            assert_eq!(node.geometric_error, biggest_below, "{}", node.id.name());
             for child in &node.children {
-                assert!(child.geometric_error < node.geometric_error);
                 let (c, p) = (child.region, node.region);
                 assert!(c[0] >= p[0] && c[1] >= p[1] && c[2] <= p[2] && c[3] <= p[3] && c[4] >= p[4] && c[5] <= p[5]);
             }
         }
-        // Cells no tile covers: below a leaf, and empty quadrants.
-        let below = leaves.iter().find(|l| l.id.level < MAX_LEVEL).unwrap().id.child(0);
-        assert!(matches!(tile_buildings(&city, below), Err(City3dError::NoSuchTile(_))));
+        assert!(tree.diagonal_m > root.geometric_error && root.geometric_error > 0.0);
+        // Cells no tile covers: below a leaf, and ids deeper than the tree.
+        let leaf = root.tiles().into_iter().find(|t| t.children.is_empty()).unwrap();
+        assert_eq!(leaf.geometric_error, 0.0);
+        assert!(matches!(tree.tile(leaf.id.child(0)), Err(City3dError::NoSuchTile(_))));
+        assert!(matches!(
+            tree.tile(TileId::parse("r3333333333").unwrap()),
+            Err(City3dError::NoSuchTile(_))
+        ));
     }
 
     #[test]
@@ -414,7 +449,8 @@ mod tests {
         for level in 0..MAX_LEVEL {
             let digit = ((code >> (2 * (MAX_LEVEL - level - 1) as u32)) & 3) as u8;
             t = t.child(digit);
-            assert!(t.contains(q));
+            let shift = MAX_LEVEL - t.level;
+            assert_eq!((q.0 >> shift, q.1 >> shift), (t.x, t.y));
         }
         assert_eq!((t.x, t.y), q);
     }

@@ -1,8 +1,9 @@
 //! 3D Tiles routes: `/3d/{layer}/tileset.json` and `/3d/{layer}/tiles/{id}.glb` for a building
 //! layer, `/scenarios/{id}/3d/tileset.json` and `.../3d/tiles/{id}.glb` for a scenario's
 //! `[three_d]` variant (filtered, coloured). Each file is a [`FileSource`] sent through the one
-//! response helper: made on a blocking thread, gzipped and cached by (variant, import_id, file),
-//! with an ETag known from that key; the core in `city3d` does all the work.
+//! response helper: made on a blocking thread from the variant's memoised tile tree, gzipped and
+//! cached by (variant, import_id, file), with an ETag known from that key; the core in `city3d`
+//! does all the work.
 
 use std::sync::Arc;
 
@@ -16,21 +17,24 @@ use super::error::ApiResult;
 use super::respond::respond;
 use super::AppState;
 use crate::cache::gzip;
-use crate::city3d::{response_cache, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling, GZIP_LEVEL};
+use crate::city3d::{response_cache, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling, TreeMemo, GZIP_LEVEL};
 use crate::delivery::{Encoded, FileSource};
 use crate::error::Error;
 
-/// The 3D options and response cache of a running server.
+/// The 3D options, response cache and tile-tree memo of a running server.
 pub struct City3dState {
     pub options: City3dOptions,
     pub cache: ResponseCache,
+    pub trees: TreeMemo,
 }
 
 impl City3dState {
+    /// A budget of 0 switches the response cache and the tree memo off.
     pub fn new(options: City3dOptions, cache_bytes: u64) -> City3dState {
         City3dState {
             options,
             cache: response_cache(cache_bytes),
+            trees: TreeMemo::new(cache_bytes > 0),
         }
     }
 }
@@ -130,9 +134,10 @@ impl FileSource for City3dFile {
     }
 
     fn produce(self, want_gzip: bool) -> Result<Arc<Encoded>, Error> {
+        let tree = self.state.city3d.trees.tree(&self.key.variant, &self.city);
         let raw = match &self.file {
-            File::Tileset => self.city.tileset_json(),
-            File::Tile(id) => self.city.tile_glb(id)?,
+            File::Tileset => self.city.tileset_json(&tree),
+            File::Tile(id) => self.city.tile_glb(&tree, id)?,
         };
         let gzipped = Arc::new(gzip(&raw, GZIP_LEVEL));
         self.state.city3d.cache.insert(self.key.clone(), gzipped.clone());

@@ -44,6 +44,28 @@ pub fn demo_store(parcels: usize) -> PathBuf {
     path
 }
 
+/// Central Helsinki's OSM multipolygons (buildings and other areas, 1 km x 1.7 km) imported as
+/// a building layer `helsinki`, with the height tags kept by tests/fixtures/osmconf.ini; built once
+/// per test binary. Real shapes and heights that nobody here drew.
+pub fn helsinki_store() -> PathBuf {
+    static STORE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = STORE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("helsinki.gpkg");
+        let source = repo_root().join("../shared/data/osm/Helsinki.osm.pbf");
+        let out = Command::new(bando_bin())
+            .args(["import", source.to_str().unwrap(), "--layer", "helsinki", "--kind", "building"])
+            .args(["--source-layer", "multipolygons", "--region", "24,60,26,61", "--repair"])
+            .args(["--store", path.to_str().unwrap()])
+            .env("OSM_CONFIG_FILE", repo_root().join("tests/fixtures/osmconf.ini"))
+            .output()
+            .expect("bando runs");
+        assert!(out.status.success(), "Helsinki import failed: {}", stderr_of(&out));
+        (dir, path)
+    });
+    path.clone()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

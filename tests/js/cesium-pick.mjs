@@ -1,8 +1,12 @@
 // A real 3D Tiles client: CesiumJS in Debian's headless chromium (playwright-core, software WebGL)
-// loads a bando tileset, looks straight down at a building and picks it. Prints one JSON line:
-// {picked, properties, tilesLoaded, statistics, pickedHeight} or {error}.
+// loads a bando tileset and picks the building whose roof is at lon/lat/height. With --view top
+// (the default) it looks straight down at that roof from 250 m above; with --view overview it
+// takes the initial whole-area view (Viewer.zoomTo the tileset, Cesium's default framing), so only
+// what the upper tiles hold is drawn, and picks the roof where it lands on screen. Prints one JSON
+// line: {view, picked, properties, tilesLoaded, rootFeatures, statistics, pickedHeight,
+// cameraHeight} or {error}.
 //   node tests/js/cesium-pick.mjs --bando http://127.0.0.1:PORT --tileset /3d/buildings/tileset.json \
-//        --lon 107.58 --lat 16.46 --height 12 [--screenshot out.png]
+//        --lon 107.58 --lat 16.46 --height 12 [--view top|overview] [--screenshot out.png]
 // Cesium's files and the page are served by a throwaway static server on 127.0.0.1, which also
 // proxies /bando/ to the bando server (same origin: no CORS needed). Every other request is
 // aborted, so nothing leaves the machine.
@@ -21,6 +25,7 @@ const { values: args } = parseArgs({
     lat: { type: "string" },
     height: { type: "string" },
     screenshot: { type: "string" },
+    view: { type: "string", default: "top" },
     timeout: { type: "string", default: "90" },
   },
 });
@@ -35,6 +40,7 @@ const page = `<!doctype html><html><head><meta charset="utf-8">
 <body><div id="view"></div><script>
 const p = new URLSearchParams(location.search);
 const [lon, lat, height] = ["lon", "lat", "height"].map((k) => Number(p.get(k)));
+const overview = p.get("view") === "overview";
 (async () => {
   try {
     const viewer = new Cesium.Viewer("view", {
@@ -45,10 +51,14 @@ const [lon, lat, height] = ["lon", "lat", "height"].map((k) => Number(p.get(k)))
     viewer.scene.globe.baseColor = Cesium.Color.DARKSLATEGRAY;
     const tileset = await Cesium.Cesium3DTileset.fromUrl("/bando" + p.get("tileset"));
     viewer.scene.primitives.add(tileset);
-    viewer.camera.setView({
-      destination: Cesium.Cartesian3.fromDegrees(lon, lat, height + 250),
-      orientation: { heading: 0, pitch: -Cesium.Math.PI_OVER_TWO, roll: 0 },
-    });
+    if (overview) {
+      await viewer.zoomTo(tileset);
+    } else {
+      viewer.camera.setView({
+        destination: Cesium.Cartesian3.fromDegrees(lon, lat, height + 250),
+        orientation: { heading: 0, pitch: -Cesium.Math.PI_OVER_TWO, roll: 0 },
+      });
+    }
     const started = performance.now();
     while (!(tileset.tilesLoaded && tileset.statistics.numberOfTilesWithContentReady > 0)) {
       if (performance.now() - started > 60000) throw new Error("tiles did not load within 60 s");
@@ -59,7 +69,11 @@ const [lon, lat, height] = ["lon", "lat", "height"].map((k) => Number(p.get(k)))
       await new Promise((r) => setTimeout(r, 100));
     }
     const canvas = viewer.scene.canvas;
-    const centre = new Cesium.Cartesian2(canvas.clientWidth / 2, canvas.clientHeight / 2);
+    const roof = Cesium.Cartesian3.fromDegrees(lon, lat, height);
+    const centre = overview
+      ? Cesium.SceneTransforms.worldToWindowCoordinates(viewer.scene, roof)
+      : new Cesium.Cartesian2(canvas.clientWidth / 2, canvas.clientHeight / 2);
+    if (!centre) throw new Error("the building is not in view");
     const picked = viewer.scene.pick(centre);
     const properties = {};
     if (picked instanceof Cesium.Cesium3DTileFeature) {
@@ -69,11 +83,16 @@ const [lon, lat, height] = ["lon", "lat", "height"].map((k) => Number(p.get(k)))
     const pickedHeight = position ? Cesium.Cartographic.fromCartesian(position).height : null;
     const s = tileset.statistics;
     window.result = {
+      view: overview ? "overview" : "top",
+      pickedAt: [Math.round(centre.x), Math.round(centre.y)],
+      cameraHeight: viewer.camera.positionCartographic.height,
       picked: picked instanceof Cesium.Cesium3DTileFeature,
       properties,
       pickedHeight,
       tilesLoaded: tileset.tilesLoaded,
-      statistics: { tilesWithContent: s.numberOfTilesWithContentReady, commands: s.numberOfCommands, features: s.numberOfFeaturesLoaded, geometryBytes: s.geometryByteLength },
+      // What the root tile draws: at a whole-area view, the buildings the upper levels hold.
+      rootFeatures: tileset.root.contentReady ? tileset.root.content.featuresLength : 0,
+      statistics: { tilesWithContent: s.numberOfTilesWithContentReady, selected: s.selected, commands: s.numberOfCommands, features: s.numberOfFeaturesLoaded, featuresSelected: s.numberOfFeaturesSelected, geometryBytes: s.geometryByteLength },
     };
   } catch (e) {
     window.result = { error: String((e && e.stack) || e) };
@@ -119,7 +138,7 @@ try {
   const logs = [];
   tab.on("console", (m) => logs.push(`${m.type()}: ${m.text()}`));
   tab.on("pageerror", (e) => logs.push(`pageerror: ${e.message}`));
-  const query = new URLSearchParams({ tileset: args.tileset, lon: args.lon, lat: args.lat, height: args.height });
+  const query = new URLSearchParams({ tileset: args.tileset, lon: args.lon, lat: args.lat, height: args.height, view: args.view });
   await tab.goto(`${origin}/?${query}`);
   await tab.waitForFunction(() => window.result !== undefined, null, { timeout: Number(args.timeout) * 1000 });
   result = await tab.evaluate(() => window.result);

@@ -6,11 +6,13 @@ TILESET_DIR holds tileset.json and the content files it names. Checks:
   * the required 3D Tiles 1.1 properties (asset.version "1.1", geometricError, root.refine,
     region volumes of 6 numbers in radians); with BANDO_3DTILES_SCHEMAS=<spec>/schema set, also
     the spec's JSON schemas (jsonschema, draft 2020-12);
-  * child volumes inside parents, geometric error decreasing from parent to child;
+  * content at every tile (so every level shows buildings), child volumes inside parents,
+    geometric error never growing from parent to child and 0 at leaves;
   * every vertex inside its tile's region, after node translation and the y-up to z-up rotation,
     converted ECEF -> WGS84 by PROJ (pyproj), not by bando's own formulas;
   * every vertex within 0.1 m of its building's footprint boundary (read from the GeoPackage with
-    shapely, in UTM metres) and at its base or top height (recomputed from the attributes);
+    shapely, in the layer's UTM zone) and at its base or top height (recomputed from the
+    attributes);
   * each building in exactly one tile, and every building of the layer present;
   * every property table against EXT_structural_metadata (which gltf-validator does not know):
     required properties present, no unknown ones, views of at least one byte on 8-byte
@@ -161,10 +163,14 @@ def walk(tile, parent, depth, out):
         pw, ps, pe, pn, plo, phi = parent["boundingVolume"]["region"]
         if not (w >= pw - TOL_RAD and e <= pe + TOL_RAD and s >= ps - TOL_RAD and n <= pn + TOL_RAD and lo >= plo - TOL_H and hi <= phi + TOL_H):
             fail(f"child region {region} not inside parent {parent['boundingVolume']['region']}")
-        if not tile["geometricError"] < parent["geometricError"]:
-            fail(f"geometricError does not decrease: parent {parent['geometricError']} child {tile['geometricError']}")
+        if tile["geometricError"] > parent["geometricError"]:
+            fail(f"geometricError grows: parent {parent['geometricError']} child {tile['geometricError']}")
+    if not tile.get("children") and tile.get("geometricError") != 0:
+        fail(f"leaf tile {region} has geometricError {tile.get('geometricError')}, not 0")
     if "content" in tile:
-        out.append((tile["content"]["uri"], region))
+        out.append((tile["content"]["uri"], region, depth))
+    else:
+        fail(f"tile at depth {depth} has no content: that level would show nothing")
     for child in tile.get("children", []):
         walk(child, tile, depth + 1, out)
 
@@ -211,6 +217,7 @@ def main():
         fail("tileset geometricError smaller than the root's")
     contents = []
     walk(root, None, 0, contents)
+    levels = len({depth for _, _, depth in contents})
     if args.sample and args.sample < len(contents):
         contents = contents[:: max(1, len(contents) // args.sample)][: args.sample]
 
@@ -221,7 +228,10 @@ def main():
     rows = db.execute(f'SELECT fid, geom, {pick("floors")}, {pick("height_m")}, {pick("base_height_m")} FROM "{args.layer}"').fetchall()
     geoms = {fid: shapely.from_wkb(gpkg_wkb(g)) for fid, g, *_ in rows}
     heights = {fid: expected_heights(fl, h, b, args.storey, args.default) for fid, _, fl, h, b in rows}
-    to_utm = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32648", always_xy=True)
+    lon0 = np.mean([g.centroid.x for g in geoms.values()]) if geoms else 105.0
+    lat0 = np.mean([g.centroid.y for g in geoms.values()]) if geoms else 16.0
+    utm = (32600 if lat0 >= 0 else 32700) + int((lon0 + 180) // 6) + 1
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", f"EPSG:{utm}", always_xy=True)
     boundaries = {fid: shapely.transform(g.boundary, lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1]))) for fid, g in geoms.items()}
     ecef_to_geo = pyproj.Transformer.from_crs("EPSG:4978", "EPSG:4979", always_xy=True)
 
@@ -230,7 +240,7 @@ def main():
     worst_height_m = 0.0
     vertices = 0
     hole_vertices = 0
-    for uri, region in contents:
+    for uri, region, _ in contents:
         gltf, binary = read_glb(os.path.join(args.dir, uri))
         rows_in_table = check_property_table(uri, gltf, binary)
         meta = gltf["extensions"]["EXT_structural_metadata"]
@@ -284,7 +294,7 @@ def main():
     missing = {fid for fid in set(geoms) - set(seen) if utm_area(geoms[fid]) >= 0.01} if not args.sample else set()
     if missing:
         fail(f"{len(missing)} buildings in no tile, e.g. {sorted(missing)[:5]}")
-    finish({"tiles": len(contents), "buildings": len(seen), "vertices": vertices,
+    finish({"tiles": len(contents), "levels": levels, "buildings": len(seen), "vertices": vertices,
             "worst_footprint_m": round(worst_footprint_m, 6), "worst_height_m": round(worst_height_m, 6), "vertices_of_buildings_with_holes": hole_vertices, "schema_checked": schema_checked})
 
 
