@@ -31,7 +31,7 @@ sql "CREATE SCHEMA ogr"
 echo "== import 1,000,000 parcels (FlatGeobuf) into PostGIS"
 measure "bando import --store postgresql://" $BANDO import "$B/parcels1m.fgb" --layer parcels --kind cadastral --store "$url" --json
 measure "ogr2ogr -f PostgreSQL (PG_USE_COPY)" ogr2ogr --config PG_USE_COPY YES -f PostgreSQL "$PG" "$B/parcels1m.fgb" \
-  -nln parcels -lco SCHEMA=ogr -lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST -nlt PROMOTE_TO_MULTI
+  -nln ogr.parcels -lco GEOMETRY_NAME=geom -lco SPATIAL_INDEX=GIST
 sql "SELECT 'rows: bando ' || (SELECT count(*) FROM bando.parcels) || ', ogr2ogr ' || (SELECT count(*) FROM ogr.parcels)"
 
 echo "== server ready on the 1M-parcel PostGIS store"
