@@ -99,7 +99,11 @@ impl Error {
                 StoreError::NoSuchLayer(_) | StoreError::NoSuchToken(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,
                 StoreError::BadLayerName(_) => ErrorKind::BadRequest,
-                StoreError::ReadOnly { .. } | StoreError::Corrupt { .. } => ErrorKind::Unavailable,
+                StoreError::ReadOnly { .. }
+                | StoreError::Corrupt { .. }
+                | StoreError::Unreachable { .. }
+                | StoreError::WrongLogin { .. }
+                | StoreError::NoPostgis { .. } => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
             Error::Import(e) => match e {

@@ -19,8 +19,7 @@ use bando::policy::tokens::{self, TokenCache, TokenError};
 use bando::policy::{PolicyFile, Security, Vocabulary};
 use bando::scenarios::{ScenarioFolder, Scenarios};
 use bando::server::{self, App, ServerConfig};
-use bando::store::gpkg::GpkgStore;
-use bando::store::{NewToken, Store, TokenRecord};
+use bando::store::{self, gpkg::GpkgStore, NewToken, Store, TokenRecord};
 use bando::tiles::{export, TileService, TileSource};
 
 const DEFAULT_STORE: &str = "data/bando.gpkg";
@@ -62,8 +61,9 @@ enum TokenCommand {
 /// Where the tokens are: `--store`, else `[store] location` of `--config`, else data/bando.gpkg.
 #[derive(Args)]
 struct TokenStoreArgs {
+    /// A GeoPackage file or a PostGIS database URL.
     #[arg(long)]
-    store: Option<PathBuf>,
+    store: Option<String>,
     /// bando.toml: its [store] location, and its [security] policy to check --role against.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -126,8 +126,9 @@ struct PmtilesArgs {
     minzoom: u8,
     #[arg(long, default_value_t = 14)]
     maxzoom: u8,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     /// Folder of scenario files.
     #[arg(long, default_value = "tilesets")]
     tilesets: PathBuf,
@@ -184,8 +185,9 @@ struct ThreedtilesArgs {
     /// Write every file gzip-compressed under its plain name (serve with Content-Encoding: gzip).
     #[arg(long)]
     gzip: bool,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     #[command(flatten)]
     city3d: City3dArgs,
 }
@@ -229,8 +231,9 @@ struct ImportArgs {
     /// Also accept data inside this box (west,south,east,north), for data outside Vietnam.
     #[arg(long)]
     region: Vec<String>,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
     #[arg(long, default_value = DEFAULT_STORE)]
-    store: PathBuf,
+    store: String,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -243,9 +246,10 @@ struct ServeArgs {
     /// bando.toml: server settings and the access policy ([security]); see docs/bando.example.toml.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The store (default data/bando.gpkg; `[store] location`).
+    /// The store: a GeoPackage file, or a PostGIS database
+    /// postgresql://user:password@host:port/db[?schema=bando] (default data/bando.gpkg; `[store] location`).
     #[arg(long)]
-    store: Option<PathBuf>,
+    store: Option<String>,
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     addr: Option<SocketAddr>,
@@ -291,8 +295,9 @@ struct DemoArgs {
     /// Number of cadastral parcels (buildings, houses, roads and lights scale with it).
     #[arg(long, default_value_t = 20_000)]
     parcels: usize,
+    /// A GeoPackage file (rebuilt), or a PostGIS database URL (the layers must not exist yet).
     #[arg(long, default_value = DEMO_STORE)]
-    store: PathBuf,
+    store: String,
 }
 
 fn init_logging() {
@@ -347,8 +352,8 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         region,
         progress: !args.json,
     };
-    let store = GpkgStore::open(&args.store)?;
-    let summary = import::import(&store, &options)?;
+    let store = store::open(&args.store)?;
+    let summary = import::import(store.as_ref(), &options)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -358,7 +363,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
             summary.layer.name,
             summary.layer.kind,
             summary.layer.geometry_type.as_str(),
-            args.store.display(),
+            store.describe(),
             summary.read,
             summary.written,
             summary.skipped,
@@ -396,15 +401,29 @@ fn build_demo(path: &Path, parcels: usize) -> anyhow::Result<()> {
 }
 
 fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
-    if let Some(dir) = args.store.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if store::postgis::is_url(&args.store) {
+        // One transaction per layer already: a broken build leaves the layers it finished.
+        let store = store::open(&args.store)?;
+        demo::build(store.as_ref(), DemoOptions { parcels: args.parcels })?;
+        println!("demo province with {} parcels written to {}", args.parcels, store.describe());
+        return Ok(());
+    }
+    let path = PathBuf::from(&args.store);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    if args.store.exists() {
-        std::fs::remove_file(&args.store)?;
+    if path.exists() {
+        std::fs::remove_file(&path)?;
     }
-    build_demo(&args.store, args.parcels)?;
-    println!("demo province with {} parcels written to {}", args.parcels, args.store.display());
+    build_demo(&path, args.parcels)?;
+    println!("demo province with {} parcels written to {}", args.parcels, path.display());
     Ok(())
+}
+
+/// The store a command uses: `--store`, else `[store] location` of its bando.toml, else data/bando.gpkg.
+fn store_location(flag: Option<String>, file: &ConfigFile) -> String {
+    flag.or_else(|| file.store.location.as_ref().map(|p| p.display().to_string()))
+        .unwrap_or_else(|| DEFAULT_STORE.into())
 }
 
 /// The configuration file of `--config`, or an empty one (every setting from flags and defaults).
@@ -432,10 +451,10 @@ fn demo_store() -> anyhow::Result<PathBuf> {
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = read_config(args.config.as_deref())?;
     let server = &file.server;
-    let store_path = if args.demo || server.demo.unwrap_or(false) {
-        demo_store()?
+    let location = if args.demo || server.demo.unwrap_or(false) {
+        demo_store()?.display().to_string()
     } else {
-        args.store.or(file.store.location.clone()).unwrap_or_else(|| DEFAULT_STORE.into())
+        store_location(args.store.clone(), &file)
     };
     let max_radius_m = args.max_radius_m.or(server.max_radius_m).unwrap_or(50_000.0);
     anyhow::ensure!(
@@ -448,7 +467,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         "--watch-seconds (watch_seconds) must be a positive number of seconds"
     );
     let started = std::time::Instant::now();
-    let store: Arc<dyn Store> = Arc::new(GpkgStore::open(&store_path)?);
+    let store: Arc<dyn Store> = Arc::from(store::open(&location)?);
     let catalog = Arc::new(Catalog::load(store.as_ref())?);
     tracing::info!(
         layers = catalog.snapshot().len(),
@@ -519,14 +538,10 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The store of a token command, and the policy its `--config` names (if it has one).
-fn token_store(at: &TokenStoreArgs) -> anyhow::Result<(GpkgStore, ConfigFile)> {
+fn token_store(at: &TokenStoreArgs) -> anyhow::Result<(Box<dyn Store>, ConfigFile)> {
     let file = read_config(at.config.as_deref())?;
-    let path = at
-        .store
-        .clone()
-        .or(file.store.location.clone())
-        .unwrap_or_else(|| DEFAULT_STORE.into());
-    Ok((GpkgStore::open(&path)?, file))
+    let location = store_location(at.store.clone(), &file);
+    Ok((store::open(&location)?, file))
 }
 
 fn run_token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
@@ -537,7 +552,7 @@ fn run_token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         Some(path) => PolicyFile::open(path, &known)?.current(),
         None => None,
     };
-    let scope = tokens::parse_scope(&store, args.scope.as_deref().unwrap_or(""), &known)?;
+    let scope = tokens::parse_scope(store.as_ref(), args.scope.as_deref().unwrap_or(""), &known)?;
     match &policy {
         Some(policy) => {
             let role = policy.role(&args.role).ok_or_else(|| TokenError::UnknownRole {
@@ -574,7 +589,7 @@ fn run_token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         "token {} for role '{}' created in {} (expires {}); it is shown only now, keep it secret",
         record.id,
         record.role,
-        store.path().display(),
+        store.describe(),
         record.expires_unix.map_or("never".to_string(), tokens::rfc3339)
     );
     Ok(())
@@ -634,9 +649,9 @@ fn run_token_revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
 
 fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
     let options = args.city3d.options(&City3dSection::default())?;
-    let store = GpkgStore::open(&args.store)?;
+    let store = store::open(&args.store)?;
     let meta = store.layer(&args.layer)?;
-    let layer = Arc::new(LayerData::load(&store, meta)?);
+    let layer = Arc::new(LayerData::load(store.as_ref(), meta)?);
     let city = City3d::new(layer, Styling::plain(), options)?;
     let summary = bando::city3d::export_tileset(
         &city,
@@ -662,8 +677,8 @@ fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
 }
 
 fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
-    let store = GpkgStore::open(&args.store)?;
-    let catalog = Catalog::load(&store)?;
+    let store = store::open(&args.store)?;
+    let catalog = Catalog::load(store.as_ref())?;
     let (source, name, description, center) = match (&args.scenario, &args.layers) {
         (Some(id), _) => {
             let scenarios = Scenarios::load(&args.tilesets)?;

@@ -360,63 +360,88 @@ fn corrupt_and_read_only_stores_are_refused() {
 
 #[test]
 fn a_killed_import_leaves_the_previous_state() {
-    let (dir, store, _) = store_with_parcels();
+    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // A big source: the demo's parcels exported as FlatGeobuf.
     let demo = demo_store(200_000);
     let fgb = d.join("big.fgb");
     ogr2ogr(&["-f", "FlatGeobuf", fgb.to_str().unwrap(), demo.to_str().unwrap(), "parcels"]);
-    let mut child = Command::new(bando_bin())
-        .args([
-            "import",
-            fgb.to_str().unwrap(),
-            "--layer",
-            "parcels",
-            "--replace",
-            "--store",
-            store.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
-    // Kill it while it writes (well before 200,000 features are in).
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(
-        !status.success(),
-        "the import finished before it could be killed; use a bigger source"
-    );
-    assert_eq!(sql(&store, "PRAGMA integrity_check"), "ok");
-    assert_eq!(sql(&store, "SELECT count(*) FROM parcels"), "3");
-    assert_eq!(sql(&store, "SELECT feature_count FROM bando_layers WHERE name = 'parcels'"), "3");
-    let info = Command::new("ogrinfo")
-        .args(["-so", store.to_str().unwrap(), "parcels"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&info.stdout).contains("Feature Count: 3"));
+    let good = parcels_geojson(d);
+    for backend in Backend::ALL {
+        let store = backend.fresh_store(d);
+        let (ok, out) = import_to(Path::new(&store), &good, "parcels", &[]);
+        assert!(ok, "{out}");
+        let mut child = Command::new(bando_bin())
+            .args([
+                "import",
+                fgb.to_str().unwrap(),
+                "--layer",
+                "parcels",
+                "--replace",
+                "--store",
+                &store,
+            ])
+            .spawn()
+            .unwrap();
+        // Kill it while it writes (well before 200,000 features are in).
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "the import finished before it could be killed; use a bigger source"
+        );
+        if backend == Backend::Gpkg {
+            assert_eq!(sql(Path::new(&store), "PRAGMA integrity_check"), "ok");
+        } else {
+            // The server notices the dead client and rolls its transaction back.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while pg_sql(&store, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%'") != "0" {
+                assert!(std::time::Instant::now() < deadline, "the killed COPY still runs");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            assert_eq!(
+                pg_sql(&store, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bando_new%'"),
+                "0"
+            );
+        }
+        let server = Server::start(&store, &[]);
+        assert_eq!(server.get_json("/layers/parcels").1["feature_count"], 3, "{backend:?}");
+        assert_eq!(ogr_feature_count(&store, "parcels"), Some(3), "{backend:?}");
+    }
 }
 
 #[test]
 fn a_running_server_sees_a_new_import_without_restart() {
-    let (dir, store, _) = store_with_parcels();
+    let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let server = Server::start(&store, &["--watch-seconds", "0.2"]);
-    assert_eq!(server.get_json("/layers/lights").0, 404);
+    let good = parcels_geojson(d);
     let csv = d.join("lights.csv");
     std::fs::write(&csv, "lon,lat,status\n107.59,16.46,working\n").unwrap();
-    let (ok, out) = import_to(&store, &csv, "lights", &["--kind", "infrastructure", "--src-crs", "EPSG:4326"]);
-    assert!(ok, "{out}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let (status, body) = server.get_json("/layers/lights");
-        if status == 200 {
-            assert_eq!(body["feature_count"], 1);
-            break;
+    for backend in Backend::ALL {
+        let store = backend.fresh_store(d);
+        let store = Path::new(&store);
+        let (ok, out) = import_to(store, &good, "parcels", &[]);
+        assert!(ok, "{out}");
+        let server = Server::start(store, &["--watch-seconds", "0.2"]);
+        assert_eq!(server.get_json("/layers/lights").0, 404);
+        let (ok, out) = import_to(store, &csv, "lights", &["--kind", "infrastructure", "--src-crs", "EPSG:4326"]);
+        assert!(ok, "{out}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, body) = server.get_json("/layers/lights");
+            if status == 200 {
+                assert_eq!(body["feature_count"], 1);
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend:?}: the server did not pick up the import"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        assert!(std::time::Instant::now() < deadline, "the server did not pick up the import");
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(server.get_json("/layers/parcels").1["feature_count"], 3);
     }
-    assert_eq!(server.get_json("/layers/parcels").1["feature_count"], 3);
 }
 
 #[test]

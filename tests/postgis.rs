@@ -15,3 +15,146 @@ fn each_test_database_is_fresh_and_has_postgis() {
         "0"
     );
 }
+
+/// The tile x, y at zoom z that holds lon, lat.
+fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n) as u32;
+    let lat = lat.to_radians();
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32;
+    (x, y)
+}
+
+#[test]
+fn tiles_and_queries_are_byte_identical_over_geopackage_and_postgis() {
+    let gpkg = common::Server::start(&common::Backend::Gpkg.demo_store(2_000), &[]);
+    let pg = common::Server::start(&common::Backend::Postgis.demo_store(2_000), &[]);
+    let (_, parcels) = gpkg.get_json("/layers/parcels");
+    let bbox = &parcels["bbox"];
+    let lon = (bbox["west"].as_f64().unwrap() + bbox["east"].as_f64().unwrap()) / 2.0;
+    let lat = (bbox["south"].as_f64().unwrap() + bbox["north"].as_f64().unwrap()) / 2.0;
+    let mut compared = 0;
+    for z in [8u8, 12, 14, 16] {
+        let (x0, y0) = tile_of(lon, lat, z);
+        for (x, y) in [(x0, y0), (x0 + 1, y0), (x0, y0.saturating_sub(1)), (x0 + 1, y0.saturating_sub(1))] {
+            for layers in ["parcels", "parcels,roads,buildings", "wards"] {
+                let path = format!("/tiles/{layers}/{z}/{x}/{y}.mvt");
+                let (a, b) = (gpkg.get(&path), pg.get(&path));
+                assert_eq!(a.0, b.0, "{path}");
+                assert!(a.1 == b.1, "{path}: {} vs {} bytes", a.1.len(), b.1.len());
+                compared += usize::from(!a.1.is_empty());
+            }
+        }
+    }
+    assert!(compared >= 10, "only {compared} non-empty tiles compared");
+    for query in [
+        format!("/query/nearest?layers=schools&lon={lon}&lat={lat}&k=5"),
+        format!("/query/radius?layers=parcels&lon={lon}&lat={lat}&radius_m=300"),
+    ] {
+        let (a, b) = (gpkg.get(&query), pg.get(&query));
+        assert_eq!(a.0, 200, "{query}: {}", String::from_utf8_lossy(&a.1));
+        assert!(a.1 == b.1, "{query} differs");
+    }
+}
+
+fn bando_import(store: &str, file: &std::path::Path, layer: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["import", file.to_str().unwrap(), "--layer", layer, "--store", store];
+    args.extend_from_slice(extra);
+    common::bando(&args)
+}
+
+#[test]
+fn replace_swaps_the_layer_in_one_transaction_and_gdal_reads_plain_postgis_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::pg_database();
+    let csv = |name: &str, rows: usize| {
+        let path = dir.path().join(name);
+        let body: String = (0..rows)
+            .map(|i| format!("{},{},light {i}\n", 107.5 + i as f64 * 1e-3, 16.4))
+            .collect();
+        std::fs::write(&path, format!("lon,lat,name\n{body}")).unwrap();
+        path
+    };
+    let flags = ["--kind", "infrastructure", "--src-crs", "EPSG:4326"];
+    let out = bando_import(&store, &csv("a.csv", 3), "lights", &flags);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let again = bando_import(&store, &csv("b.csv", 5), "lights", &flags);
+    assert!(!again.status.success() && common::stderr_of(&again).contains("--replace"));
+    let replaced = bando_import(&store, &csv("b.csv", 5), "lights", &[&flags[..], &["--replace"]].concat());
+    assert!(replaced.status.success(), "{}", common::stderr_of(&replaced));
+
+    assert_eq!(common::ogr_feature_count(&store, "lights"), Some(5));
+    let (dataset, layer) = common::ogr_layer(&store, "lights");
+    let info = std::process::Command::new("ogrinfo")
+        .args(["-so", &dataset, &layer])
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("Geometry: Point") && info.contains("FID Column = fid"), "{info}");
+    assert!(info.contains("name: String"), "{info}");
+    assert_eq!(
+        common::pg_sql(
+            &store,
+            "SELECT type || ' ' || srid FROM geometry_columns WHERE f_table_name = 'lights'"
+        ),
+        "POINT 4326"
+    );
+    assert_eq!(
+        common::pg_sql(
+            &store,
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'lights' AND indexdef LIKE '%gist%'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        common::pg_sql(&store, "SELECT string_agg(replaced::text, ',' ORDER BY id) FROM bando_meta.imports"),
+        "false,true"
+    );
+    assert_eq!(common::pg_sql(&store, "SELECT value FROM bando_meta.generation"), "2");
+    assert_eq!(
+        common::pg_sql(&store, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'bando_new%'"),
+        "0"
+    );
+}
+
+#[test]
+fn connection_failures_name_the_fix() {
+    let url = common::pg_database();
+    let port = url.rsplit(':').next().unwrap().split('/').next().unwrap().to_string();
+    common::pg_sql(&url, "SELECT 1");
+    let bare = url.replace(url.rsplit('/').next().unwrap(), "no_postgis");
+    common::pg_sql(
+        &url.replace(url.rsplit('/').next().unwrap(), "postgres"),
+        "CREATE DATABASE no_postgis TEMPLATE template0",
+    );
+    let closed = common::free_port();
+    for (store, expect) in [
+        (url.replace("bando:bando@", "bando:wrong@"), "user or password"),
+        (bare, "CREATE EXTENSION postgis"),
+        (url.replace(&format!(":{port}/"), &format!(":{closed}/")), "cannot reach PostgreSQL"),
+        (format!("{url}?schema=Not-A-Name"), "schema must be"),
+    ] {
+        let out = common::bando(&["serve", "--store", &store, "--addr", "127.0.0.1:0"]);
+        let err = common::stderr_of(&out);
+        assert!(!out.status.success() && err.contains(expect), "{store}: {err}");
+        assert!(!err.contains("wrong@"), "the password is never printed: {err}");
+    }
+}
+
+#[test]
+fn api_tokens_live_in_the_postgis_store_too() {
+    let store = common::pg_database();
+    let created = common::bando(&["token", "create", "--role", "viewer", "--note", "wall", "--store", &store]);
+    assert!(created.status.success(), "{}", common::stderr_of(&created));
+    let secret = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    let hash = common::pg_sql(&store, "SELECT hash FROM bando_meta.tokens WHERE id = 1");
+    assert_eq!(hash.len(), 64);
+    assert!(!secret.is_empty() && !secret.contains(&hash), "only the hash is stored");
+    let revoked = common::bando(&["token", "revoke", "1", "--store", &store]);
+    assert!(revoked.status.success(), "{}", common::stderr_of(&revoked));
+    let list = common::bando(&["token", "list", "--json", "--store", &store]);
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(list[0]["note"], "wall");
+    assert!(list[0]["revoked"].is_string());
+    assert_eq!(common::pg_sql(&store, "SELECT tokens FROM bando_meta.generation"), "2");
+}

@@ -5,7 +5,13 @@ use common::*;
 
 #[test]
 fn health_layers_and_layer_detail() {
-    let server = Server::start(&demo_store(2_000), &[]);
+    for backend in Backend::ALL {
+        health_layers_and_layer_detail_on(&backend.demo_store(2_000));
+    }
+}
+
+fn health_layers_and_layer_detail_on(store: &str) {
+    let server = Server::start(store, &[]);
     let (status, health) = server.get_json("/health");
     assert_eq!(status, 200);
     assert_eq!(health["status"], "ok");

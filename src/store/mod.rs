@@ -1,6 +1,8 @@
 //! Persistent storage of layers: the catalog (what was imported, from where, when) and the
 //! features themselves. [`Store`] is the seam; [`gpkg::GpkgStore`] is the embedded default, one
-//! OGC GeoPackage file that ogrinfo and QGIS open as an ordinary GeoPackage.
+//! OGC GeoPackage file that ogrinfo and QGIS open as an ordinary GeoPackage;
+//! [`postgis::PostgisStore`] keeps the same layers as plain PostGIS tables for deployments that
+//! share one database. [`open`] decides from the `--store` string which one it is.
 //!
 //! Owns: table layout, transactions, the catalog and import history. Does not know about file
 //! formats of survey data (that is `import`), coordinate systems (everything stored is EPSG:4326),
@@ -9,6 +11,8 @@
 pub mod gpkg;
 mod gpkg_rtree;
 mod gpkg_tokens;
+pub mod postgis;
+mod postgis_tokens;
 pub mod wkb;
 
 use std::path::PathBuf;
@@ -38,12 +42,34 @@ pub enum StoreError {
         #[source]
         source: wkb::WkbError,
     },
-    #[error("store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot reach PostgreSQL at {target} ({source}); check that the server runs and listens there, and the host and port in the --store URL")]
+    Unreachable {
+        target: String,
+        #[source]
+        source: BackendError,
+    },
+    #[error("PostgreSQL at {target} refused the user or password; fix them in the --store URL (postgresql://user:password@host:port/db)")]
+    WrongLogin { target: String },
+    #[error("database {target} has no PostGIS; run `CREATE EXTENSION postgis;` in it as a superuser, or point --store at a database that has it")]
+    NoPostgis { target: String },
+    #[error("--store {url} is not a PostgreSQL URL bando can use ({reason}); write postgresql://user:password@host:port/db[?schema=NAME]")]
+    BadUrl { url: String, reason: String },
+    /// Any other failure of the database behind the store (SQLite or PostgreSQL).
+    #[error("store database error: {0}")]
+    Database(#[source] BackendError),
     #[error("store I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error("no token with id {0}; `bando token list` shows the tokens")]
     NoSuchToken(i64),
+}
+
+/// The cause of a [`StoreError::Database`] or [`StoreError::Unreachable`], whichever backend raised it.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Database(Box::new(e))
+    }
 }
 
 /// A layer as the catalog describes it.
@@ -199,6 +225,23 @@ pub trait LayerWriter: Send {
 
     /// Makes the layer visible, with its catalog entry and a history row, in one transaction.
     fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError>;
+}
+
+/// Opens the store a `--store` value names: a `postgresql://` (or `postgres://`) URL is a PostGIS
+/// store, anything else a GeoPackage path.
+pub fn open(store: &str) -> Result<Box<dyn Store>, StoreError> {
+    if postgis::is_url(store) {
+        Ok(Box::new(postgis::PostgisStore::open(store)?))
+    } else {
+        Ok(Box::new(gpkg::GpkgStore::open(std::path::Path::new(store))?))
+    }
+}
+
+/// The time of a commit, as the catalog records it (RFC 3339, UTC).
+fn now_iso() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
 /// Layer names become table names: keep them portable and injection-free.

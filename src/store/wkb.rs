@@ -36,6 +36,19 @@ pub fn encode_gpkg(geometry: &Geometry<f64>, bbox: Option<Bbox>, out: &mut Vec<u
     write_wkb(geometry, out);
 }
 
+/// Appends `geometry` as PostGIS EWKB with SRID 4326 (little endian), the binary form a
+/// `geometry(..., 4326)` column takes in `COPY ... (FORMAT binary)`.
+pub fn encode_ewkb_4326(geometry: &Geometry<f64>, out: &mut Vec<u8>) {
+    const EWKB_SRID: u32 = 0x2000_0000;
+    let start = out.len();
+    write_wkb(geometry, out);
+    // The top-level header is byte order then type: flag the SRID and put it after the type.
+    let type_at = start + 1..start + 5;
+    let ty = u32::from_le_bytes([out[start + 1], out[start + 2], out[start + 3], out[start + 4]]) | EWKB_SRID;
+    out[type_at].copy_from_slice(&ty.to_le_bytes());
+    out.splice(start + 5..start + 5, 4326u32.to_le_bytes());
+}
+
 fn write_header(out: &mut Vec<u8>, ty: u32) {
     out.push(1);
     out.extend_from_slice(&ty.to_le_bytes());
@@ -200,8 +213,13 @@ const MIN_RING_BYTES: usize = 4;
 pub fn decode_gpkg(blob: &[u8]) -> Result<Option<Geometry<f64>>, WkbError> {
     let wkb = wkb_of(blob)?;
     let Some(wkb) = wkb else { return Ok(None) };
-    let mut reader = WkbReader { buf: wkb, pos: 0 };
-    reader.geometry(0)
+    decode_wkb(wkb)
+}
+
+/// Decodes plain ISO WKB (what PostGIS `ST_AsBinary` returns); `Ok(None)` for an empty geometry.
+#[deny(clippy::arithmetic_side_effects)]
+pub fn decode_wkb(wkb: &[u8]) -> Result<Option<Geometry<f64>>, WkbError> {
+    WkbReader { buf: wkb, pos: 0 }.geometry(0)
 }
 
 /// The WKB after the GeoPackage header; `None` when the header flags the geometry empty.

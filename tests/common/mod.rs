@@ -77,8 +77,9 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(store: &Path, extra: &[&str]) -> Server {
-        let mut args = vec!["--store", store.to_str().unwrap()];
+    /// `bando serve --store STORE EXTRA...`; STORE is a GeoPackage path or a PostGIS URL.
+    pub fn start(store: &(impl AsRef<std::ffi::OsStr> + ?Sized), extra: &[&str]) -> Server {
+        let mut args = vec!["--store", store.as_ref().to_str().unwrap()];
         args.extend_from_slice(extra);
         Server::start_in(&repo_root(), &args)
     }
@@ -192,6 +193,67 @@ pub fn run_checker(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The store backends every backend-neutral test runs against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Gpkg,
+    Postgis,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Backend::Gpkg, Backend::Postgis];
+
+    /// A fresh, empty store as a `--store` value: a file in `dir`, or a new PostGIS database.
+    pub fn fresh_store(self, dir: &Path) -> String {
+        match self {
+            Backend::Gpkg => dir.join("store.gpkg").to_str().unwrap().to_string(),
+            Backend::Postgis => pg_database(),
+        }
+    }
+
+    /// The demo province with `parcels` parcels, built once per test binary and backend.
+    pub fn demo_store(self, parcels: usize) -> String {
+        match self {
+            Backend::Gpkg => demo_store(parcels).to_str().unwrap().to_string(),
+            Backend::Postgis => {
+                static BUILT: std::sync::Mutex<Vec<(usize, String)>> = std::sync::Mutex::new(Vec::new());
+                let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((_, url)) = built.iter().find(|(n, _)| *n == parcels) {
+                    return url.clone();
+                }
+                let url = pg_database();
+                let out = bando(&["demo", "--parcels", &parcels.to_string(), "--store", &url]);
+                assert!(out.status.success(), "demo build into PostGIS failed: {}", stderr_of(&out));
+                built.push((parcels, url.clone()));
+                url
+            }
+        }
+    }
+}
+
+/// GDAL's names of a store's layer, (dataset, layer), for ogrinfo and ogr2ogr.
+pub fn ogr_layer(store: &str, layer: &str) -> (String, String) {
+    if store.starts_with("postgresql://") {
+        let schema = store.split("schema=").nth(1).unwrap_or("bando");
+        (format!("PG:{}", store.split('?').next().unwrap()), format!("{schema}.{layer}"))
+    } else {
+        (store.to_string(), layer.to_string())
+    }
+}
+
+/// `ogrinfo -so` of a store's layer: its feature count, or None when GDAL cannot open it.
+pub fn ogr_feature_count(store: &str, layer: &str) -> Option<u64> {
+    let (dataset, layer) = ogr_layer(store, layer);
+    let out = Command::new("ogrinfo")
+        .args(["-so", &dataset, &layer])
+        .output()
+        .expect("ogrinfo runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 /// The PostgreSQL 15 + PostGIS 3 cluster of this test binary (`tests/pg/cluster.sh`): started on
