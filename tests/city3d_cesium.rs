@@ -171,7 +171,7 @@ fn cesium_shows_the_demo_buildings_at_the_initial_whole_area_view() {
 
 #[test]
 fn cesium_shows_osm_helsinki_buildings_at_the_initial_whole_area_view() {
-    let store = helsinki_store();
+    let Some(store) = helsinki_store() else { return };
     let meta = GpkgStore::open(&store).unwrap().layer("helsinki").unwrap();
     let building = meta.field_index("building").unwrap();
     let target = the_biggest_building(&store, "helsinki", |f| !f.properties[building].is_null());

@@ -510,20 +510,6 @@ fn imports_as_gdal_reads_it(
     serde_json::from_str(&run_checker("python3", &args)).unwrap()
 }
 
-/// A file of the shared real data (../shared/data), or None with a visible note when it is absent.
-fn shared_data(relative: &str) -> Option<PathBuf> {
-    let path = repo_root().join("../shared/data").join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "SKIPPED: {} is absent (the shared real data is not on this machine)",
-            path.display()
-        );
-        None
-    }
-}
-
 /// Writes `src` (GeoJSON) again with a Z per vertex: `base + (vertex number mod 7)` metres.
 fn with_z_per_vertex(src: &Path, out: &Path, base: f64) {
     let script = "import json,sys\n\

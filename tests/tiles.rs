@@ -731,8 +731,7 @@ fn tiles_of_real_and_hard_shapes_are_valid_at_every_zoom() {
     run_checker("python3", &["tests/py/hard_shapes.py", hard.to_str().unwrap()]);
     assert_tiles_valid(&store, &hard, "hard", &["--region", "100,10,115,25"]);
     // Real concave, thin shapes nobody here drew, when the shared data is on this machine.
-    let osm = repo_root().join("../shared/data/osm/Helsinki.osm.pbf");
-    if osm.exists() {
+    if let Some(osm) = shared_data("osm/Helsinki.osm.pbf") {
         let region = ["--region", "24,60,26,61"];
         assert_tiles_valid(
             &store,
@@ -742,8 +741,7 @@ fn tiles_of_real_and_hard_shapes_are_valid_at_every_zoom() {
         );
         assert_tiles_valid(&store, &osm, "osm_lines", &[&["--source-layer", "lines"][..], &region].concat());
     }
-    let wards = repo_root().join("../shared/data/vn-admin-2025/wards-hanoi");
-    if wards.exists() {
+    if let Some(wards) = shared_data("vn-admin-2025/wards-hanoi") {
         let merged = dir.path().join("wards.gpkg");
         for entry in std::fs::read_dir(&wards).unwrap() {
             let path = entry.unwrap().path();

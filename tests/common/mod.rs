@@ -44,15 +44,30 @@ pub fn demo_store(parcels: usize) -> PathBuf {
     path
 }
 
+/// A file of the shared real data (../shared/data), or None with a visible note when it is absent
+/// (a clean clone on another machine has no ../shared).
+pub fn shared_data(relative: &str) -> Option<PathBuf> {
+    let path = repo_root().join("../shared/data").join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIPPED: {} is absent (the shared real data is not on this machine)",
+            path.display()
+        );
+        None
+    }
+}
+
 /// Central Helsinki's OSM multipolygons (buildings and other areas, 1 km x 1.7 km) imported as
 /// a building layer `helsinki`, with the height tags kept by tests/fixtures/osmconf.ini; built once
-/// per test binary. Real shapes and heights that nobody here drew.
-pub fn helsinki_store() -> PathBuf {
+/// per test binary. Real shapes and heights that nobody here drew; None without the shared data.
+pub fn helsinki_store() -> Option<PathBuf> {
+    let source = shared_data("osm/Helsinki.osm.pbf")?;
     static STORE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     let (_, path) = STORE.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("helsinki.gpkg");
-        let source = repo_root().join("../shared/data/osm/Helsinki.osm.pbf");
         let out = Command::new(bando_bin())
             .args(["import", source.to_str().unwrap(), "--layer", "helsinki", "--kind", "building"])
             .args(["--source-layer", "multipolygons", "--region", "24,60,26,61", "--repair"])
@@ -63,7 +78,7 @@ pub fn helsinki_store() -> PathBuf {
         assert!(out.status.success(), "Helsinki import failed: {}", stderr_of(&out));
         (dir, path)
     });
-    path.clone()
+    Some(path.clone())
 }
 
 pub fn free_port() -> u16 {
