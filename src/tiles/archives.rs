@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use super::pmtiles::PmtilesArchive;
+use super::pmtiles::{DirectoryCache, PmtilesArchive};
 use super::TileError;
 use crate::watch::{changed_names, files_with_extension, FileStamps};
 
@@ -19,17 +19,10 @@ type ByName = BTreeMap<String, Arc<PmtilesArchive>>;
 
 pub struct Archives {
     served: ArcSwap<ByName>,
+    /// The leaf directories of every served archive, under one budget.
+    directories: DirectoryCache,
     /// The folder and the named files, and how they looked when last opened.
     sources: Mutex<(PathBuf, Vec<PathBuf>, FileStamps)>,
-}
-
-impl Default for Archives {
-    fn default() -> Archives {
-        Archives {
-            served: ArcSwap::from_pointee(BTreeMap::new()),
-            sources: Mutex::new((PathBuf::new(), Vec::new(), FileStamps::default())),
-        }
-    }
 }
 
 /// Every archive file to serve: the folder's, then the named ones.
@@ -40,18 +33,29 @@ fn archive_files(dir: &Path, named: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl Archives {
+    /// No archives; leaf directories will be cached within `directory_budget` bytes (0 = off).
+    pub fn none(directory_budget: u64) -> Archives {
+        Archives {
+            served: ArcSwap::from_pointee(BTreeMap::new()),
+            directories: DirectoryCache::new(directory_budget),
+            sources: Mutex::new((PathBuf::new(), Vec::new(), FileStamps::default())),
+        }
+    }
+
     /// Opens every archive of `dir` and `named`; at start-up one that does not open is an error.
-    pub fn open(dir: &Path, named: &[PathBuf]) -> Result<Archives, TileError> {
+    pub fn open(dir: &Path, named: &[PathBuf], directory_budget: u64) -> Result<Archives, TileError> {
         let paths = archive_files(dir, named);
         let stamps = FileStamps::of(&paths);
+        let directories = DirectoryCache::new(directory_budget);
         let mut served = BTreeMap::new();
         for path in &paths {
-            let archive = PmtilesArchive::open(path)?;
+            let archive = PmtilesArchive::open(path, &directories)?;
             tracing::info!(name = %archive.name, path = %path.display(), "serving PMTiles archive");
             served.insert(archive.name.clone(), Arc::new(archive));
         }
         Ok(Archives {
             served: ArcSwap::from_pointee(served),
+            directories,
             sources: Mutex::new((dir.to_path_buf(), named.to_vec(), stamps)),
         })
     }
@@ -73,7 +77,7 @@ impl Archives {
         let previous = self.served.load_full();
         let mut next = BTreeMap::new();
         for path in &paths {
-            match PmtilesArchive::open(path) {
+            match PmtilesArchive::open(path, &self.directories) {
                 Ok(archive) => {
                     next.insert(archive.name.clone(), Arc::new(archive));
                 }

@@ -7,8 +7,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use super::pmtiles::{self, PmtilesArchive};
 use super::{TileError, TileId, TileService, TileSource};
 use crate::delivery::{Encoded, FileSource, Freshness};
@@ -71,8 +69,8 @@ impl FileSource for ArchiveTile {
         };
         let encoded = match archive.get(self.tile)? {
             None => Encoded::new(Vec::new(), etag, None),
-            Some(stored) if archive.tiles_gzipped() => Encoded::from_gzip(Bytes::from(stored), etag, !want_gzip).map_err(damaged)?,
-            Some(stored) => Encoded::new(stored, etag, None),
+            Some(stored) if archive.tiles_gzipped() => Encoded::from_gzip(stored, etag, !want_gzip).map_err(damaged)?,
+            Some(stored) => Encoded::new(stored.to_vec(), etag, None),
         };
         Ok(Arc::new(encoded))
     }

@@ -77,6 +77,9 @@ const GZIP_LEVEL: u32 = 1;
 
 type LadderSlot = Arc<OnceLock<Arc<Ladder>>>;
 
+/// The budget of the PMTiles archives' leaf-directory cache (shared by all; off with the cache).
+const ARCHIVE_DIRECTORY_BYTES: u64 = 32 << 20;
+
 /// Tile making for the server and the exporters: ladders per layer import, and the cache.
 pub struct TileService {
     cache: TileCache,
@@ -92,18 +95,20 @@ pub struct TileService {
 impl TileService {
     /// `cache_bytes == 0` switches the cache off.
     pub fn new(cache_bytes: u64) -> TileService {
+        let directory_budget = if cache_bytes == 0 { 0 } else { ARCHIVE_DIRECTORY_BYTES };
         TileService {
             cache: TileCache::new(cache_bytes),
             sources: SourceMemo::new(cache_bytes > 0),
             ladders: Mutex::new(HashMap::new()),
             glyphs: glyphs::Glyphs::new(cache_bytes > 0),
-            archives: Default::default(),
+            archives: archives::Archives::none(directory_budget),
         }
     }
 
     /// Serves every `*.pmtiles` in `dir` (if it exists) and each of `files` by file stem.
     pub fn with_archives(mut self, dir: &std::path::Path, files: &[std::path::PathBuf]) -> Result<TileService, TileError> {
-        self.archives = archives::Archives::open(dir, files)?;
+        let directory_budget = if self.cache.is_on() { ARCHIVE_DIRECTORY_BYTES } else { 0 };
+        self.archives = archives::Archives::open(dir, files, directory_budget)?;
         Ok(self)
     }
 

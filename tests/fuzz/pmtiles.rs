@@ -8,9 +8,8 @@ use std::sync::OnceLock;
 
 use bando::cache::gzip;
 use bando::delivery::Encoded;
-use bando::tiles::pmtiles::{Extent, PmtilesArchive};
+use bando::tiles::pmtiles::{ArchiveBytes, DirectoryCache, Extent, PmtilesArchive};
 use bando::tiles::TileId;
-use bytes::Bytes;
 
 use crate::engine::{Pool, Rng, Target};
 use crate::mutate::{self, BOUNDARY_U64};
@@ -25,7 +24,7 @@ pub const TARGET: Target = Target {
 };
 
 fn run(input: &[u8]) -> String {
-    let archive = match PmtilesArchive::from_bytes("fuzz", Box::new(input.to_vec()), String::new()) {
+    let archive = match PmtilesArchive::from_bytes("fuzz", ArchiveBytes::from_vec(input.to_vec()), String::new(), directories()) {
         Ok(a) => a,
         Err(e) => return words(&e.to_string()),
     };
@@ -37,7 +36,7 @@ fn run(input: &[u8]) -> String {
             Ok(Some(stored)) => {
                 found += 1;
                 if archive.tiles_gzipped() {
-                    if let Err(e) = Encoded::from_gzip(Bytes::from(stored), String::new(), true) {
+                    if let Err(e) = Encoded::from_gzip(stored, String::new(), true) {
                         return format!("tile does not inflate: {}", words(&e.to_string()));
                     }
                 }
@@ -47,6 +46,12 @@ fn run(input: &[u8]) -> String {
         }
     }
     format!("ok, {} tiles found", found.min(4))
+}
+
+/// One directory cache for the whole run, as a server has (a small budget, so eviction runs too).
+fn directories() -> &'static DirectoryCache {
+    static CACHE: OnceLock<DirectoryCache> = OnceLock::new();
+    CACHE.get_or_init(|| DirectoryCache::new(1 << 20))
 }
 
 /// An error's words without its numbers (offsets and sizes differ for every input).

@@ -1,10 +1,11 @@
 //! PMTiles v3 archives: writing a clustered archive of gzipped tiles (`bando export pmtiles`)
-//! and reading tiles out of one by range reads (serving `*.pmtiles` files) without loading it.
+//! and serving tiles out of one (`*.pmtiles` files, memory-mapped, looked up by the `pmtiles`
+//! crate once bando's own parser has checked every directory) without loading it.
 //! Layout written: 127-byte header, root directory, JSON metadata, leaf directories, tile data
 //! in Hilbert tile-id order, identical tiles stored once.
 //!
 //! `format` is the byte format (header, directories, tile ids), `write` the writer, `read` the
-//! archive a server reads from. Owns the PMTiles byte format only; which tiles to write is the
+//! archive a server reads from (the check, then the crate's reader and directory cache). Owns the PMTiles byte format only; which tiles to write is the
 //! caller's business. An archive is untrusted input: reading one never panics, never allocates
 //! more than the archive backs (64 MiB a read, 16 MiB an inflated directory) and answers damage
 //! with a [`PmtilesError`].
@@ -14,7 +15,7 @@ mod read;
 mod write;
 
 pub use format::{tile_id, Extent};
-pub use read::{ArchiveBytes, PmtilesArchive};
+pub use read::{ArchiveBytes, DirectoryCache, PmtilesArchive};
 pub use write::PmtilesWriter;
 
 use super::math::TileId;
@@ -52,8 +53,8 @@ pub enum PmtilesError {
         #[source]
         source: GunzipError,
     },
-    #[error("reading the archive failed: {0}")]
-    Read(#[source] std::io::Error),
+    #[error("the pmtiles reader refused it: {0}")]
+    Crate(#[source] pmtiles::PmtError),
 }
 
 #[cfg(test)]
@@ -95,7 +96,7 @@ mod tests {
             center: [0.0, 0.0, 7.0],
         };
         w.finish(extent, &serde_json::json!({"name": "t"})).unwrap();
-        let a = PmtilesArchive::open(&path).unwrap();
+        let a = PmtilesArchive::open(&path, &DirectoryCache::new(1 << 20)).unwrap();
         assert_eq!(a.metadata["name"], "t");
         for t in [
             TileId { z: 7, x: 0, y: 0 },
@@ -131,7 +132,7 @@ mod tests {
     }
 
     fn open_bytes(bytes: Vec<u8>) -> Result<PmtilesArchive, TileError> {
-        PmtilesArchive::from_bytes("t", Box::new(bytes), String::new())
+        PmtilesArchive::from_bytes("t", ArchiveBytes::from_vec(bytes), String::new(), &DirectoryCache::new(1 << 20))
     }
 
     fn source_of(e: TileError) -> PmtilesError {
@@ -197,13 +198,13 @@ mod tests {
             let e = source_of(open_bytes(with_root(good.clone(), directory)).err().unwrap());
             assert!(matches!(e, PmtilesError::BadDirectory(_)), "{directory:?}: {e}");
         }
-        // One entry whose tile lies past the data section: found, then refused.
+        // One entry whose tile lies past the data section: refused when the archive opens, so
+        // the reader never follows it.
         let mut far = Vec::new();
         for v in [1, 0, 1, 1000, 1 << 40] {
             crate::tiles::mvt::put_varint(&mut far, v);
         }
-        let a = open_bytes(with_root(good, &far)).unwrap();
-        let e = source_of(a.get(TileId { z: 0, x: 0, y: 0 }).unwrap_err());
+        let e = source_of(open_bytes(with_root(good, &far)).err().unwrap());
         assert!(matches!(e, PmtilesError::OutOfBounds { what: "tile", .. }), "{e}");
     }
 
