@@ -1,7 +1,8 @@
 //! Who may see what: the `[security]` section of `bando.toml` (roles, the anonymous role, rate
 //! limits), checked against the catalog into a [`Policy`]; the policy file reloaded while the
 //! server runs ([`PolicyFile`]); API tokens and the identity of a request ([`tokens`],
-//! [`Security`]); the token buckets of the rate limit ([`rate`]).
+//! [`Security`]); OIDC / JWT bearer tokens verified against a JWKS ([`jwt`], [`jwks`]); the
+//! token buckets of the rate limit ([`rate`]).
 //!
 //! Owns: the policy's keys and their checks (unknown layers, fields, roles and units are refused
 //! naming the file and line), token format and hashing, and deciding who a credential is.
@@ -9,6 +10,8 @@
 //! status), and does not store tokens (that is `store`).
 
 mod file;
+pub mod jwks;
+pub mod jwt;
 pub mod rate;
 mod section;
 pub mod tokens;
@@ -72,6 +75,8 @@ pub struct Policy {
     roles: BTreeMap<String, Arc<Role>>,
     anonymous: Arc<Role>,
     rate_limit: Option<rate::RateLimit>,
+    /// `[security.jwt]`: single sign-on tokens, with their key set and verified-token cache.
+    jwt: Option<Arc<jwt::JwtVerifier>>,
 }
 
 impl Policy {
@@ -91,6 +96,11 @@ impl Policy {
     /// Requests per identity (token or client IP), if limited.
     pub fn rate_limit(&self) -> Option<rate::RateLimit> {
         self.rate_limit
+    }
+
+    /// The JWT check, when `[security.jwt]` is configured.
+    pub fn jwt(&self) -> Option<&Arc<jwt::JwtVerifier>> {
+        self.jwt.as_ref()
     }
 }
 
