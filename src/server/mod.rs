@@ -12,6 +12,7 @@ mod query;
 mod respond;
 mod scenarios;
 mod tiles;
+mod view;
 mod viewer;
 
 use std::net::SocketAddr;
