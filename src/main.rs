@@ -693,14 +693,14 @@ fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
             let scenarios = Scenarios::load(&args.tilesets)?;
             let scenario = scenarios.get(id)?;
             (
-                TileSource::from_scenario(&catalog, scenario)?,
+                TileSource::from_scenario(&catalog, scenario, &bando::policy::View::open())?,
                 scenario.title.clone(),
                 scenario.description.clone(),
                 scenario.center,
             )
         }
         (None, Some(layers)) => (
-            TileSource::from_layer_list(&catalog, layers)?,
+            TileSource::from_layer_list(&catalog, layers, &bando::policy::View::open())?,
             layers.clone(),
             format!("bando layers {layers}"),
             None,

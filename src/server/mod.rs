@@ -13,6 +13,7 @@ mod replica;
 mod respond;
 mod scenarios;
 mod tiles;
+mod view;
 mod viewer;
 
 use std::net::SocketAddr;
