@@ -228,6 +228,10 @@ struct ImportArgs {
     /// Map one source field to a target name for this import: --map SoThua=parcel_no (repeatable).
     #[arg(long = "map", value_name = "SRC=FIELD")]
     maps: Vec<String>,
+    /// Mark fields as personal data (by target or source name): --personal owner_name,phone.
+    /// Kept in the catalog; only roles with `personal_data = true` receive them.
+    #[arg(long, value_name = "F1,F2", value_delimiter = ',')]
+    personal: Vec<String>,
     /// Also accept data inside this box (west,south,east,north), for data outside Vietnam.
     #[arg(long)]
     region: Vec<String>,
@@ -349,6 +353,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         split_collections: args.split_collections,
         profile: args.profile,
         maps: args.maps,
+        personal: args.personal,
         region,
         progress: !args.json,
     };

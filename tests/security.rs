@@ -719,3 +719,94 @@ fn hidden_fields_never_leave_the_server() {
     }
     assert!(glb_of(Some(&analyst))["class"].as_array().unwrap().contains(&"use".into()));
 }
+
+#[test]
+fn personal_fields_are_kept_in_the_catalog_and_only_roles_with_personal_data_see_them() {
+    // Marked at import (the housing profile's `personal` list, and --personal), on both stores.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("households.csv");
+    std::fs::write(
+        &csv,
+        "lon,lat,chu_ho,so_cccd,note,household_size\n107.58,16.46,Mẫu A,DEMO1,x,3\n107.581,16.461,Mẫu B,DEMO2,y,4\n",
+    )
+    .unwrap();
+    for backend in Backend::ALL {
+        let store = backend.fresh_store(dir.path());
+        let import = |extra: &[&str]| {
+            let mut args = vec!["import", csv.to_str().unwrap(), "--layer", "households", "--kind", "housing"];
+            args.extend_from_slice(&["--src-crs", "EPSG:4326", "--store", &store]);
+            args.extend_from_slice(extra);
+            bando(&args)
+        };
+        let refused = import(&["--personal", "nosuch"]);
+        assert!(!refused.status.success(), "{backend:?}");
+        let why = stderr_of(&refused);
+        assert!(why.contains("--personal names 'nosuch'") && why.contains("household_head"), "{why}");
+        let out = import(&["--personal", "note"]);
+        assert!(out.status.success(), "{backend:?}: {}", stderr_of(&out));
+        let meta = bando::store::open(&store).unwrap().layer("households").unwrap();
+        let personal: Vec<&str> = meta.fields.iter().filter(|f| f.personal).map(|f| f.name.as_str()).collect();
+        assert_eq!(personal, ["household_head", "citizen_id", "note"], "{backend:?}");
+    }
+
+    // The demo's housing carries synthetic personal fields; the analyst (no personal_data key:
+    // protected by default) and the public never get them, the officer and admin do.
+    let store = own_store(dir.path());
+    let config = example_config();
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let admin = bearer(&create_token(&store, &config, "admin", &[]));
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    const PERSONAL: [&str; 3] = ["household_head", "citizen_id", "phone"];
+    let housing_fields = |credential: Option<&str>| {
+        let layer = get(&server.url("/layers/housing"), credential).body;
+        names(&layer["fields"], "name")
+    };
+    let all = housing_fields(Some(&admin));
+    assert!(PERSONAL.iter().all(|p| all.contains(&p.to_string())), "{all:?}");
+    let layer = get(&server.url("/layers/housing"), Some(&admin)).body;
+    let marked: Vec<&serde_json::Value> = layer["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["personal"] == true)
+        .collect();
+    assert_eq!(marked.len(), 3, "{layer}");
+    for credential in [None, Some(analyst.as_str())] {
+        let seen = housing_fields(credential);
+        assert!(
+            seen.contains(&"household_size".to_string()) && !PERSONAL.iter().any(|p| seen.contains(&p.to_string())),
+            "{seen:?}"
+        );
+    }
+    let (z, x, y) = centre_tile(&server, "housing");
+    let path = format!("/tiles/housing/{z}/{x}/{y}.mvt");
+    let decoded = |credential: Option<&str>, name: &str| {
+        let (status, tile, _) = fetch_as(&server.url(&path), credential);
+        assert_eq!(status, 200, "{path}");
+        decoded_layers(dir.path(), name, &tile)["housing"]["properties"].clone()
+    };
+    let full = decoded(Some(&admin), "admin.mvt");
+    assert!(PERSONAL.iter().all(|p| full.as_array().unwrap().contains(&(*p).into())), "{full}");
+    let protected = decoded(Some(&analyst), "analyst.mvt");
+    assert!(
+        !PERSONAL.iter().any(|p| protected.as_array().unwrap().contains(&(*p).into())),
+        "{protected}"
+    );
+    let bbox = "/query/bbox?layers=housing&bbox=107,16,108,17&limit=20&format=csv";
+    let (_, csv, _) = fetch_as(&server.url(bbox), Some(&analyst));
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        !csv.contains("DEMO") && !csv.contains("citizen_id") && csv.contains("household_size"),
+        "{csv}"
+    );
+    assert!(String::from_utf8(fetch_as(&server.url(bbox), Some(&admin)).1)
+        .unwrap()
+        .contains("DEMO"));
+    for path in [
+        "/query/bbox?layers=housing&bbox=107,16,108,17&fields=citizen_id",
+        "/stats?layer=housing&by=wards&group_by=phone",
+    ] {
+        assert_eq!(get(&server.url(path), Some(&analyst)).status, 400, "{path}");
+        assert_eq!(get(&server.url(path), Some(&admin)).status, 200, "{path}");
+    }
+}

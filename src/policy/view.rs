@@ -10,6 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::{Identity, Role};
+use crate::index::Catalog;
 use crate::scenarios::{Scenario, ScenarioError, Scenarios};
 use crate::store::LayerMeta;
 
@@ -47,34 +48,38 @@ impl View {
         self.role.as_ref().is_none_or(|r| r.layers.allows(name))
     }
 
-    /// Whether field `field` of `layer` is withheld from this request.
-    pub fn hides(&self, layer: &str, field: &str) -> bool {
+    /// Whether field `field` of `meta` is withheld from this request: a hidden field of its
+    /// role, or a personal one when the role may not read personal data.
+    pub fn hides(&self, meta: &LayerMeta, field: &str) -> bool {
         let Some(role) = &self.role else { return false };
-        role.hidden_fields.get(layer).is_some_and(|hidden| hidden.contains(field))
+        let personal = || !role.personal_data && meta.fields.iter().any(|f| f.personal && f.name == field);
+        role.hidden_fields.get(&meta.name).is_some_and(|hidden| hidden.contains(field)) || personal()
     }
 
     /// The index of field `name` of `meta`, if it exists and is not hidden: a hidden field is
     /// answered like an unknown one, so asking for it tells nothing.
     pub fn field_index(&self, meta: &LayerMeta, name: &str) -> Option<usize> {
-        meta.field_index(name).filter(|_| !self.hides(&meta.name, name))
+        meta.field_index(name).filter(|_| !self.hides(meta, name))
     }
 
     /// Whether this request sees every field of `meta`.
     pub fn sees_all_fields(&self, meta: &LayerMeta) -> bool {
-        self.role.as_ref().is_none_or(|r| !r.hidden_fields.contains_key(&meta.name))
+        self.role
+            .as_ref()
+            .is_none_or(|r| !r.hidden_fields.contains_key(&meta.name) && (r.personal_data || !meta.fields.iter().any(|f| f.personal)))
     }
 
     /// Indices of the fields of `meta` this request sees, in the layer's order.
     pub fn fields(&self, meta: &LayerMeta) -> Vec<usize> {
         (0..meta.fields.len())
-            .filter(|&i| !self.hides(&meta.name, &meta.fields[i].name))
+            .filter(|&i| !self.hides(meta, &meta.fields[i].name))
             .collect()
     }
 
     /// `meta` as this request may see it: hidden fields left out.
     pub fn meta(&self, meta: &LayerMeta) -> LayerMeta {
         let mut seen = meta.clone();
-        seen.fields.retain(|f| !self.hides(&meta.name, &f.name));
+        seen.fields.retain(|f| !self.hides(meta, &f.name));
         seen
     }
 
@@ -87,21 +92,24 @@ impl View {
     }
 
     /// `scenario` as this request may see it: layers, indicators and the 3D view of layers
-    /// outside the view left out, hidden fields out of its field lists.
-    pub fn scenario_shown(&self, scenario: &Scenario) -> Scenario {
+    /// outside the view left out, hidden fields (of the layers in `catalog`) out of its field
+    /// lists.
+    pub fn scenario_shown(&self, scenario: &Scenario, catalog: &Catalog) -> Scenario {
         let mut shown = scenario.clone();
         shown.layers.retain(|l| self.may_read(&l.layer));
+        let hidden = |layer: &str, field: &str| catalog.get(layer).is_some_and(|l| self.hides(&l.meta, field));
         for layer in &mut shown.layers {
             let name = layer.layer.clone();
-            let keep = |field: &String| !self.hides(&name, field);
+            let keep = |field: &String| !hidden(&name, field);
             if let Some(fields) = &mut layer.fields {
                 fields.retain(keep);
             }
             layer.zoom_fields.iter_mut().for_each(|zf| zf.fields.retain(keep));
         }
-        shown
-            .indicators
-            .retain(|i| self.may_read(&i.layer) && self.may_read(&i.by) && i.field.as_ref().is_none_or(|f| !self.hides(&i.layer, f)));
+        let readable = |i: &crate::scenarios::Indicator| {
+            self.may_read(&i.layer) && self.may_read(&i.by) && i.field.as_ref().is_none_or(|f| !hidden(&i.layer, f))
+        };
+        shown.indicators.retain(readable);
         shown.three_d = shown.three_d.filter(|t| self.may_read(&t.layer));
         shown
     }
@@ -159,10 +167,7 @@ mod tests {
     }
 
     fn parcels() -> LayerMeta {
-        let field = |name: &str| FieldDef {
-            name: name.into(),
-            ty: FieldType::Text,
-        };
+        let field = |name: &str| FieldDef::new(name, FieldType::Text);
         LayerMeta::new(
             "parcels",
             LayerKind::Cadastral,
@@ -174,7 +179,7 @@ mod tests {
     #[test]
     fn the_open_view_sees_everything() {
         let view = View::open();
-        assert!(view.may_read("anything") && !view.hides("parcels", "address"));
+        assert!(view.may_read("anything") && !view.hides(&parcels(), "address"));
         assert_eq!(view.fields(&parcels()), vec![0, 1]);
         assert_eq!(view.digest(), 0);
     }

@@ -98,7 +98,7 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
 
 /// Every indicator of scenario `id`, or only `indicator=<id>`.
 pub fn indicators(ctx: &Context, id: &str, params: &Params) -> crate::Result<Answer> {
-    let scenario = &ctx.view.scenario_shown(ctx.view.scenario(ctx.scenarios, id)?);
+    let scenario = &ctx.view.scenario_shown(ctx.view.scenario(ctx.scenarios, id)?, ctx.catalog);
     let only = params.get("indicator");
     if let Some(wanted) = only {
         if !scenario.indicators.iter().any(|i| i.id == wanted) {

@@ -12,6 +12,7 @@ use super::error::ApiResult;
 use super::respond::respond;
 use super::tiles::{base_url, live_tile, path_of, strip_mvt};
 use super::AppState;
+use crate::index::Catalog;
 use crate::policy::View;
 use crate::scenarios::{Scenario, Scenarios};
 use crate::tiles::{style, tilejson, TileError, TileId};
@@ -37,7 +38,7 @@ pub async fn list(State(state): State<AppState>, view: View, headers: HeaderMap)
     let shown = scenarios
         .iter()
         .filter(|s| view.may_read(&s.id))
-        .map(|s| summary(&view.scenario_shown(s), &base));
+        .map(|s| summary(&view.scenario_shown(s, &state.catalog), &base));
     Json(json!({
         "scenarios": shown.collect::<Vec<_>>(),
         // An edit of tilesets/ that does not load: the previous scenarios stay in service.
@@ -69,7 +70,7 @@ pub async fn detail(
         .into_response());
     }
     let scenarios = state.scenarios.current();
-    let scenario = view.scenario_shown(view.scenario(&scenarios, &name)?);
+    let scenario = view.scenario_shown(view.scenario(&scenarios, &name)?, &state.catalog);
     let mut body = serde_json::to_value(&scenario).unwrap_or_default();
     if let (Some(obj), Json_::Object(links)) = (body.as_object_mut(), summary(&scenario, &base)) {
         for key in ["tilejson", "style", "tiles"] {
@@ -89,7 +90,7 @@ pub async fn style_json(
     let scenarios = state.scenarios.current();
     let scenario = view.scenario(&scenarios, &id)?;
     let file = scenario.style.as_deref().ok_or_else(|| TileError::NoStyle(id.clone()))?;
-    let shown = |url: &str| style_source(&view, &scenarios, url);
+    let shown = |url: &str| style_source(&view, &scenarios, &state.catalog, url);
     Ok(Json(style::load(
         &state.config.styles_dir,
         file,
@@ -100,10 +101,16 @@ pub async fn style_json(
 
 /// What of a style source the view shows: a scenario's or a layer list's tile layers, or nothing
 /// when the scenario or a listed layer is outside it.
-fn style_source(view: &View, scenarios: &Scenarios, url: &str) -> style::Shown {
+fn style_source(view: &View, scenarios: &Scenarios, catalog: &Catalog, url: &str) -> style::Shown {
     if let Some(id) = url.strip_prefix("/scenarios/").and_then(|u| u.strip_suffix(".json")) {
         return match view.scenario(scenarios, id) {
-            Ok(s) => style::Shown::Layers(view.scenario_shown(s).layers.iter().map(|l| l.tile_id().to_string()).collect()),
+            Ok(s) => style::Shown::Layers(
+                view.scenario_shown(s, catalog)
+                    .layers
+                    .iter()
+                    .map(|l| l.tile_id().to_string())
+                    .collect(),
+            ),
             Err(_) => style::Shown::Hidden,
         };
     }

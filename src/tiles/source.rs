@@ -139,7 +139,7 @@ impl TileSource {
             let resolve = |names: &[String]| {
                 names
                     .iter()
-                    .filter(|n| !view.hides(&sl.layer, n))
+                    .filter(|n| !view.hides(&data.meta, n))
                     .map(|n| {
                         data.meta
                             .field_index(n)
