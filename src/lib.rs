@@ -5,6 +5,7 @@
 //! the readers (tiles, 3D tiles, queries) answer from the index. `server` is a thin HTTP layer
 //! over them; `demo` makes a synthetic province to try everything on. See docs/ARCHITECTURE.md.
 
+pub mod audit;
 pub mod cache;
 pub mod city3d;
 pub mod config;

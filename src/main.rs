@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::io::Write;
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use bando::audit;
 use bando::city3d::{City3d, City3dOptions, ExportOptions, Styling};
 use bando::config::{City3dSection, ConfigFile};
 use bando::crs::Region;
@@ -46,6 +49,37 @@ enum Command {
     /// Manage API tokens (create, list, revoke); the store keeps only their hashes.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Export the audit log (requests by identities, refused requests, admin actions), or verify its hash chain.
+    Audit(AuditArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    action: Option<AuditAction>,
+    /// Only records at or after this time (RFC 3339, e.g. 2026-12-03 or 2026-12-03T10:00:00Z).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only records of this identity (token:ID, jwt:SUBJECT, anonymous, cli:USER).
+    #[arg(long)]
+    identity: Option<String>,
+    /// csv or json.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    #[command(flatten)]
+    at: TokenStoreArgs,
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check every row's hash and link; names the first broken row (exit status 1).
+    Verify(AuditVerifyArgs),
+}
+
+#[derive(Args)]
+struct AuditVerifyArgs {
+    #[command(flatten)]
+    at: TokenStoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -328,6 +362,11 @@ fn main() {
         Command::Token(TokenCommand::Create(args)) => run_token_create(args),
         Command::Token(TokenCommand::List(args)) => run_token_list(args),
         Command::Token(TokenCommand::Revoke(args)) => run_token_revoke(args),
+        Command::Audit(AuditArgs {
+            action: Some(AuditAction::Verify(args)),
+            ..
+        }) => run_audit_verify(args),
+        Command::Audit(args) => run_audit_export(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -359,6 +398,10 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     };
     let store = store::open(&args.store)?;
     let summary = import::import(store.as_ref(), &options)?;
+    let mut action = audit::cli_action(audit::IMPORT, format!("{} -> {}", args.file.display(), summary.layer.name), "");
+    action.layers = summary.layer.name.clone();
+    action.features = Some(summary.written as i64);
+    store.append_audit(&[action])?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -515,10 +558,15 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             seconds = started.elapsed().as_secs_f64(),
             "layers loaded"
         );
-        let security = Arc::new(Security::new(
-            open_policy(args.config.as_deref(), &catalog, &scenarios)?,
-            TokenCache::load(store.as_ref())?,
-        ));
+        let policy = open_policy(args.config.as_deref(), &catalog, &scenarios)?;
+        let recording = policy.is_some();
+        let mut security = Security::new(policy, TokenCache::load(store.as_ref())?);
+        if recording {
+            // With a policy the server records who reads what (bando audit); an open server has no identities.
+            let auditor = audit::Auditor::start(store.clone(), audit::queue::DEFAULT_CAPACITY);
+            security = security.with_audit(Arc::new(auditor));
+        }
+        let security = Arc::new(security);
         Ok(Arc::new(App {
             store,
             catalog,
@@ -598,6 +646,9 @@ fn run_token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
         expires_unix,
         note: args.note,
     })?;
+    let mut action = audit::cli_action(audit::TOKEN_CREATE, format!("token:{}", record.id), &record.role);
+    action.area = record.scope.join(",");
+    store.append_audit(&[action])?;
     println!("{secret}");
     eprintln!(
         "token {} for role '{}' created in {} (expires {}); it is shown only now, keep it secret",
@@ -652,6 +703,7 @@ fn run_token_list(args: TokenListArgs) -> anyhow::Result<()> {
 fn run_token_revoke(args: TokenRevokeArgs) -> anyhow::Result<()> {
     let (store, _) = token_store(&args.at)?;
     let record = store.revoke_token(args.id)?;
+    store.append_audit(&[audit::cli_action(audit::TOKEN_REVOKE, format!("token:{}", record.id), &record.role)])?;
     println!(
         "token {} (role '{}') revoked at {}; running servers refuse it from their next look at the store",
         record.id,
@@ -750,4 +802,106 @@ fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `bando audit`: the log as CSV or JSON, filtered by time and identity.
+fn run_audit_export(args: AuditArgs) -> anyhow::Result<()> {
+    let (store, _) = token_store(&args.at)?;
+    let json = match args.format.as_str() {
+        "csv" => false,
+        "json" => true,
+        other => anyhow::bail!("--format {other}: use csv or json"),
+    };
+    let since = args.since.as_deref().map(audit_time).transpose()?;
+    let rows: Vec<audit::AuditRow> = store
+        .audit_rows()?
+        .into_iter()
+        .filter(|r| since.as_ref().is_none_or(|t| r.entry.time.as_str() >= t.as_str()))
+        .filter(|r| args.identity.as_ref().is_none_or(|i| &r.entry.identity == i))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let list: Vec<serde_json::Value> = rows.iter().map(audit_json).collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let mut csv = csv::Writer::from_writer(out);
+    csv.write_record([
+        "id",
+        "time",
+        "action",
+        "identity",
+        "role",
+        "client_ip",
+        "route",
+        "layers",
+        "area",
+        "features",
+        "status",
+        "hash",
+    ])?;
+    for r in &rows {
+        let e = &r.entry;
+        let (id, features, status) = (
+            r.id.to_string(),
+            e.features.map(|f| f.to_string()).unwrap_or_default(),
+            e.status.to_string(),
+        );
+        csv.write_record([
+            id.as_str(),
+            &e.time,
+            &e.action,
+            &e.identity,
+            &e.role,
+            &e.client_ip,
+            &e.route,
+            &e.layers,
+            &e.area,
+            &features,
+            &status,
+            &r.hash,
+        ])?;
+    }
+    csv.flush()?;
+    Ok(())
+}
+
+fn audit_json(r: &audit::AuditRow) -> serde_json::Value {
+    let e = &r.entry;
+    serde_json::json!({
+        "id": r.id, "time": e.time, "action": e.action, "identity": e.identity, "role": e.role,
+        "client_ip": e.client_ip, "route": e.route, "layers": e.layers, "area": e.area,
+        "features": e.features, "status": e.status, "prev_hash": r.prev_hash, "hash": r.hash,
+    })
+}
+
+/// `--since` as the log's time text: a date, or an RFC 3339 time (made UTC).
+fn audit_time(text: &str) -> anyhow::Result<String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(audit::time_text(t));
+    }
+    let is_date = text.len() == 10
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    anyhow::ensure!(
+        is_date,
+        "--since {text}: give a date (2026-12-03) or an RFC 3339 time (2026-12-03T10:00:00Z)"
+    );
+    Ok(text.to_string())
+}
+
+/// `bando audit verify`: every hash and link of the chain, or the first row that breaks it.
+fn run_audit_verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
+    let (store, _) = token_store(&args.at)?;
+    match audit::verify(store.audit_rows()?) {
+        Ok(n) => {
+            println!("audit log of {}: {n} rows, chain intact", store.describe());
+            Ok(())
+        }
+        Err(broken) => anyhow::bail!("audit log of {} is broken: {broken}", store.describe()),
+    }
 }

@@ -963,3 +963,104 @@ fn personal_fields_are_kept_in_the_catalog_and_only_roles_with_personal_data_see
         assert_eq!(get(&server.url(path), Some(&admin)).status, 200, "{path}");
     }
 }
+
+/// `bando audit ARGS --store STORE`: (success, stdout, stderr).
+fn audit_cli(store: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--store", store.to_str().unwrap()]);
+    let out = bando(&all);
+    let stderr = stderr_of(&out);
+    (out.status.success(), String::from_utf8(out.stdout).unwrap(), stderr)
+}
+
+fn sqlite(store: &Path, sql: &str) -> std::process::Output {
+    std::process::Command::new("sqlite3").arg(store).arg(sql).output().expect("sqlite3")
+}
+
+#[test]
+fn the_audit_records_identities_refusals_and_admin_actions_in_a_chain_that_catches_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let config = example_config();
+    let secret = create_token(&store, &config, "analyst", &["--note", "audit test"]);
+    let server = Server::start(&store, &["--config", config.to_str().unwrap(), "--watch-seconds", "0.2"]);
+    let analyst = bearer(&secret);
+    let statuses: Vec<u16> = [
+        "/whoami",
+        "/tiles/wards/12/3258/1873.mvt",
+        "/query/radius?layer=parcels&lon=107.58&lat=16.46&radius_m=500",
+    ]
+    .iter()
+    .map(|path| fetch_as(&server.url(path), Some(&analyst)).0)
+    .collect();
+    assert!(statuses.iter().all(|s| (200..300).contains(s)), "{statuses:?}");
+    assert_eq!(get(&server.url("/whoami"), Some("Bearer bnd_forged")).status, 401);
+    assert_eq!(
+        get(&server.url("/whoami"), None).status,
+        200,
+        "anonymous public traffic is not recorded"
+    );
+    token(&store, &["revoke", "1"]);
+
+    let rows = || -> Vec<serde_json::Value> {
+        let (ok, out, err) = audit_cli(&store, &["--format", "json"]);
+        assert!(ok, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || rows().len() >= 6),
+        "requests are written in the background: {:?}",
+        rows()
+    );
+    let all = rows();
+    let actions: Vec<&str> = all.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.first(), Some(&"token.create"), "{actions:?}");
+    assert!(actions.contains(&"token.revoke"), "{actions:?}");
+    assert!(!all.iter().any(|r| r["identity"] == "anonymous"), "{all:?}");
+    let refused: Vec<_> = all.iter().filter(|r| r["identity"] == "refused").collect();
+    assert_eq!((refused.len(), &refused[0]["status"]), (1, &serde_json::json!(401)), "{all:?}");
+    assert!(!serde_json::to_string(&all).unwrap().contains(&secret), "no token in the audit");
+
+    let (ok, out, _) = audit_cli(&store, &["--identity", "token:1", "--format", "json"]);
+    assert!(ok);
+    let mine: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(mine.len(), 3, "{mine:?}");
+    let tile = &mine[1];
+    assert_eq!(
+        (
+            tile["role"].as_str(),
+            tile["layers"].as_str(),
+            tile["area"].as_str(),
+            tile["status"].as_i64()
+        ),
+        (
+            Some("analyst"),
+            Some("wards"),
+            Some("tile 12/3258/1873"),
+            Some(i64::from(statuses[1]))
+        ),
+        "{tile}"
+    );
+    assert_eq!(tile["client_ip"], "127.0.0.1");
+    assert_eq!(mine[2]["area"], "point 107.58,16.46 radius 500 m");
+    let (ok, csv, _) = audit_cli(&store, &["--since", "2000-01-01"]);
+    assert!(ok && csv.starts_with("id,time,action,identity,role,client_ip,route"), "{csv}");
+    let (ok, none, _) = audit_cli(&store, &["--since", "2999-01-01T00:00:00Z", "--format", "json"]);
+    assert!(ok && none.trim() == "[]", "{none}");
+    drop(server);
+
+    let (ok, out, err) = audit_cli(&store, &["verify"]);
+    assert!(ok && out.contains("chain intact"), "{out}{err}");
+    let update = "UPDATE bando_audit SET status = 200 WHERE identity = 'refused'";
+    let blocked = sqlite(&store, update);
+    assert!(
+        String::from_utf8_lossy(&blocked.stderr).contains("append-only"),
+        "the table refuses edits"
+    );
+    let forced = sqlite(&store, &format!("DROP TRIGGER bando_audit_no_update; {update};"));
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    let id = refused[0]["id"].as_i64().unwrap();
+    let (ok, _, err) = audit_cli(&store, &["verify"]);
+    assert!(!ok && err.contains(&format!("audit row {id} was changed")), "{err}");
+}

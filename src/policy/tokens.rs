@@ -259,6 +259,8 @@ pub struct Security {
     limiter: RateLimiter,
     /// Hashes a JWT's issuer and subject into its rate-limit bucket.
     subjects: foldhash::fast::RandomState,
+    /// Where requests and admin actions are recorded (with a policy in force).
+    audit: Option<Arc<crate::audit::Auditor>>,
 }
 
 impl Security {
@@ -268,7 +270,19 @@ impl Security {
             tokens,
             limiter: RateLimiter::default(),
             subjects: foldhash::fast::RandomState::default(),
+            audit: None,
         }
+    }
+
+    /// Records requests and admin actions through `auditor`.
+    pub fn with_audit(mut self, auditor: Arc<crate::audit::Auditor>) -> Security {
+        self.audit = Some(auditor);
+        self
+    }
+
+    /// The audit writer, when the server records.
+    pub fn audit(&self) -> Option<&Arc<crate::audit::Auditor>> {
+        self.audit.as_ref()
     }
 
     pub fn policy_file(&self) -> Option<&PolicyFile> {

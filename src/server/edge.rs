@@ -1,6 +1,7 @@
 //! The server's edge: one tower layer around the whole router doing what every response needs.
 //! CORS for map clients served from another origin (preflights answered here, before routing),
-//! the identity of every request (`auth::admit`, before routing, so no route can skip it),
+//! the identity of every request (`auth::admit`, before routing, so no route can skip it), its
+//! audit record when it is authenticated or refused (`audit`, queued, never waited for),
 //! JSON bodies for the error responses axum makes itself, a logged JSON 500 for a panicking
 //! handler, and a debug-level request line (path only: never the query, which may hold a token).
 //!
@@ -22,7 +23,8 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{auth, error};
+use super::{audit, auth, error};
+use crate::audit::{AuditEntry, Auditor};
 use crate::policy::Security;
 
 /// Wraps a service (the router) in [`Edge`]; without `security` every request is let through
@@ -47,6 +49,13 @@ impl<S> tower::Layer<S> for EdgeLayer {
 pub struct Edge<S> {
     inner: S,
     security: Option<Arc<Security>>,
+}
+
+impl<S> Edge<S> {
+    /// The audit writer of this server, if it records.
+    pub fn auditor(&self) -> Option<&Arc<Auditor>> {
+        self.security.as_ref().and_then(|s| s.audit())
+    }
 }
 
 const ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, OPTIONS");
@@ -84,18 +93,28 @@ where
             path: request.uri().path().to_string(),
             started: Instant::now(),
         });
+        let mut record = None;
         if let Some(security) = &self.security {
             if let Err(refused) = auth::admit(security, &mut request) {
+                let response = auth::refusal(refused);
+                if let Some(auditor) = security.audit() {
+                    auditor.record(audit::refused(&request, response.status().as_u16()));
+                }
                 return EdgeFuture {
-                    state: Some(State::Ready(auth::refusal(refused))),
+                    state: Some(State::Ready(response)),
                     line,
+                    record: None,
                 };
             }
+            record = security
+                .audit()
+                .and_then(|auditor| audit::draft(&request).map(|e| (auditor.clone(), e)));
         }
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
             Ok(inner) => EdgeFuture {
                 state: Some(State::Inner(inner)),
                 line,
+                record,
             },
             Err(panic) => EdgeFuture::done(error::panic_response(panic)),
         }
@@ -123,6 +142,8 @@ enum State<F> {
 pub struct EdgeFuture<F> {
     state: Option<State<F>>,
     line: Option<RequestLine>,
+    /// The audit record of an authenticated request, completed with its status.
+    record: Option<(Arc<Auditor>, AuditEntry)>,
 }
 
 impl<F> EdgeFuture<F> {
@@ -130,11 +151,16 @@ impl<F> EdgeFuture<F> {
         EdgeFuture {
             state: Some(State::Ready(response)),
             line: None,
+            record: None,
         }
     }
 
     fn finish(&mut self, mut response: Response) -> Poll<Result<Response, Infallible>> {
         response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY);
+        if let Some((auditor, mut entry)) = self.record.take() {
+            entry.status = i64::from(response.status().as_u16());
+            auditor.record(entry);
+        }
         if let Some(line) = self.line.take() {
             tracing::debug!(
                 method = %line.method,

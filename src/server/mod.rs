@@ -3,6 +3,7 @@
 //! request, run the core on a blocking thread when the work is CPU-bound, and map errors in one
 //! place (`error`). Nothing outside this module imports axum.
 
+mod audit;
 mod auth;
 pub mod city3d;
 mod edge;
@@ -176,16 +177,31 @@ fn reload_policy(state: &App, names_changed: bool) {
     } else {
         file.reload_if_changed(known)
     };
-    report_policy_reload(file, outcome);
+    report_policy_reload(&state.security, file, outcome);
 }
 
-fn report_policy_reload(file: &crate::policy::PolicyFile, outcome: Reload) {
-    match outcome {
-        Reload::Unchanged => {}
-        Reload::Applied => tracing::info!(file = %file.path().display(), "security policy reloaded"),
-        Reload::Refused(why) => {
-            tracing::warn!(error = %why, "security policy refused; the previous policy stays in force")
+/// Logs a reload and records it in the audit (status 200 applied, 400 refused).
+fn report_policy_reload(security: &Security, file: &crate::policy::PolicyFile, outcome: Reload) {
+    let status = match outcome {
+        Reload::Unchanged => return,
+        Reload::Applied => {
+            tracing::info!(file = %file.path().display(), "security policy reloaded");
+            200
         }
+        Reload::Refused(why) => {
+            tracing::warn!(error = %why, "security policy refused; the previous policy stays in force");
+            400
+        }
+    };
+    if let Some(auditor) = security.audit() {
+        auditor.record(crate::audit::AuditEntry {
+            time: crate::audit::now(),
+            action: crate::audit::POLICY_RELOAD.into(),
+            identity: "server".into(),
+            route: file.path().display().to_string(),
+            status,
+            ..Default::default()
+        });
     }
 }
 
@@ -214,7 +230,7 @@ fn spawn_reload_on_hangup(state: AppState) {
             let _ = tokio::task::spawn_blocking(move || {
                 if let Some(file) = state.security.policy_file() {
                     let known = Vocabulary::of(&state.catalog, &state.scenarios.current());
-                    report_policy_reload(file, file.reload(&known));
+                    report_policy_reload(&state.security, file, file.reload(&known));
                 }
             })
             .await;
@@ -275,11 +291,14 @@ where
     let app = Switch {
         serving: None,
         starting: tower::Layer::layer(&edge::EdgeLayer::default(), replica::starting_router()),
-        loaded,
+        loaded: loaded.clone(),
     };
     // With the peer address in every request: the rate limit of requests without a token is per IP.
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
     axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    if let Some(auditor) = loaded.get().and_then(edge::Edge::auditor) {
+        auditor.flush();
+    }
     let failed = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     failed.map_or(Ok(()), Err)
 }

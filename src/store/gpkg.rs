@@ -12,11 +12,11 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::gpkg_rtree::{self, RtreeEntry};
-use super::gpkg_tokens;
 use super::wkb as geom_codec;
 use super::{
     check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError, TokenRecord,
 };
+use super::{gpkg_audit, gpkg_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
@@ -107,6 +107,7 @@ impl GpkgStore {
                     .map_err(|e| write_error(path, e))?;
             }
             gpkg_tokens::create_table(&conn).map_err(|e| write_error(path, e))?;
+            gpkg_audit::create_table(&conn).map_err(|e| write_error(path, e))?;
         } else {
             let has_catalog: bool = conn
                 .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
@@ -348,6 +349,15 @@ impl Store for GpkgStore {
 
     fn token_generation(&self) -> Result<i64, StoreError> {
         gpkg_tokens::generation(&self.reader())
+    }
+
+    fn append_audit(&self, entries: &[crate::audit::AuditEntry]) -> Result<(), StoreError> {
+        self.check_writable()?;
+        gpkg_audit::append(&self.reader(), entries)
+    }
+
+    fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
+        gpkg_audit::rows(&self.reader())
     }
 }
 

@@ -9,9 +9,11 @@
 //! spatial indexes in memory (`index`) or HTTP.
 
 pub mod gpkg;
+mod gpkg_audit;
 mod gpkg_rtree;
 mod gpkg_tokens;
 pub mod postgis;
+mod postgis_audit;
 mod postgis_listen;
 mod postgis_tokens;
 pub mod wkb;
@@ -198,6 +200,12 @@ pub trait Store: Send + Sync {
     /// A number that changes whenever a token is created or revoked: servers poll it to refresh
     /// their token cache.
     fn token_generation(&self) -> Result<i64, StoreError>;
+
+    /// Appends audit records to the chain, in one transaction (`crate::audit`).
+    fn append_audit(&self, entries: &[crate::audit::AuditEntry]) -> Result<(), StoreError>;
+
+    /// Every audit row, by id.
+    fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError>;
 }
 
 /// A stream of change announcements ([`Store::changes`]).

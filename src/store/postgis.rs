@@ -21,12 +21,12 @@ use std::thread::JoinHandle;
 use postgres::{Client, Config, NoTls};
 
 use super::postgis_listen::PgChangeFeed;
-use super::postgis_tokens;
 use super::wkb as geom_codec;
 use super::{
     check_layer_name, now_iso, ChangeFeed, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
     TokenRecord,
 };
+use super::{postgis_audit, postgis_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
 
 const DEFAULT_SCHEMA: &str = "bando";
@@ -260,8 +260,10 @@ fn create_schemas(client: &mut Client, at: &Location) -> Result<(), StoreError> 
          CREATE TABLE IF NOT EXISTS {meta}.generation (
            one boolean PRIMARY KEY DEFAULT true CHECK (one), value bigint NOT NULL);
          INSERT INTO {meta}.generation VALUES (true, 0) ON CONFLICT DO NOTHING;
-         {tokens}",
-        tokens = postgis_tokens::schema(&meta)
+         {tokens}
+         {audit}",
+        tokens = postgis_tokens::schema(&meta),
+        audit = postgis_audit::schema(&meta)
     ))?;
     tx.commit()?;
     Ok(())
@@ -452,6 +454,16 @@ impl Store for PostgisStore {
     fn token_generation(&self) -> Result<i64, StoreError> {
         let meta = quote_ident(&self.location.meta);
         self.read(|c| postgis_tokens::generation(c, &meta))
+    }
+
+    fn append_audit(&self, entries: &[crate::audit::AuditEntry]) -> Result<(), StoreError> {
+        // Not retried, like every write: a commit whose answer was lost would be made twice.
+        postgis_audit::append(&mut *self.reader()?, &quote_ident(&self.location.meta), entries)
+    }
+
+    fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
+        let meta = quote_ident(&self.location.meta);
+        self.read(|c| postgis_audit::rows(c, &meta))
     }
 }
 

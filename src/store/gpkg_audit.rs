@@ -1,0 +1,99 @@
+//! The audit log in the GeoPackage: the `bando_audit` table, one row per record with the hash of
+//! the previous row (`crate::audit::chain_hash`). Rows are appended in one `BEGIN IMMEDIATE`
+//! transaction per batch, which reads the last row first, so a server and a CLI command writing
+//! at once still make one chain. Triggers refuse UPDATE and DELETE; whoever drops them and edits
+//! a row by hand is caught by `bando audit verify`.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS bando_audit (
+  id INTEGER PRIMARY KEY, time TEXT NOT NULL, action TEXT NOT NULL, identity TEXT NOT NULL,
+  role TEXT NOT NULL, client_ip TEXT NOT NULL, route TEXT NOT NULL, layers TEXT NOT NULL,
+  area TEXT NOT NULL, features INTEGER, status INTEGER NOT NULL,
+  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS bando_audit_no_update BEFORE UPDATE ON bando_audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS bando_audit_no_delete BEFORE DELETE ON bando_audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
+  ('bando_audit', 'attributes', 'bando_audit', 'bando audit log: append-only, each row hashes the previous one');
+"#;
+
+/// Creates the table in a store that lacks it.
+pub(super) fn create_table(conn: &Connection) -> rusqlite::Result<()> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_audit'", [], |r| r.get(0))?;
+    if n > 0 {
+        return Ok(());
+    }
+    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+}
+
+pub(super) fn append(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let written = append_in(conn, entries);
+    conn.execute_batch(if written.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    written
+}
+
+fn append_in(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let last: Option<(i64, String)> = conn
+        .query_row("SELECT id, hash FROM bando_audit ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_string()));
+    let mut insert = conn.prepare_cached("INSERT INTO bando_audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
+    for e in entries {
+        id += 1;
+        let hash = chain_hash(&prev, id, e);
+        insert.execute(params![
+            id,
+            e.time,
+            e.action,
+            e.identity,
+            e.role,
+            e.client_ip,
+            e.route,
+            e.layers,
+            e.area,
+            e.features,
+            e.status,
+            prev,
+            hash
+        ])?;
+        prev = hash;
+    }
+    Ok(())
+}
+
+pub(super) fn rows(conn: &Connection) -> Result<Vec<AuditRow>, StoreError> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_audit'", [], |r| r.get(0))?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare("SELECT * FROM bando_audit ORDER BY id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok(AuditRow {
+            id: r.get("id")?,
+            entry: AuditEntry {
+                time: r.get("time")?,
+                action: r.get("action")?,
+                identity: r.get("identity")?,
+                role: r.get("role")?,
+                client_ip: r.get("client_ip")?,
+                route: r.get("route")?,
+                layers: r.get("layers")?,
+                area: r.get("area")?,
+                features: r.get("features")?,
+                status: r.get("status")?,
+            },
+            prev_hash: r.get("prev_hash")?,
+            hash: r.get("hash")?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}

@@ -1,0 +1,88 @@
+//! The audit log in the PostGIS store: `<schema>_meta.audit`, the same rows and chain as the
+//! GeoPackage's `bando_audit`. A batch is one transaction that takes a transaction-level
+//! advisory lock and reads the last row first, so concurrent writers make one chain; a trigger
+//! refuses UPDATE, DELETE and TRUNCATE.
+
+use postgres::{Client, Row};
+
+use super::StoreError;
+use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+
+/// The table, created with the rest of the catalog (`postgis::create_schemas`).
+pub(super) fn schema(meta: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {meta}.audit (
+           id bigint PRIMARY KEY, time text NOT NULL, action text NOT NULL, identity text NOT NULL,
+           role text NOT NULL, client_ip text NOT NULL, route text NOT NULL, layers text NOT NULL,
+           area text NOT NULL, features bigint, status bigint NOT NULL,
+           prev_hash text NOT NULL, hash text NOT NULL);
+         CREATE OR REPLACE FUNCTION {meta}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+         DROP TRIGGER IF EXISTS audit_append_only ON {meta}.audit;
+         CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {meta}.audit
+           FOR EACH STATEMENT EXECUTE FUNCTION {meta}.audit_append_only();"
+    )
+}
+
+pub(super) fn append(client: &mut Client, meta: &str, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&format!("{meta}.audit")])?;
+    let last = tx.query_opt(&format!("SELECT id, hash FROM {meta}.audit ORDER BY id DESC LIMIT 1"), &[])?;
+    let (mut id, mut prev): (i64, String) = match last {
+        Some(row) => (row.try_get(0)?, row.try_get(1)?),
+        None => (0, GENESIS.to_string()),
+    };
+    let insert = tx.prepare(&format!(
+        "INSERT INTO {meta}.audit VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))?;
+    for e in entries {
+        id += 1;
+        let hash = chain_hash(&prev, id, e);
+        tx.execute(
+            &insert,
+            &[
+                &id,
+                &e.time,
+                &e.action,
+                &e.identity,
+                &e.role,
+                &e.client_ip,
+                &e.route,
+                &e.layers,
+                &e.area,
+                &e.features,
+                &e.status,
+                &prev,
+                &hash,
+            ],
+        )?;
+        prev = hash;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn row_of(r: &Row) -> Result<AuditRow, postgres::Error> {
+    Ok(AuditRow {
+        id: r.try_get("id")?,
+        entry: AuditEntry {
+            time: r.try_get("time")?,
+            action: r.try_get("action")?,
+            identity: r.try_get("identity")?,
+            role: r.try_get("role")?,
+            client_ip: r.try_get("client_ip")?,
+            route: r.try_get("route")?,
+            layers: r.try_get("layers")?,
+            area: r.try_get("area")?,
+            features: r.try_get("features")?,
+            status: r.try_get("status")?,
+        },
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
+pub(super) fn rows(client: &mut Client, meta: &str) -> Result<Vec<AuditRow>, StoreError> {
+    let rows = client.query(&format!("SELECT * FROM {meta}.audit ORDER BY id"), &[])?;
+    Ok(rows.iter().map(row_of).collect::<Result<Vec<_>, _>>()?)
+}
