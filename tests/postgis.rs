@@ -147,6 +147,28 @@ fn api_tokens_live_in_the_postgis_store_too() {
     assert_eq!(list[0]["note"], "wall");
     assert!(list[0]["revoked"].is_string());
     assert_eq!(common::pg_sql(&store, "SELECT tokens FROM bando_meta.generation"), "2");
+    // Both actions are in the audit chain of the PostGIS store, which refuses edits and catches forced ones.
+    let actions = common::pg_sql(&store, "SELECT string_agg(action, ',' ORDER BY id) FROM bando_meta.audit");
+    assert_eq!(actions, "token.create,token.revoke");
+    let verify = common::bando(&["audit", "verify", "--store", &store]);
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("2 rows, chain intact"),
+        "{}",
+        common::stderr_of(&verify)
+    );
+    let edit = common::pg_sql(
+        &store,
+        "CREATE FUNCTION pg_temp.edit() RETURNS text LANGUAGE plpgsql AS $$ BEGIN \
+         UPDATE bando_meta.audit SET role = 'admin' WHERE id = 1; RETURN 'edited'; \
+         EXCEPTION WHEN OTHERS THEN RETURN SQLERRM; END $$; SELECT pg_temp.edit()",
+    );
+    assert!(edit.contains("append-only"), "the table refuses edits: {edit}");
+    common::pg_sql(
+        &store,
+        "ALTER TABLE bando_meta.audit DISABLE TRIGGER audit_append_only; UPDATE bando_meta.audit SET role = 'admin' WHERE id = 1",
+    );
+    let broken = common::bando(&["audit", "verify", "--store", &store]);
+    assert!(!broken.status.success() && common::stderr_of(&broken).contains("audit row 1 was changed"));
 }
 
 /// Lights along a street, `rows` of them, as a CSV file in `dir`.
