@@ -492,16 +492,16 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             "none ([security] absent): open to all"
         };
         tracing::info!(file = %file.path().display(), policy = state, "configuration read");
-        if file.current().is_some() {
-            tracing::warn!("roles identify requests, but their rules (layers, hidden_fields, aggregate, scoped) are not enforced yet: every role reads everything");
+        if file.current().is_some_and(|p| p.roles().any(|r| !r.aggregate.is_empty())) {
+            tracing::warn!("`aggregate` is not enforced yet: a role with it reads those layers' features");
         }
     }
-    let security = Arc::new(Security::new(policy, TokenCache::load(store.as_ref())?));
     let cache_bytes = if args.no_cache || server.no_cache.unwrap_or(false) {
         0
     } else {
         args.cache_mb.or(server.cache_mb).unwrap_or(512) * 1024 * 1024
     };
+    let security = Arc::new(Security::new(policy, TokenCache::load(store.as_ref())?).caching_areas(cache_bytes > 0));
     let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options(&file.city3d)?, cache_bytes));
     let config = ServerConfig {
         addr: args

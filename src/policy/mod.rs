@@ -9,6 +9,7 @@
 //! Does not know HTTP (the server hands it the credential string and maps [`AuthError`] to a
 //! status), and does not store tokens (that is `store`).
 
+pub mod area;
 mod file;
 pub mod rate;
 mod section;

@@ -12,6 +12,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use super::area::AreaMemo;
 use super::rate::{Client, RateLimiter};
 use super::{PolicyFile, Role, Vocabulary};
 use crate::store::{Store, StoreError, TokenRecord};
@@ -222,6 +223,7 @@ pub struct Security {
     policy: Option<PolicyFile>,
     tokens: TokenCache,
     limiter: RateLimiter,
+    areas: Arc<AreaMemo>,
 }
 
 impl Security {
@@ -230,7 +232,19 @@ impl Security {
             policy,
             tokens,
             limiter: RateLimiter::default(),
+            areas: Arc::default(),
         }
+    }
+
+    /// Keeps (or, with `on == false`, does not keep) the member sets of scoped views.
+    pub fn caching_areas(mut self, on: bool) -> Security {
+        self.areas = Arc::new(AreaMemo::new(on));
+        self
+    }
+
+    /// The member sets of scoped views.
+    pub fn areas(&self) -> &Arc<AreaMemo> {
+        &self.areas
     }
 
     pub fn policy_file(&self) -> Option<&PolicyFile> {
