@@ -471,37 +471,14 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         watch_seconds.is_finite() && watch_seconds > 0.0,
         "--watch-seconds (watch_seconds) must be a positive number of seconds"
     );
-    let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::from(store::open(&location)?);
-    let catalog = Arc::new(Catalog::load(store.as_ref())?);
-    tracing::info!(
-        layers = catalog.snapshot().len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "store loaded"
-    );
     let tilesets = args.tilesets.or(server.tilesets.clone()).unwrap_or_else(|| "tilesets".into());
     let scenarios = Arc::new(ScenarioFolder::open(&tilesets)?);
-    let policy = match &args.config {
-        Some(path) => Some(PolicyFile::open(path, &Vocabulary::of(&catalog, &scenarios.current()))?),
-        None => None,
-    };
-    if let Some(file) = &policy {
-        let state = if file.current().is_some() {
-            "in force"
-        } else {
-            "none ([security] absent): open to all"
-        };
-        tracing::info!(file = %file.path().display(), policy = state, "configuration read");
-        if file.current().is_some_and(|p| p.roles().any(|r| !r.aggregate.is_empty())) {
-            tracing::warn!("`aggregate` is not enforced yet: a role with it reads those layers' features");
-        }
-    }
     let cache_bytes = if args.no_cache || server.no_cache.unwrap_or(false) {
         0
     } else {
         args.cache_mb.or(server.cache_mb).unwrap_or(512) * 1024 * 1024
     };
-    let security = Arc::new(Security::new(policy, TokenCache::load(store.as_ref())?).caching_areas(cache_bytes > 0));
     let city3d = Arc::new(server::city3d::City3dState::new(args.city3d.options(&file.city3d)?, cache_bytes));
     let config = ServerConfig {
         addr: args
@@ -528,18 +505,51 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         args.pmtiles
     };
     let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &pmtiles)?);
-    let state = Arc::new(App {
-        store,
-        catalog,
-        scenarios,
-        config: Arc::new(config),
-        city3d,
-        tiles,
-        security,
-    });
+    let addr = config.addr;
+    // Everything that needs the layers happens while the server already answers `starting`.
+    let load = move || -> anyhow::Result<server::AppState> {
+        let started = std::time::Instant::now();
+        let catalog = Arc::new(Catalog::load(store.as_ref())?);
+        tracing::info!(
+            layers = catalog.snapshot().len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "layers loaded"
+        );
+        let security = Security::new(
+            open_policy(args.config.as_deref(), &catalog, &scenarios)?,
+            TokenCache::load(store.as_ref())?,
+        );
+        let security = Arc::new(security.caching_areas(cache_bytes > 0));
+        Ok(Arc::new(App {
+            store,
+            catalog,
+            scenarios,
+            config: Arc::new(config),
+            city3d,
+            tiles,
+            security,
+            readiness: server::Readiness::default(),
+        }))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(server::serve(state))?;
+    runtime.block_on(server::serve(addr, load))?;
     Ok(())
+}
+
+/// The policy file of `serve --config`, checked against the loaded layers and scenarios.
+fn open_policy(config: Option<&Path>, catalog: &Catalog, scenarios: &ScenarioFolder) -> anyhow::Result<Option<PolicyFile>> {
+    let Some(path) = config else { return Ok(None) };
+    let file = PolicyFile::open(path, &Vocabulary::of(catalog, &scenarios.current()))?;
+    let state = if file.current().is_some() {
+        "in force"
+    } else {
+        "none ([security] absent): open to all"
+    };
+    tracing::info!(file = %file.path().display(), policy = state, "configuration read");
+    if file.current().is_some_and(|p| p.roles().any(|r| !r.aggregate.is_empty())) {
+        tracing::warn!("`aggregate` is not enforced yet: a role with it reads those layers' features");
+    }
+    Ok(Some(file))
 }
 
 /// The store of a token command, and the policy its `--config` names (if it has one).

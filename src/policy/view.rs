@@ -35,10 +35,9 @@ impl View {
     /// kept in `areas`.
     pub fn of(identity: Option<&Identity>, areas: &Arc<AreaMemo>) -> View {
         let Some(identity) = identity else { return View::open() };
-        let scope = identity.token.as_ref().map_or(&[][..], |t| &t.scope[..]);
         View {
             role: Some(identity.role.clone()),
-            area: identity.role.scoped.then(|| Area::new(scope, areas.clone())),
+            area: identity.role.scoped.then(|| Area::new(identity.scope(), areas.clone())),
         }
     }
 
