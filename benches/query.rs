@@ -86,7 +86,7 @@ fn main() {
                 hits,
                 with_distance: true,
             }
-            .answer(&Params(&params))
+            .answer(&Params(&params), &bando::policy::View::open())
             .expect("answer")
         });
         bytes += answer.body.len();

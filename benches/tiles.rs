@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     service.warm(&catalog, &bando::scenarios::Scenarios::default());
     println!("ladders built in {:.1} s", started.elapsed().as_secs_f64());
-    let source = TileSource::from_layer_list(&catalog, layer)?;
+    let source = TileSource::from_layer_list(&catalog, layer, &bando::policy::View::open())?;
     println!("| zoom | tiles | median ms | p99 ms | max ms | max raw kB | max gzip kB |");
     println!("|---|---|---|---|---|---|---|");
     for z in [0u8, 4, 6, 8, 10, 12, 13, 14, 15, 16, 18] {

@@ -110,6 +110,21 @@ pub struct FieldDef {
     pub name: String,
     #[serde(rename = "type")]
     pub ty: FieldType,
+    /// Personal data of a citizen or business (marked at import, kept in the catalog): only
+    /// roles with `personal_data = true` receive it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal: bool,
+}
+
+impl FieldDef {
+    /// A field that is not personal data.
+    pub fn new(name: impl Into<String>, ty: FieldType) -> FieldDef {
+        FieldDef {
+            name: name.into(),
+            ty,
+            personal: false,
+        }
+    }
 }
 
 /// One attribute value. Text is NFC-normalised UTF-8 by the time it reaches this type.

@@ -228,6 +228,10 @@ struct ImportArgs {
     /// Map one source field to a target name for this import: --map SoThua=parcel_no (repeatable).
     #[arg(long = "map", value_name = "SRC=FIELD")]
     maps: Vec<String>,
+    /// Mark fields as personal data (by target or source name): --personal owner_name,phone.
+    /// Kept in the catalog; only roles with `personal_data = true` receive them.
+    #[arg(long, value_name = "F1,F2", value_delimiter = ',')]
+    personal: Vec<String>,
     /// Also accept data inside this box (west,south,east,north), for data outside Vietnam.
     #[arg(long)]
     region: Vec<String>,
@@ -349,6 +353,7 @@ fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         split_collections: args.split_collections,
         profile: args.profile,
         maps: args.maps,
+        personal: args.personal,
         region,
         progress: !args.json,
     };
@@ -684,14 +689,14 @@ fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
             let scenarios = Scenarios::load(&args.tilesets)?;
             let scenario = scenarios.get(id)?;
             (
-                TileSource::from_scenario(&catalog, scenario)?,
+                TileSource::from_scenario(&catalog, scenario, &bando::policy::View::open())?,
                 scenario.title.clone(),
                 scenario.description.clone(),
                 scenario.center,
             )
         }
         (None, Some(layers)) => (
-            TileSource::from_layer_list(&catalog, layers)?,
+            TileSource::from_layer_list(&catalog, layers, &bando::policy::View::open())?,
             layers.clone(),
             format!("bando layers {layers}"),
             None,

@@ -56,16 +56,21 @@ struct Answer {
     body: serde_json::Value,
 }
 
-fn get(url: &str, authorization: Option<&str>) -> Answer {
+/// The response to a GET sent with `authorization` (if any), whatever its status.
+fn call(url: &str, authorization: Option<&str>) -> ureq::Response {
     let mut request = ureq::get(url);
     if let Some(value) = authorization {
         request = request.set("Authorization", value);
     }
-    let response = match request.call() {
+    match request.call() {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("GET {url}: {e}"),
-    };
+    }
+}
+
+fn get(url: &str, authorization: Option<&str>) -> Answer {
+    let response = call(url, authorization);
     let status = response.status();
     let challenge = response.header("WWW-Authenticate").map(str::to_string);
     let text = response.into_string().unwrap();
@@ -257,8 +262,9 @@ fn bearer_and_access_token_are_accepted_and_bad_tokens_refused() {
         "{}",
         by_query.body
     );
-    // access_token is taken out before routing: a query with it answers like one without.
-    let query = "/query/point?layer=wards&lon=107.58&lat=16.46";
+    // access_token is taken out before routing: a query with it answers like one without (of
+    // a layer both roles read alike).
+    let query = "/query/point?layers=wards&lon=107.58&lat=16.46";
     let plain = server.get_json(query);
     let with_token = server.get_json(&format!("{query}&access_token={secret}"));
     assert_eq!(plain.0, 200, "{}", plain.1);
@@ -435,4 +441,372 @@ fn over_the_rate_limit_is_429_with_retry_after_per_token_and_per_address() {
     // A token has its own bucket, whatever address it comes from.
     let with_token: Vec<u16> = (0..4).map(|_| get(&server.url("/whoami"), Some(&bearer(&secret))).status).collect();
     assert_eq!(with_token, [200, 200, 200, 429]);
+}
+
+/// A policy of two roles for the view tests: the public sees a few layers without parcel
+/// addresses and building uses; the analyst sees every layer but housing addresses.
+const VIEW_POLICY: &str = r#"[security]
+anonymous_role = "public"
+
+[[security.roles]]
+name = "public"
+layers = ["wards", "parcels", "buildings", "land_management", "basemap"]
+hidden_fields = { parcels = ["address"], buildings = ["use"] }
+
+[[security.roles]]
+name = "analyst"
+layers = ["*"]
+hidden_fields = { housing = ["address"] }
+"#;
+
+/// Status, body and `X-Cache` of a GET sent with `authorization` (if any).
+fn fetch_as(url: &str, authorization: Option<&str>) -> (u16, Vec<u8>, Option<String>) {
+    let response = call(url, authorization);
+    let (status, cache) = (response.status(), response.header("X-Cache").map(str::to_string));
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).unwrap();
+    (status, body, cache)
+}
+
+/// The layers and property names of a tile, as the independent decoder (mapbox-vector-tile) reads it.
+fn decoded_layers(dir: &Path, name: &str, tile: &[u8]) -> serde_json::Value {
+    let file = write_bytes(dir, name, tile);
+    serde_json::from_str(&run_checker("python3", &["tests/py/mvt_layers.py", &file])).unwrap()
+}
+
+fn write_bytes(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// The z16 tile holding the centre of layer `layer`'s extent (as GET /layers gives it).
+fn centre_tile(server: &Server, layer: &str) -> (u32, u32, u32) {
+    let layers = server.get_json("/layers").1;
+    let entry = layers["layers"].as_array().unwrap().iter().find(|l| l["name"] == layer).unwrap();
+    let b = &entry["bbox"];
+    let (lon, lat) = (
+        (b["west"].as_f64().unwrap() + b["east"].as_f64().unwrap()) / 2.0,
+        (b["south"].as_f64().unwrap() + b["north"].as_f64().unwrap()) / 2.0,
+    );
+    let n = 2f64.powi(16);
+    let x = ((lon + 180.0) / 360.0 * n) as u32;
+    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u32;
+    (16, x, y)
+}
+
+fn names(list: &serde_json::Value, key: &str) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v[key].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_layer_outside_the_role_does_not_exist_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let config = write(dir.path(), "bando.toml", VIEW_POLICY);
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    let public = get(&server.url("/layers"), None).body;
+    assert_eq!(names(&public["layers"], "name"), ["buildings", "parcels", "wards"], "{public}");
+    let everything = get(&server.url("/layers"), Some(&analyst)).body;
+    assert!(names(&everything["layers"], "name").contains(&"housing".to_string()));
+
+    // Each route answers a layer it may not read exactly as a name that does not exist; the
+    // analyst, who reads it, gets an answer (or, for 3D of a layer of points, a 400).
+    for (hidden, unknown) in [
+        ("/layers/housing", "/layers/nosuch"),
+        ("/tiles/housing/16/1/1.mvt", "/tiles/nosuch/16/1/1.mvt"),
+        ("/tiles/wards,housing/16/1/1.mvt", "/tiles/wards,nosuch/16/1/1.mvt"),
+        ("/tiles/housing.json", "/tiles/nosuch.json"),
+        (
+            "/query/bbox?layers=housing&bbox=107,16,108,17",
+            "/query/bbox?layers=nosuch&bbox=107,16,108,17",
+        ),
+        ("/stats?layer=housing&by=wards", "/stats?layer=nosuch&by=wards"),
+        ("/stats?layer=wards&by=province", "/stats?layer=wards&by=nosuch"),
+        (
+            "/stats?layer=wards&by=wards&within=province:46",
+            "/stats?layer=wards&by=wards&within=nosuch:46",
+        ),
+        ("/3d/housing/tileset.json", "/3d/nosuch/tileset.json"),
+        ("/scenarios/social_welfare", "/scenarios/nosuch"),
+        ("/scenarios/social_welfare.json", "/scenarios/nosuch.json"),
+        ("/scenarios/social_welfare/style.json", "/scenarios/nosuch/style.json"),
+        ("/scenarios/social_welfare/14/1/1.mvt", "/scenarios/nosuch/14/1/1.mvt"),
+        ("/scenarios/social_welfare/indicators", "/scenarios/nosuch/indicators"),
+    ] {
+        let (a, b) = (get(&server.url(hidden), None), get(&server.url(unknown), None));
+        assert_eq!(a.status, 404, "{hidden}: {}", a.body);
+        assert_eq!((a.status, a.challenge.clone()), (b.status, b.challenge.clone()), "{hidden}");
+        let name = |path: &str| {
+            let names = ["housing", "province", "social_welfare", "nosuch"];
+            path.split(['/', '?', ',', '=', '.', ':', '&'])
+                .find(|s| names.contains(s))
+                .unwrap()
+                .to_string()
+        };
+        let message = a.body["error"]["message"].as_str().unwrap().replace(&name(hidden), "NAME");
+        assert_eq!(
+            message,
+            b.body["error"]["message"].as_str().unwrap().replace(&name(unknown), "NAME"),
+            "{hidden}"
+        );
+        let status = fetch_as(&server.url(hidden), Some(&analyst)).0;
+        assert!(
+            [200, 204].contains(&status) || hidden.starts_with("/3d/"),
+            "the analyst reads {hidden}: {status}"
+        );
+        assert_ne!(status, 404, "{hidden}");
+    }
+
+    let scenarios = get(&server.url("/scenarios"), None).body;
+    assert_eq!(names(&scenarios["scenarios"], "id"), ["basemap", "land_management"], "{scenarios}");
+    let land = &scenarios["scenarios"][1];
+    assert_eq!(
+        land["layers"],
+        serde_json::json!(["parcels"]),
+        "planning zones are not the public's: {land}"
+    );
+    let tilejson = get(&server.url("/scenarios/land_management.json"), None).body;
+    assert_eq!(names(&tilejson["vector_layers"], "id"), ["parcels"], "{tilejson}");
+    let style = get(&server.url("/scenarios/land_management/style.json"), None).body;
+    let sources: Vec<&String> = style["sources"].as_object().unwrap().keys().collect();
+    assert_eq!(sources, ["basemap", "land_management"]);
+    for layer in style["layers"].as_array().unwrap() {
+        let source_layer = layer["source-layer"].as_str().unwrap_or("wards");
+        assert!(["parcels", "wards"].contains(&source_layer), "the public's style draws {layer}");
+    }
+    let full = get(&server.url("/scenarios/land_management/style.json"), Some(&analyst)).body;
+    assert!(full["layers"].as_array().unwrap().len() > style["layers"].as_array().unwrap().len());
+
+    // A composite tile holds only the layers the role reads, decoded independently.
+    let (z, x, y) = centre_tile(&server, "parcels");
+    let (status, tile, _) = fetch_as(&server.url(&format!("/tiles/wards,parcels/{z}/{x}/{y}.mvt")), None);
+    assert_eq!(status, 200);
+    let layers = decoded_layers(dir.path(), "composite.mvt", &tile);
+    assert!(
+        layers["parcels"]["features"].as_u64().unwrap() > 0 && layers["wards"].is_object(),
+        "{layers}"
+    );
+    let basemap = fetch_as(&server.url(&format!("/scenarios/basemap/{z}/{x}/{y}.mvt")), None);
+    let seen = decoded_layers(dir.path(), "basemap.mvt", &basemap.1);
+    let shown: Vec<&String> = seen.as_object().unwrap().keys().collect();
+    assert!(shown.iter().all(|l| *l == "wards"), "the public's basemap shows {shown:?}");
+    let seen = decoded_layers(
+        dir.path(),
+        "basemap-analyst.mvt",
+        &fetch_as(&server.url(&format!("/scenarios/basemap/{z}/{x}/{y}.mvt")), Some(&analyst)).1,
+    );
+    assert!(seen.get("roads").is_some(), "the analyst's basemap has roads: {seen}");
+}
+
+#[test]
+fn hidden_fields_never_leave_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let config = write(dir.path(), "bando.toml", VIEW_POLICY);
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    let fields_of = |layers: &serde_json::Value, name: &str| -> Vec<String> {
+        let entry = layers["layers"].as_array().unwrap().iter().find(|l| l["name"] == name).unwrap();
+        names(&entry["fields"], "name")
+    };
+    let public = get(&server.url("/layers"), None).body;
+    assert_eq!(fields_of(&public, "parcels"), ["sheet_no", "parcel_no", "land_use", "area_m2"]);
+    assert!(!get(&server.url("/layers/parcels"), None).body.to_string().contains("\"address\""));
+    assert!(fields_of(&get(&server.url("/layers"), Some(&analyst)).body, "parcels").contains(&"address".to_string()));
+
+    // Tiles, decoded independently, and checked value by value against the store.
+    let (z, x, y) = centre_tile(&server, "parcels");
+    let path = format!("/tiles/parcels/{z}/{x}/{y}.mvt");
+    let (status, tile, _) = fetch_as(&server.url(&path), None);
+    assert_eq!(status, 200);
+    let file = write_bytes(dir.path(), "public.mvt", &tile);
+    let (zs, xs, ys) = (z.to_string(), x.to_string(), y.to_string());
+    let summary = run_checker(
+        "python3",
+        &[
+            "tests/py/check_mvt.py",
+            store.to_str().unwrap(),
+            "parcels",
+            &zs,
+            &xs,
+            &ys,
+            &file,
+            "--complete",
+        ],
+    );
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        summary["properties"],
+        serde_json::json!(["area_m2", "land_use", "parcel_no", "sheet_no"]),
+        "{summary}"
+    );
+    let (_, full, cache) = fetch_as(&server.url(&path), Some(&analyst));
+    assert_eq!(cache.as_deref(), Some("miss"), "another shape of the layer is another tile");
+    let full = decoded_layers(dir.path(), "analyst.mvt", &full);
+    assert!(
+        full["parcels"]["properties"].as_array().unwrap().contains(&"address".into()),
+        "{full}"
+    );
+    // Views that see the same share the cached tile: the analyst's wards tile is the public's.
+    let wards = format!("/tiles/wards/{z}/{x}/{y}.mvt");
+    assert_eq!(fetch_as(&server.url(&wards), None).2.as_deref(), Some("miss"));
+    assert_eq!(fetch_as(&server.url(&wards), Some(&analyst)).2.as_deref(), Some("hit"));
+    // The scenario names the address among its fields at z16; the public's tile still lacks it.
+    let (_, scenario, _) = fetch_as(&server.url(&format!("/scenarios/land_management/{z}/{x}/{y}.mvt")), None);
+    let scenario = decoded_layers(dir.path(), "scenario.mvt", &scenario);
+    assert!(
+        !scenario["parcels"]["properties"].as_array().unwrap().contains(&"address".into()),
+        "{scenario}"
+    );
+
+    let tilejson = get(&server.url("/tiles/parcels.json"), None).body;
+    assert!(tilejson["vector_layers"][0]["fields"].get("address").is_none(), "{tilejson}");
+    assert!(tilejson["vector_layers"][0]["fields"].get("land_use").is_some(), "{tilejson}");
+    let scenario_json = get(&server.url("/scenarios/land_management"), None).body;
+    assert!(!scenario_json.to_string().contains("\"address\""), "{scenario_json}");
+
+    // Queries: neither written nor accepted as a parameter, answered like an unknown field.
+    let bbox = "/query/bbox?layers=parcels&bbox=107,16,108,17&limit=50";
+    let geojson = get(&server.url(bbox), None).body;
+    assert!(!geojson["features"].as_array().unwrap().is_empty());
+    for feature in geojson["features"].as_array().unwrap() {
+        assert!(feature["properties"].get("address").is_none() && feature["properties"].get("land_use").is_some());
+    }
+    let (_, csv, _) = fetch_as(&server.url(&format!("{bbox}&format=csv")), None);
+    let header = String::from_utf8(csv).unwrap().lines().next().unwrap().to_string();
+    assert!(!header.contains("address") && header.contains("land_use"), "{header}");
+    let analyst_csv = fetch_as(&server.url(&format!("{bbox}&format=csv")), Some(&analyst)).1;
+    assert!(String::from_utf8(analyst_csv).unwrap().lines().next().unwrap().contains("address"));
+    for (hidden, unknown) in [
+        (format!("{bbox}&fields=address"), format!("{bbox}&fields=adress")),
+        (
+            "/stats?layer=parcels&by=wards&group_by=address".to_string(),
+            "/stats?layer=parcels&by=wards&group_by=adress".to_string(),
+        ),
+        (
+            "/stats?layer=parcels&by=wards&sum=address".to_string(),
+            "/stats?layer=parcels&by=wards&sum=adress".to_string(),
+        ),
+    ] {
+        let (a, b) = (get(&server.url(&hidden), None), get(&server.url(&unknown), None));
+        assert_eq!((a.status, b.status), (400, 400), "{hidden}: {}", a.body);
+        let message = a.body["error"]["message"].as_str().unwrap().replace("address", "adress");
+        assert_eq!(message, b.body["error"]["message"].as_str().unwrap(), "{hidden}");
+        assert_eq!(get(&server.url(&hidden), Some(&analyst)).status, 200, "{hidden} as the analyst");
+    }
+
+    // 3D property tables, read by the test's own GLB parser.
+    let tileset = get(&server.url("/3d/buildings/tileset.json"), None).body;
+    let uri = tileset["root"]["content"]["uri"].as_str().unwrap().to_string();
+    let glb_of = |credential: Option<&str>| {
+        let (status, glb, _) = fetch_as(&server.url(&format!("/3d/buildings/{uri}")), credential);
+        assert_eq!(status, 200);
+        let file = write_bytes(dir.path(), "root.glb", &glb);
+        let summary: serde_json::Value = serde_json::from_str(&run_checker("python3", &["tests/py/glb_properties.py", &file])).unwrap();
+        summary
+    };
+    let public_glb = glb_of(None);
+    assert!(public_glb["count"].as_u64().unwrap() > 0, "{public_glb}");
+    for key in ["class", "table"] {
+        let list = public_glb[key].as_array().unwrap();
+        assert!(!list.contains(&"use".into()) && list.contains(&"floors".into()), "{public_glb}");
+    }
+    assert!(glb_of(Some(&analyst))["class"].as_array().unwrap().contains(&"use".into()));
+}
+
+#[test]
+fn personal_fields_are_kept_in_the_catalog_and_only_roles_with_personal_data_see_them() {
+    // Marked at import (the housing profile's `personal` list, and --personal), on both stores.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("households.csv");
+    std::fs::write(
+        &csv,
+        "lon,lat,chu_ho,so_cccd,note,household_size\n107.58,16.46,Mẫu A,DEMO1,x,3\n107.581,16.461,Mẫu B,DEMO2,y,4\n",
+    )
+    .unwrap();
+    for backend in Backend::ALL {
+        let store = backend.fresh_store(dir.path());
+        let import = |extra: &[&str]| {
+            let mut args = vec!["import", csv.to_str().unwrap(), "--layer", "households", "--kind", "housing"];
+            args.extend_from_slice(&["--src-crs", "EPSG:4326", "--store", &store]);
+            args.extend_from_slice(extra);
+            bando(&args)
+        };
+        let refused = import(&["--personal", "nosuch"]);
+        assert!(!refused.status.success(), "{backend:?}");
+        let why = stderr_of(&refused);
+        assert!(why.contains("--personal names 'nosuch'") && why.contains("household_head"), "{why}");
+        let out = import(&["--personal", "note"]);
+        assert!(out.status.success(), "{backend:?}: {}", stderr_of(&out));
+        let meta = bando::store::open(&store).unwrap().layer("households").unwrap();
+        let personal: Vec<&str> = meta.fields.iter().filter(|f| f.personal).map(|f| f.name.as_str()).collect();
+        assert_eq!(personal, ["household_head", "citizen_id", "note"], "{backend:?}");
+    }
+
+    // The demo's housing carries synthetic personal fields; the analyst (no personal_data key:
+    // protected by default) and the public never get them, the officer and admin do.
+    let store = own_store(dir.path());
+    let config = example_config();
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let admin = bearer(&create_token(&store, &config, "admin", &[]));
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    const PERSONAL: [&str; 3] = ["household_head", "citizen_id", "phone"];
+    let housing_fields = |credential: Option<&str>| {
+        let layer = get(&server.url("/layers/housing"), credential).body;
+        names(&layer["fields"], "name")
+    };
+    let all = housing_fields(Some(&admin));
+    assert!(PERSONAL.iter().all(|p| all.contains(&p.to_string())), "{all:?}");
+    let layer = get(&server.url("/layers/housing"), Some(&admin)).body;
+    let marked: Vec<&serde_json::Value> = layer["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["personal"] == true)
+        .collect();
+    assert_eq!(marked.len(), 3, "{layer}");
+    for credential in [None, Some(analyst.as_str())] {
+        let seen = housing_fields(credential);
+        assert!(
+            seen.contains(&"household_size".to_string()) && !PERSONAL.iter().any(|p| seen.contains(&p.to_string())),
+            "{seen:?}"
+        );
+    }
+    let (z, x, y) = centre_tile(&server, "housing");
+    let path = format!("/tiles/housing/{z}/{x}/{y}.mvt");
+    let decoded = |credential: Option<&str>, name: &str| {
+        let (status, tile, _) = fetch_as(&server.url(&path), credential);
+        assert_eq!(status, 200, "{path}");
+        decoded_layers(dir.path(), name, &tile)["housing"]["properties"].clone()
+    };
+    let full = decoded(Some(&admin), "admin.mvt");
+    assert!(PERSONAL.iter().all(|p| full.as_array().unwrap().contains(&(*p).into())), "{full}");
+    let protected = decoded(Some(&analyst), "analyst.mvt");
+    assert!(
+        !PERSONAL.iter().any(|p| protected.as_array().unwrap().contains(&(*p).into())),
+        "{protected}"
+    );
+    let bbox = "/query/bbox?layers=housing&bbox=107,16,108,17&limit=20&format=csv";
+    let (_, csv, _) = fetch_as(&server.url(bbox), Some(&analyst));
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        !csv.contains("DEMO") && !csv.contains("citizen_id") && csv.contains("household_size"),
+        "{csv}"
+    );
+    assert!(String::from_utf8(fetch_as(&server.url(bbox), Some(&admin)).1)
+        .unwrap()
+        .contains("DEMO"));
+    for path in [
+        "/query/bbox?layers=housing&bbox=107,16,108,17&fields=citizen_id",
+        "/stats?layer=housing&by=wards&group_by=phone",
+    ] {
+        assert_eq!(get(&server.url(path), Some(&analyst)).status, 400, "{path}");
+        assert_eq!(get(&server.url(path), Some(&admin)).status, 200, "{path}");
+    }
 }

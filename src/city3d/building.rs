@@ -163,7 +163,7 @@ mod tests {
     use geo_types::polygon;
 
     fn meta() -> LayerMeta {
-        let f = |n: &str, ty| FieldDef { name: n.into(), ty };
+        let f = |n: &str, ty| FieldDef::new(n, ty);
         LayerMeta {
             name: "b".into(),
             kind: LayerKind::Building,
@@ -209,10 +209,7 @@ mod tests {
     #[test]
     fn the_z_extent_stands_in_for_missing_heights_and_floors() {
         let mut m = meta();
-        m.fields.extend(["z_min", "z_max"].map(|n| FieldDef {
-            name: n.into(),
-            ty: FieldType::Float,
-        }));
+        m.fields.extend(["z_min", "z_max"].map(|n| FieldDef::new(n, FieldType::Float)));
         let fields = HeightFields::of(&m).unwrap();
         let o = City3dOptions::default();
         let with_z = |height: Value, low: f64, high: f64| {

@@ -224,7 +224,8 @@ fn property_table(city: &City3d, rows: &[u32], bin: &mut Bin) -> Json {
         json!({ "type": "SCALAR", "componentType": "INT64", "required": true, "description": "feature id in the store" }),
     );
     table_properties.insert("fid".into(), json!({ "values": bin.view(&bytes_of(&ids, i64::to_le_bytes), None) }));
-    for (field_index, field) in city.layer().meta.fields.iter().enumerate() {
+    for &field_index in city.shown_fields() {
+        let field = &city.layer().meta.fields[field_index];
         let id = property_id(&field.name);
         if class_properties.contains_key(&id) {
             continue;

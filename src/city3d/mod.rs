@@ -173,6 +173,8 @@ pub struct City3d {
     styling: Styling,
     options: City3dOptions,
     fields: building::HeightFields,
+    /// Indices of the fields written to property tables (all unless [`City3d::showing`] says).
+    shown: Vec<usize>,
 }
 
 impl City3d {
@@ -185,12 +187,26 @@ impl City3d {
             layer: layer.meta.name.clone(),
             fields: layer.meta.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", "),
         })?;
+        let shown = (0..layer.meta.fields.len()).collect();
         Ok(City3d {
             layer,
             styling,
             options,
             fields,
+            shown,
         })
+    }
+
+    /// Writes only these fields (indices into the layer's) to the property tables: what a
+    /// reader's view of the layer shows. Heights still come from every field.
+    pub fn showing(mut self, fields: Vec<usize>) -> City3d {
+        self.shown = fields;
+        self
+    }
+
+    /// The fields written to property tables.
+    pub fn shown_fields(&self) -> &[usize] {
+        &self.shown
     }
 
     pub fn layer(&self) -> &LayerData {

@@ -384,10 +384,7 @@ mod tests {
             geometry_type: GeometryKind::Polygon,
             feature_count: 46,
             bbox: None,
-            fields: vec![FieldDef {
-                name: "height_m".into(),
-                ty: FieldType::Float,
-            }],
+            fields: vec![FieldDef::new("height_m", FieldType::Float)],
             source_file: String::new(),
             source_sha256: String::new(),
             source_crs: String::new(),

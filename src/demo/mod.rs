@@ -156,7 +156,15 @@ fn text(s: impl Into<String>) -> Value {
 }
 
 fn field(name: &str, ty: FieldType) -> FieldDef {
-    FieldDef { name: name.into(), ty }
+    FieldDef::new(name, ty)
+}
+
+/// A field of personal data (marked so in the catalog, as `personal = [...]` marks an import's).
+fn personal(name: &str) -> FieldDef {
+    FieldDef {
+        personal: true,
+        ..FieldDef::new(name, FieldType::Text)
+    }
 }
 
 struct LayerBuilder<'s> {
@@ -371,6 +379,10 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
         field("poor_household", FieldType::Bool),
         field("near_poor_household", FieldType::Bool),
         field("temporary_house", FieldType::Bool),
+        // Obviously synthetic personal data, marked personal: only roles with personal_data see it.
+        personal("household_head"),
+        personal("citizen_id"),
+        personal("phone"),
     ];
     b.layer("housing", LayerKind::Housing, housing_fields, |put| {
         let mut rng = SplitMix::new(13);
@@ -389,6 +401,9 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
                 Value::Bool(poor),
                 Value::Bool(near_poor),
                 Value::Bool(temporary),
+                text(format!("Chủ hộ Mẫu {} (dữ liệu giả)", n + 1)),
+                text(format!("DEMO{:08}", n + 1)),
+                text(format!("0999 {:06} (giả)", n + 1)),
             ];
             put(Point(frame.at(x + PARCEL_W_M / 2.0, y + PARCEL_H_M / 2.0)).into(), props)?;
         }

@@ -82,6 +82,8 @@ pub enum ImportError {
     Profile { path: PathBuf, reason: String },
     #[error("--map '{0}' is not SRC=FIELD, e.g. --map SoThua=parcel_no")]
     BadMap(String),
+    #[error("--personal names '{field}', which this import has no field of; its fields are: {fields}")]
+    UnknownPersonal { field: String, fields: String },
     #[error("{0}")]
     BadRegion(String),
     #[error("the profile is for kind '{profile}' but --kind is '{kind}'; drop one of them or make them agree")]
@@ -109,6 +111,9 @@ pub struct ImportOptions {
     pub split_collections: bool,
     pub profile: Option<PathBuf>,
     pub maps: Vec<String>,
+    /// Fields to mark as personal data (`--personal`), besides the profile's `personal` list:
+    /// target names, or the source's names of them.
+    pub personal: Vec<String>,
     pub region: Region,
     pub progress: bool,
 }
@@ -127,6 +132,7 @@ impl ImportOptions {
             split_collections: false,
             profile: None,
             maps: Vec::new(),
+            personal: Vec::new(),
             region: Region::vietnam(),
             progress: false,
         }
@@ -231,13 +237,33 @@ fn plan_fields(source: &[(String, FieldType)], profile: &Profile, maps: &[(Strin
         plans.push(FieldPlan {
             source_index: i,
             source_name: name.clone(),
-            target: FieldDef {
-                name: target_name,
-                ty: target_ty,
-            },
+            target: FieldDef::new(target_name, target_ty),
         });
     }
     plans
+}
+
+/// Marks as personal the fields the profile lists (those this source has) and every field
+/// `--personal` names (each must exist, by its target or its source name).
+fn mark_personal(plans: &mut [FieldPlan], profile: &[String], asked: &[String]) -> Result<(), ImportError> {
+    for name in profile {
+        plans
+            .iter_mut()
+            .filter(|p| p.target.name == *name)
+            .for_each(|p| p.target.personal = true);
+    }
+    for name in asked {
+        let named = |p: &FieldPlan| p.target.name == *name || p.source_name == *name;
+        let Some(plan) = plans.iter_mut().find(|p| named(p)) else {
+            let fields: Vec<&str> = plans.iter().map(|p| p.target.name.as_str()).collect();
+            return Err(ImportError::UnknownPersonal {
+                field: name.clone(),
+                fields: fields.join(", "),
+            });
+        };
+        plan.target.personal = true;
+    }
+    Ok(())
 }
 
 fn sha256_of(path: &Path) -> Result<String, std::io::Error> {
@@ -431,7 +457,8 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     // Z tells a building's base and roof: keep its range as fields (the store itself is 2D).
     let keeps_z = kind == LayerKind::Building && geometry::has_z(&mut layer, layer_type);
     let reserved: Vec<&str> = RESERVED.iter().copied().chain(Z_FIELDS.into_iter().filter(|_| keeps_z)).collect();
-    let plans = plan_fields(&typed, &profile, &maps, &reserved);
+    let mut plans = plan_fields(&typed, &profile, &maps, &reserved);
+    mark_personal(&mut plans, &profile.personal, &opts.personal)?;
     let ogr_types: Vec<OGRFieldType::Type> = source_fields.iter().map(|(_, _, t)| *t).collect();
 
     let source_srs = match &opts.src_crs {
@@ -454,10 +481,12 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         fields: plans
             .iter()
             .map(|p| p.target.clone())
-            .chain(Z_FIELDS.into_iter().filter(|_| keeps_z).map(|name| FieldDef {
-                name: name.to_string(),
-                ty: FieldType::Float,
-            }))
+            .chain(
+                Z_FIELDS
+                    .into_iter()
+                    .filter(|_| keeps_z)
+                    .map(|name| FieldDef::new(name.to_string(), FieldType::Float)),
+            )
             .collect(),
         replace: opts.replace,
     })?;

@@ -22,6 +22,7 @@ pub enum CanonicalType {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CanonicalField {
     #[serde(rename = "type")]
     pub ty: CanonicalType,
@@ -35,6 +36,10 @@ pub struct Profile {
     pub kind: LayerKind,
     #[serde(default)]
     pub fields: BTreeMap<String, CanonicalField>,
+    /// Fields (by their names in the store) that are personal data of citizens or businesses:
+    /// kept marked in the catalog, and given only to roles with `personal_data = true`.
+    #[serde(default)]
+    pub personal: Vec<String>,
 }
 
 const DEFAULTS: &[(LayerKind, &str)] = &[
@@ -117,6 +122,14 @@ mod tests {
         for kind in LayerKind::ALL {
             assert_eq!(Profile::default_for(kind).kind, kind);
         }
+    }
+
+    #[test]
+    fn the_housing_profile_marks_the_household_s_personal_data() {
+        let housing = Profile::default_for(LayerKind::Housing);
+        assert_eq!(housing.personal, ["household_head", "citizen_id", "phone"]);
+        assert_eq!(housing.canonical("SoCCCD").unwrap().0, "citizen_id");
+        assert_eq!(housing.canonical("Chủ hộ").unwrap().0, "household_head");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Who may see what: the `[security]` section of `bando.toml` (roles, the anonymous role, rate
 //! limits), checked against the catalog into a [`Policy`]; the policy file reloaded while the
 //! server runs ([`PolicyFile`]); API tokens and the identity of a request ([`tokens`],
-//! [`Security`]); the token buckets of the rate limit ([`rate`]).
+//! [`Security`]); the token buckets of the rate limit ([`rate`]); what one request may see
+//! ([`View`]), which every route asks.
 //!
 //! Owns: the policy's keys and their checks (unknown layers, fields, roles and units are refused
 //! naming the file and line), token format and hashing, and deciding who a credential is.
@@ -12,6 +13,7 @@ mod file;
 pub mod rate;
 mod section;
 pub mod tokens;
+mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 pub use file::{PolicyFile, Reload};
 pub use section::{RoleSection, SecuritySection};
 pub use tokens::{AuthError, Identity, Security, TokenGrant};
+pub use view::View;
 
 use crate::index::Catalog;
 use crate::scenarios::Scenarios;
@@ -30,7 +33,7 @@ pub const DEFAULT_ANONYMOUS_ROLE: &str = "public";
 pub const DEFAULT_MIN_COUNT: u32 = 5;
 
 /// What a role may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum LayerGrant {
     /// `"*"`: every layer and scenario, present and future.
     All,
@@ -64,6 +67,8 @@ pub struct Role {
     pub scoped: bool,
     /// May read the audit log and manage tokens over HTTP.
     pub admin: bool,
+    /// A digest of what the role sees (its rules, not its name): what caches of views key on.
+    pub digest: u64,
 }
 
 /// A checked policy: every name in it exists.

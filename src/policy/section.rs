@@ -191,7 +191,7 @@ impl RoleSection {
             Some(n) => *n.get_ref(),
             None => DEFAULT_MIN_COUNT,
         };
-        Ok(Role {
+        let mut role = Role {
             name: name.clone(),
             layers,
             hidden_fields,
@@ -200,7 +200,10 @@ impl RoleSection {
             personal_data: self.personal_data,
             scoped: self.scoped,
             admin: self.admin,
-        })
+            digest: 0,
+        };
+        role.digest = super::view::role_digest(&role);
+        Ok(role)
     }
 }
 

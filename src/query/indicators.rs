@@ -36,8 +36,8 @@ struct IndicatorValues<'a> {
 }
 
 fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValues<'a>, QueryError> {
-    let data = layer(ctx.catalog, &indicator.layer)?;
-    let units = Units::new(layer(ctx.catalog, &indicator.by)?)?;
+    let data = layer(ctx, &indicator.layer)?;
+    let units = Units::new(layer(ctx, &indicator.by)?, ctx.view)?;
     let misconfigured = |reason: String| QueryError::BadParameter(format!("indicator '{}': {reason}", indicator.id));
     let filter = indicator.filter.bind(&data.meta).map_err(misconfigured)?;
     let field = match (indicator.measure, &indicator.field) {
@@ -98,7 +98,7 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
 
 /// Every indicator of scenario `id`, or only `indicator=<id>`.
 pub fn indicators(ctx: &Context, id: &str, params: &Params) -> crate::Result<Answer> {
-    let scenario = ctx.scenarios.get(id)?;
+    let scenario = &ctx.view.scenario_shown(ctx.view.scenario(ctx.scenarios, id)?, ctx.catalog);
     let only = params.get("indicator");
     if let Some(wanted) = only {
         if !scenario.indicators.iter().any(|i| i.id == wanted) {

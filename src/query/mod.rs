@@ -20,6 +20,7 @@ mod stats;
 use std::sync::Arc;
 
 use crate::index::{Catalog, LayerData};
+use crate::policy::View;
 use crate::scenarios::Scenarios;
 
 pub use input::parse_polygon;
@@ -72,11 +73,13 @@ impl Default for Limits {
     }
 }
 
-/// What a query reads: layers, scenarios, limits.
+/// What a query reads: layers, scenarios, limits, and what the request may see of them (a layer
+/// outside the view is unknown, a hidden field is neither written nor accepted as a parameter).
 pub struct Context<'a> {
     pub catalog: &'a Catalog,
     pub scenarios: &'a Scenarios,
     pub limits: Limits,
+    pub view: &'a View,
 }
 
 /// The operations a client can ask for.
@@ -114,18 +117,21 @@ pub fn run(ctx: &Context, operation: Operation, params: &Params) -> crate::Resul
     }
 }
 
-/// Looks a layer up by name.
-fn layer(catalog: &Catalog, name: &str) -> Result<Arc<LayerData>, QueryError> {
-    catalog.get(name).ok_or_else(|| QueryError::UnknownLayer(name.to_string()))
+/// Looks a layer up by name; one outside the view is unknown.
+fn layer(ctx: &Context, name: &str) -> Result<Arc<LayerData>, QueryError> {
+    ctx.catalog
+        .get(name)
+        .filter(|_| ctx.view.may_read(name))
+        .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))
 }
 
 /// The feature of an administrative layer whose `code` field equals `code`, as a region.
-fn admin_unit(catalog: &Catalog, spec: &str) -> Result<Region, QueryError> {
+fn admin_unit(ctx: &Context, spec: &str) -> Result<Region, QueryError> {
     let (layer_name, code) = spec
         .split_once(':')
         .ok_or_else(|| QueryError::BadParameter(format!("'{spec}' is not <admin layer>:<code>, e.g. wards:19900")))?;
-    let data = layer(catalog, layer_name)?;
-    let field = data.meta.field_index("code").ok_or_else(|| {
+    let data = layer(ctx, layer_name)?;
+    let field = ctx.view.field_index(&data.meta, "code").ok_or_else(|| {
         QueryError::BadParameter(format!(
             "layer '{layer_name}' has no 'code' field, so it cannot name administrative units"
         ))

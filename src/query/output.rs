@@ -10,6 +10,7 @@ use geo_types::{Coord, Geometry, LineString, Polygon};
 use super::search::Hit;
 use super::{LayerData, QueryError};
 use crate::feature::{Feature, Value};
+use crate::policy::View;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -34,8 +35,9 @@ pub struct HitList<'a> {
     /// All matches, of which `hits` is one page.
     pub total: usize,
     pub with_distance: bool,
-    /// Properties to write; all when `None`.
+    /// Properties to write; all when `None`. Either way, none the view hides.
     pub fields: Option<&'a [String]>,
+    pub view: &'a View,
 }
 
 impl HitList<'_> {
@@ -46,9 +48,14 @@ impl HitList<'_> {
             .map(|l| match self.fields {
                 Some(fields) => fields
                     .iter()
-                    .filter_map(|f| l.meta.field_index(f).map(|i| (f.as_str(), i)))
+                    .filter_map(|f| self.view.field_index(&l.meta, f).map(|i| (f.as_str(), i)))
                     .collect(),
-                None => l.meta.fields.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect(),
+                None => self
+                    .view
+                    .fields(&l.meta)
+                    .into_iter()
+                    .map(|i| (l.meta.fields[i].name.as_str(), i))
+                    .collect(),
             })
             .collect()
     }

@@ -9,6 +9,7 @@ use geo_types::Coord;
 
 use super::{Catalog, LayerData, QueryError, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::feature::Bbox;
+use crate::policy::View;
 
 fn bad(msg: impl Into<String>) -> QueryError {
     QueryError::BadParameter(msg.into())
@@ -111,15 +112,19 @@ impl Params<'_> {
         Ok(Bbox { west, south, east, north })
     }
 
-    /// `layers=a,b`: the named layers in that order (duplicates dropped), or every layer.
-    pub fn layers(&self, catalog: &Catalog) -> Result<Vec<Arc<LayerData>>, QueryError> {
+    /// `layers=a,b`: the named layers in that order (duplicates dropped), or every layer `view`
+    /// may read; a named layer outside it is unknown.
+    pub fn layers(&self, catalog: &Catalog, view: &View) -> Result<Vec<Arc<LayerData>>, QueryError> {
         let snapshot = catalog.snapshot();
         let Some(names) = self.get("layers") else {
-            return Ok(snapshot.values().cloned().collect());
+            return Ok(snapshot.values().filter(|l| view.may_read(&l.meta.name)).cloned().collect());
         };
         let mut layers: Vec<Arc<LayerData>> = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let layer = snapshot.get(name).ok_or_else(|| QueryError::UnknownLayer(name.to_string()))?;
+            let layer = snapshot
+                .get(name)
+                .filter(|_| view.may_read(name))
+                .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))?;
             if !layers.iter().any(|l| l.meta.name == name) {
                 layers.push(layer.clone());
             }
@@ -130,12 +135,13 @@ impl Params<'_> {
         Ok(layers)
     }
 
-    /// `fields=a,b`: the properties to return; each must exist in at least one queried layer.
-    pub fn fields(&self, layers: &[Arc<LayerData>]) -> Result<Option<Vec<String>>, QueryError> {
+    /// `fields=a,b`: the properties to return; each must exist, and not be hidden by `view`, in
+    /// at least one queried layer.
+    pub fn fields(&self, layers: &[Arc<LayerData>], view: &View) -> Result<Option<Vec<String>>, QueryError> {
         let Some(text) = self.get("fields") else { return Ok(None) };
         let fields: Vec<String> = text.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         for f in &fields {
-            if !layers.iter().any(|l| l.meta.field_index(f).is_some()) {
+            if !layers.iter().any(|l| view.field_index(&l.meta, f).is_some()) {
                 return Err(bad(format!("no queried layer has a field '{f}'")));
             }
         }

@@ -18,6 +18,7 @@ use super::geodesy::{area_m2, length_m};
 use super::region::{Position, Region, Relation};
 use super::{admin_unit, layer, parse_polygon, Answer, Context, LayerData, Params, QueryError};
 use crate::feature::{GeometryKind, Value};
+use crate::policy::View;
 
 /// The polygons of a geometry, if it has any.
 pub(crate) fn polygons_of(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
@@ -47,7 +48,8 @@ pub(crate) struct UnitName {
 }
 
 impl Units {
-    pub fn new(layer: Arc<LayerData>) -> Result<Units, QueryError> {
+    /// The units of `layer`, named by the `code` and `name` fields `view` sees.
+    pub fn new(layer: Arc<LayerData>, view: &View) -> Result<Units, QueryError> {
         let regions: Vec<Option<Region>> = layer
             .features
             .par_iter()
@@ -59,8 +61,8 @@ impl Units {
                 layer.meta.name
             )));
         }
-        let code = layer.meta.field_index("code");
-        let name = layer.meta.field_index("name");
+        let code = view.field_index(&layer.meta, "code");
+        let name = view.field_index(&layer.meta, "name");
         Ok(Units {
             layer,
             regions,
@@ -239,21 +241,21 @@ fn within(ctx: &Context, params: &Params) -> Result<Option<Region>, QueryError> 
         Some(text) if text.starts_with('{') => Region::new(parse_polygon(text.as_bytes(), ctx.limits.max_vertices)?)
             .map(Some)
             .ok_or_else(|| QueryError::InvalidGeometry("the polygon is empty".into())),
-        Some(spec) => admin_unit(ctx.catalog, spec).map(Some),
+        Some(spec) => admin_unit(ctx, spec).map(Some),
     }
 }
 
 /// `layer, by, within, group_by, sum`.
 pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
-    let data = layer(ctx.catalog, params.required("layer")?)?;
-    let units = Units::new(layer(ctx.catalog, params.required("by")?)?)?;
+    let data = layer(ctx, params.required("layer")?)?;
+    let units = Units::new(layer(ctx, params.required("by")?)?, ctx.view)?;
     let area = within(ctx, params)?;
     let field = |key: &str| -> Result<Option<usize>, QueryError> {
         params
             .get(key)
             .map(|name| {
-                data.meta
-                    .field_index(name)
+                ctx.view
+                    .field_index(&data.meta, name)
                     .ok_or_else(|| QueryError::BadParameter(format!("layer '{}' has no field '{name}' ({key}=)", data.meta.name)))
             })
             .transpose()

@@ -130,16 +130,7 @@ mod tests {
             "lights",
             LayerKind::Infrastructure,
             GeometryKind::Point,
-            vec![
-                FieldDef {
-                    name: "status".into(),
-                    ty: FieldType::Text,
-                },
-                FieldDef {
-                    name: "power_w".into(),
-                    ty: FieldType::Int,
-                },
-            ],
+            vec![FieldDef::new("status", FieldType::Text), FieldDef::new("power_w", FieldType::Int)],
         )
     }
 

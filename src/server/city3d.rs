@@ -20,6 +20,7 @@ use crate::cache::gzip;
 use crate::city3d::{response_cache, CacheKey, City3d, City3dError, City3dOptions, ResponseCache, Styling, TreeMemo, GZIP_LEVEL};
 use crate::delivery::{Encoded, FileSource};
 use crate::error::Error;
+use crate::policy::View;
 
 /// The 3D options, response cache and tile-tree memo of a running server.
 pub struct City3dState {
@@ -54,17 +55,26 @@ impl File {
     }
 }
 
+/// The buildings of layer `name` as `view` sees them (a layer outside it is not found; its
+/// hidden fields are not in the property tables), and the variant-key suffix of what it sees.
 fn layer_city(
     state: &AppState,
+    view: &View,
     name: &str,
     styling: impl FnOnce(&crate::index::LayerData) -> Result<Styling, Error>,
-) -> Result<City3d, Error> {
+) -> Result<(City3d, String), Error> {
     let layer = state
         .catalog
         .get(name)
+        .filter(|_| view.may_read(name))
         .ok_or_else(|| Error::not_found(format!("no layer named '{name}'; GET /layers lists the layers in the store")))?;
     let styling = styling(&layer)?;
-    Ok(City3d::new(layer, styling, state.city3d.options)?)
+    let shown = view.fields(&layer.meta);
+    let seen = match view.sees_all_fields(&layer.meta) {
+        true => String::new(),
+        false => format!("#{shown:?}"),
+    };
+    Ok((City3d::new(layer, styling, state.city3d.options)?.showing(shown), seen))
 }
 
 /// One file of a 3D tileset variant, kept gzipped in the 3D response cache.
@@ -145,46 +155,59 @@ impl FileSource for City3dFile {
     }
 }
 
-fn layer_variant(state: &AppState, layer: &str, file: File) -> Result<(String, City3d, File), Error> {
-    Ok((format!("layer:{layer}"), layer_city(state, layer, |_| Ok(Styling::plain()))?, file))
+fn layer_variant(state: &AppState, view: &View, layer: &str, file: File) -> Result<(String, City3d, File), Error> {
+    let (city, seen) = layer_city(state, view, layer, |_| Ok(Styling::plain()))?;
+    Ok((format!("layer:{layer}{seen}"), city, file))
 }
 
-fn scenario_variant(state: &AppState, id: &str, file: File) -> Result<(String, City3d, File), Error> {
+fn scenario_variant(state: &AppState, view: &View, id: &str, file: File) -> Result<(String, City3d, File), Error> {
     let scenarios = state.scenarios.current();
-    let scenario = scenarios.get(id)?;
+    let scenario = view.scenario(&scenarios, id)?;
     let three_d = scenario
         .three_d
         .as_ref()
         .ok_or_else(|| Error::not_found(format!("scenario '{id}' has no [three_d] section, so no 3D view")))?;
-    let city = layer_city(state, &three_d.layer, |layer| Ok(Styling::of_scenario(three_d, layer)?))?;
+    let (city, seen) = layer_city(state, view, &three_d.layer, |layer| Ok(Styling::of_scenario(three_d, layer)?))?;
     // The fingerprint keys the cache: an edited [three_d] section is never served stale.
-    Ok((format!("scenario:{id}:{:x}", scenario.fingerprint), city, file))
+    Ok((format!("scenario:{id}:{:x}{seen}", scenario.fingerprint), city, file))
 }
 
-pub async fn layer_tileset(State(state): State<AppState>, Path(layer): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let (variant, city, file) = layer_variant(&state, &layer, File::Tileset)?;
+pub async fn layer_tileset(
+    State(state): State<AppState>,
+    view: View,
+    Path(layer): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (variant, city, file) = layer_variant(&state, &view, &layer, File::Tileset)?;
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
 pub async fn layer_tile(
     State(state): State<AppState>,
+    view: View,
     Path((layer, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (variant, city, file) = layer_variant(&state, &layer, File::tile(name)?)?;
+    let (variant, city, file) = layer_variant(&state, &view, &layer, File::tile(name)?)?;
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
-pub async fn scenario_tileset(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
-    let (variant, city, file) = scenario_variant(&state, &id, File::Tileset)?;
+pub async fn scenario_tileset(
+    State(state): State<AppState>,
+    view: View,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (variant, city, file) = scenario_variant(&state, &view, &id, File::Tileset)?;
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
 pub async fn scenario_tile(
     State(state): State<AppState>,
+    view: View,
     Path((id, name)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (variant, city, file) = scenario_variant(&state, &id, File::tile(name)?)?;
+    let (variant, city, file) = scenario_variant(&state, &view, &id, File::tile(name)?)?;
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }

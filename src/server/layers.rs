@@ -7,7 +7,7 @@ use serde_json::{json, Value as Json_};
 use super::error::ApiResult;
 use super::AppState;
 use crate::error::Error;
-use crate::policy::Identity;
+use crate::policy::{Identity, View};
 
 pub async fn health(State(state): State<AppState>, identity: Option<Extension<Identity>>) -> Json<Json_> {
     let layers = state.catalog.snapshot();
@@ -19,22 +19,29 @@ pub async fn health(State(state): State<AppState>, identity: Option<Extension<Id
     }))
 }
 
-pub async fn list(State(state): State<AppState>) -> Json<Json_> {
+/// The layers the request may read, without the fields it may not.
+pub async fn list(State(state): State<AppState>, view: View) -> Json<Json_> {
     let layers = state.catalog.snapshot();
-    let list: Vec<_> = layers.values().map(|l| &l.meta).collect();
+    let list: Vec<_> = layers
+        .values()
+        .filter(|l| view.may_read(&l.meta.name))
+        .map(|l| view.meta(&l.meta))
+        .collect();
     Json(json!({ "layers": list }))
 }
 
-pub async fn detail(State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<Json_>> {
+/// One layer and its import history; a layer outside the view is not found, like an unknown one.
+pub async fn detail(State(state): State<AppState>, view: View, Path(name): Path<String>) -> ApiResult<Json<Json_>> {
     let layer = state
         .catalog
         .get(&name)
+        .filter(|_| view.may_read(&name))
         .ok_or_else(|| Error::not_found(format!("no layer named '{name}'; GET /layers lists the layers in the store")))?;
     let store = state.store.clone();
     let history = tokio::task::spawn_blocking(move || store.history(&name))
         .await
         .map_err(|e| Error::Internal(e.to_string()))??;
-    let mut body = serde_json::to_value(&layer.meta).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut body = serde_json::to_value(view.meta(&layer.meta)).map_err(|e| Error::Internal(e.to_string()))?;
     body["history"] = serde_json::to_value(history).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Json(body))
 }

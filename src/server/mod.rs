@@ -13,6 +13,7 @@ mod query;
 mod respond;
 mod scenarios;
 mod tiles;
+mod view;
 mod viewer;
 
 use std::net::SocketAddr;

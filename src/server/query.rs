@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::error::{json_error, ApiResult};
 use super::AppState;
 use crate::error::Error;
+use crate::policy::View;
 use crate::query::{self, Context, Operation, Params};
 
 /// What a handler hands over: the operation (with its owned inputs) and the parameters.
@@ -28,7 +29,7 @@ enum Job {
 
 type RawParams = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-async fn run(state: AppState, params: RawParams, job: Job) -> ApiResult<Response> {
+async fn run(state: AppState, view: View, params: RawParams, job: Job) -> ApiResult<Response> {
     let Query(params) = params.map_err(|e| Error::bad_request(format!("cannot read the query string: {}", e.body_text())))?;
     let answer = tokio::task::spawn_blocking(move || {
         let scenarios = state.scenarios.current();
@@ -36,6 +37,7 @@ async fn run(state: AppState, params: RawParams, job: Job) -> ApiResult<Response
             catalog: &state.catalog,
             scenarios: &scenarios,
             limits: state.config.query_limits,
+            view: &view,
         };
         let operation = match &job {
             Job::Point => Operation::Point,
@@ -53,29 +55,29 @@ async fn run(state: AppState, params: RawParams, job: Job) -> ApiResult<Response
     Ok(([(CONTENT_TYPE, answer.content_type)], answer.body).into_response())
 }
 
-pub async fn point(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Point).await
+pub async fn point(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Point).await
 }
 
-pub async fn radius(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Radius).await
+pub async fn radius(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Radius).await
 }
 
-pub async fn bbox(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Bbox).await
+pub async fn bbox(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Bbox).await
 }
 
-pub async fn nearest(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Nearest).await
+pub async fn nearest(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Nearest).await
 }
 
-pub async fn boundary_by_admin(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Boundary(None)).await
+pub async fn boundary_by_admin(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Boundary(None)).await
 }
 
-pub async fn boundary_by_polygon(State(s): State<AppState>, p: RawParams, body: Body) -> Response {
+pub async fn boundary_by_polygon(State(s): State<AppState>, view: View, p: RawParams, body: Body) -> Response {
     match read_limited(body, MAX_BODY_BYTES).await {
-        Ok(body) => run(s, p, Job::Boundary(Some(body))).await.into_response(),
+        Ok(body) => run(s, view, p, Job::Boundary(Some(body))).await.into_response(),
         Err(refusal) => refusal,
     }
 }
@@ -118,12 +120,12 @@ async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, Response> {
     Ok(kept.freeze())
 }
 
-pub async fn stats(State(s): State<AppState>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Stats).await
+pub async fn stats(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Stats).await
 }
 
-pub async fn indicators(State(s): State<AppState>, Path(id): Path<String>, p: RawParams) -> ApiResult<Response> {
-    run(s, p, Job::Indicators(id)).await
+pub async fn indicators(State(s): State<AppState>, view: View, Path(id): Path<String>, p: RawParams) -> ApiResult<Response> {
+    run(s, view, p, Job::Indicators(id)).await
 }
 
 /// Largest accepted query polygon body: 100,000 vertices written out generously.

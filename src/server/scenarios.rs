@@ -12,9 +12,12 @@ use super::error::ApiResult;
 use super::respond::respond;
 use super::tiles::{base_url, live_tile, path_of, strip_mvt};
 use super::AppState;
-use crate::scenarios::Scenario;
+use crate::index::Catalog;
+use crate::policy::View;
+use crate::scenarios::{Scenario, Scenarios};
 use crate::tiles::{style, tilejson, TileError, TileId};
 
+/// A scenario as listed; `s` is already as the view shows it.
 fn summary(s: &Scenario, base: &str) -> Json_ {
     json!({
         "id": s.id,
@@ -28,24 +31,34 @@ fn summary(s: &Scenario, base: &str) -> Json_ {
     })
 }
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Json<Json_> {
+/// The scenarios the request may read, each with only the layers it may read.
+pub async fn list(State(state): State<AppState>, view: View, headers: HeaderMap) -> Json<Json_> {
     let base = base_url(&state, &headers);
     let scenarios = state.scenarios.current();
+    let shown = scenarios
+        .iter()
+        .filter(|s| view.may_read(&s.id))
+        .map(|s| summary(&view.scenario_shown(s, &state.catalog), &base));
     Json(json!({
-        "scenarios": scenarios.iter().map(|s| summary(s, &base)).collect::<Vec<_>>(),
+        "scenarios": shown.collect::<Vec<_>>(),
         // An edit of tilesets/ that does not load: the previous scenarios stay in service.
         "reload_error": state.scenarios.problem(),
     }))
 }
 
 /// `/scenarios/{id}` (the scenario, with its URLs) or `/scenarios/{id}.json` (its TileJSON).
-pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Result<Path<String>, PathRejection>) -> ApiResult<Response> {
+pub async fn detail(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> ApiResult<Response> {
     let name = path_of(path)?;
     let base = base_url(&state, &headers);
     if let Some(id) = name.strip_suffix(".json") {
         let scenarios = state.scenarios.current();
-        let scenario = scenarios.get(id)?;
-        let source = state.tiles.sources.scenario(&state.catalog, scenario)?;
+        let scenario = view.scenario(&scenarios, id)?;
+        let source = state.tiles.sources.scenario(&state.catalog, scenario, &view)?;
         let url = format!("{base}/scenarios/{id}/{{z}}/{{x}}/{{y}}.mvt");
         return Ok(Json(tilejson::for_source(
             &source,
@@ -57,9 +70,9 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
         .into_response());
     }
     let scenarios = state.scenarios.current();
-    let scenario = scenarios.get(&name)?;
-    let mut body = serde_json::to_value(scenario).unwrap_or_default();
-    if let (Some(obj), Json_::Object(links)) = (body.as_object_mut(), summary(scenario, &base)) {
+    let scenario = view.scenario_shown(view.scenario(&scenarios, &name)?, &state.catalog);
+    let mut body = serde_json::to_value(&scenario).unwrap_or_default();
+    if let (Some(obj), Json_::Object(links)) = (body.as_object_mut(), summary(&scenario, &base)) {
         for key in ["tilejson", "style", "tiles"] {
             obj.insert(key.into(), links[key].clone());
         }
@@ -69,23 +82,60 @@ pub async fn detail(State(state): State<AppState>, headers: HeaderMap, path: Res
 
 pub async fn style_json(
     State(state): State<AppState>,
+    view: View,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<Json_>> {
     let id = path_of(path)?;
     let scenarios = state.scenarios.current();
-    let scenario = scenarios.get(&id)?;
+    let scenario = view.scenario(&scenarios, &id)?;
     let file = scenario.style.as_deref().ok_or_else(|| TileError::NoStyle(id.clone()))?;
-    Ok(Json(style::load(&state.config.styles_dir, file, &base_url(&state, &headers))?))
+    let shown = |url: &str| style_source(&view, &scenarios, &state.catalog, url);
+    Ok(Json(style::load(
+        &state.config.styles_dir,
+        file,
+        &base_url(&state, &headers),
+        shown,
+    )?))
+}
+
+/// What of a style source the view shows: a scenario's or a layer list's tile layers, or nothing
+/// when the scenario or a listed layer is outside it.
+fn style_source(view: &View, scenarios: &Scenarios, catalog: &Catalog, url: &str) -> style::Shown {
+    if let Some(id) = url.strip_prefix("/scenarios/").and_then(|u| u.strip_suffix(".json")) {
+        return match view.scenario(scenarios, id) {
+            Ok(s) => style::Shown::Layers(
+                view.scenario_shown(s, catalog)
+                    .layers
+                    .iter()
+                    .map(|l| l.tile_id().to_string())
+                    .collect(),
+            ),
+            Err(_) => style::Shown::Hidden,
+        };
+    }
+    if let Some(list) = url.strip_prefix("/tiles/").and_then(|u| u.strip_suffix(".json")) {
+        let names: Vec<String> = list.split(',').map(str::to_string).collect();
+        return match names.iter().all(|n| view.may_read(n)) {
+            true => style::Shown::Layers(names),
+            false => style::Shown::Hidden,
+        };
+    }
+    style::Shown::Whole
 }
 
 pub async fn tile(
     State(state): State<AppState>,
+    view: View,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
     request: Request,
 ) -> ApiResult<Response> {
     let (id, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
-    let source = state.tiles.sources.scenario(&state.catalog, state.scenarios.current().get(&id)?)?;
+    let scenarios = state.scenarios.current();
+    let source = state
+        .tiles
+        .sources
+        .scenario(&state.catalog, view.scenario(&scenarios, &id)?, &view)?;
     respond(live_tile(&state, source, tile), request.headers()).await
 }

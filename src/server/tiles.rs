@@ -11,6 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::respond::respond;
 use super::AppState;
 use crate::error::Error;
+use crate::policy::View;
 use std::sync::Arc;
 
 use crate::tiles::files::{ArchiveTile, GlyphRange, LiveTile};
@@ -59,15 +60,16 @@ pub fn strip_mvt(y: &str) -> ApiResult<&str> {
 /// The request comes last and whole (not as a `HeaderMap`, which axum would copy).
 pub async fn layer_tile(
     State(state): State<AppState>,
+    view: View,
     path: Result<Path<(String, String, String, String)>, PathRejection>,
     request: Request,
 ) -> ApiResult<Response> {
     let (layers, z, x, y) = path_of(path)?;
     let tile = TileId::parse(&z, &x, strip_mvt(&y)?)?;
-    if let Some(archive) = state.tiles.archives.get(&layers) {
+    if let Some(archive) = archive(&state, &view, &layers) {
         return respond(ArchiveTile { archive, tile }, request.headers()).await;
     }
-    let source = state.tiles.sources.layer_list(&state.catalog, &layers)?;
+    let source = state.tiles.sources.layer_list(&state.catalog, &layers, &view)?;
     respond(live_tile(&state, source, tile), request.headers()).await
 }
 
@@ -78,6 +80,11 @@ pub fn live_tile(state: &AppState, source: Arc<TileSource>, tile: TileId) -> Liv
         source,
         tile,
     }
+}
+
+/// The served PMTiles archive `name`, if the view may read it (an archive is named like a layer).
+fn archive(state: &AppState, view: &View, name: &str) -> Option<Arc<PmtilesArchive>> {
+    state.tiles.archives.get(name).filter(|_| view.may_read(name))
 }
 
 /// TileJSON of a PMTiles archive, from its header and metadata.
@@ -102,6 +109,7 @@ fn archive_tilejson(archive: &PmtilesArchive, base: &str) -> serde_json::Value {
 
 pub async fn layer_tilejson(
     State(state): State<AppState>,
+    view: View,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
@@ -112,10 +120,10 @@ pub async fn layer_tilejson(
             file.escape_default()
         )))
     })?;
-    if let Some(archive) = state.tiles.archives.get(layers) {
+    if let Some(archive) = archive(&state, &view, layers) {
         return Ok(Json(archive_tilejson(&archive, &base_url(&state, &headers))));
     }
-    let source = state.tiles.sources.layer_list(&state.catalog, layers)?;
+    let source = state.tiles.sources.layer_list(&state.catalog, layers, &view)?;
     let url = format!("{}/tiles/{layers}/{{z}}/{{x}}/{{y}}.mvt", base_url(&state, &headers));
     let description = format!("bando layers {layers}");
     Ok(Json(tilejson::for_source(&source, layers, &description, &url, None)))

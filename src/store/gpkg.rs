@@ -581,10 +581,7 @@ mod tests {
         NewLayer {
             name: name.into(),
             kind: LayerKind::Cadastral,
-            fields: vec![FieldDef {
-                name: "land_use".into(),
-                ty: FieldType::Text,
-            }],
+            fields: vec![FieldDef::new("land_use", FieldType::Text)],
             replace,
         }
     }

@@ -233,10 +233,7 @@ mod tests {
     fn a_filtered_ladder_keeps_its_sparse_subset_at_low_zoom() {
         let mut layer = grid(100);
         // Tag every 5th square of every 5th row: 400 squares 100 m apart, all drawable at z13.
-        layer.meta.fields = vec![crate::feature::FieldDef {
-            name: "flag".into(),
-            ty: crate::feature::FieldType::Bool,
-        }];
+        layer.meta.fields = vec![crate::feature::FieldDef::new("flag", crate::feature::FieldType::Bool)];
         for (i, f) in layer.features.iter_mut().enumerate() {
             f.properties = vec![crate::feature::Value::Bool(i % 5 == 0 && (i / 100) % 5 == 0)];
         }

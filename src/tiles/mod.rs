@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::delivery::Encoded;
 use crate::index::{Catalog, LayerData};
+use crate::policy::View;
 use crate::scenarios::{BoundFilter, Scenarios};
 
 use cache::TileCache;
@@ -148,7 +149,7 @@ impl TileService {
         }
         let mut filtered = std::collections::HashSet::new();
         for scenario in scenarios.iter() {
-            match TileSource::from_scenario(catalog, scenario) {
+            match TileSource::from_scenario(catalog, scenario, &View::open()) {
                 Ok(source) => source.layers.iter().filter(|l| l.filter.is_some()).for_each(|l| {
                     self.ladder(l);
                     filtered.insert(l.ladder_key.clone());

@@ -177,16 +177,7 @@ mod tests {
             geometry_type: GeometryKind::Polygon,
             feature_count: n as u64,
             bbox: None,
-            fields: vec![
-                FieldDef {
-                    name: "note".into(),
-                    ty: FieldType::Text,
-                },
-                FieldDef {
-                    name: "class".into(),
-                    ty: FieldType::Int,
-                },
-            ],
+            fields: vec![FieldDef::new("note", FieldType::Text), FieldDef::new("class", FieldType::Int)],
             source_file: String::new(),
             source_sha256: String::new(),
             source_crs: String::new(),

@@ -2,9 +2,11 @@
 //! layer snapshot with an optional filter, the attributes carried and a zoom range. Built either
 //! from a comma list of layer names (`/tiles/{layers}`) or from a scenario map.
 //!
-//! Owns the resolution of names against the catalog and the cache key of a source (which names
+//! Owns the resolution of names against the catalog and the request's [`View`] (a layer outside
+//! it is unknown, a hidden field is not carried) and the cache key of a source (which names
 //! every layer's `import_id`, so a re-import changes exactly the keys of the sources that use
-//! the re-imported layer). Does not render.
+//! the re-imported layer, and the fields carried when a view hides some, so views that see the
+//! same share tiles). Does not render.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -12,6 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::feature::FieldType;
 use crate::index::{Catalog, LayerData};
+use crate::policy::View;
 use crate::scenarios::{BoundFilter, Scenario};
 
 use super::math::{TileId, MAX_ZOOM};
@@ -73,8 +76,8 @@ pub struct TileSource {
 }
 
 impl TileSource {
-    /// `parcels` or `wards,roads,parcels`: every layer whole, with all its attributes.
-    pub fn from_layer_list(catalog: &Catalog, list: &str) -> Result<TileSource, TileError> {
+    /// `parcels` or `wards,roads,parcels`: every layer whole, with all the attributes `view` sees.
+    pub fn from_layer_list(catalog: &Catalog, list: &str, view: &View) -> Result<TileSource, TileError> {
         let names: Vec<&str> = list.split(',').collect();
         if names.len() > MAX_LAYERS {
             return Err(TileError::TooManyLayers(names.len()));
@@ -92,9 +95,13 @@ impl TileSource {
             }
             let data = catalog
                 .get(name)
+                .filter(|_| view.may_read(name))
                 .ok_or_else(|| TileError::UnknownLayer(name.escape_default().to_string()))?;
             key.push_str(&format!(":{name}@{}", data.meta.import_id));
-            let fields = (0..data.meta.fields.len()).collect();
+            let fields = view.fields(&data.meta);
+            if !view.sees_all_fields(&data.meta) {
+                push_fields(&mut key, &fields);
+            }
             layers.push(SourceLayer {
                 name: name.to_string(),
                 ladder_key: name.to_string(),
@@ -110,11 +117,12 @@ impl TileSource {
     }
 
     /// The layers of a scenario map. Layers missing from the store are left out (and logged) so
-    /// the rest of the map still draws.
-    pub fn from_scenario(catalog: &Catalog, scenario: &Scenario) -> Result<TileSource, TileError> {
+    /// the rest of the map still draws; layers outside `view` are left out, and fields it hides
+    /// are not carried.
+    pub fn from_scenario(catalog: &Catalog, scenario: &Scenario, view: &View) -> Result<TileSource, TileError> {
         let mut key = format!("S:{}:{:x}", scenario.id, scenario.fingerprint);
         let mut layers = Vec::with_capacity(scenario.layers.len());
-        for sl in &scenario.layers {
+        for sl in scenario.layers.iter().filter(|sl| view.may_read(&sl.layer)) {
             let Some(data) = catalog.get(&sl.layer) else {
                 tracing::warn!(scenario = %scenario.id, layer = %sl.layer, "scenario layer is not in the store; left out");
                 continue;
@@ -131,6 +139,7 @@ impl TileSource {
             let resolve = |names: &[String]| {
                 names
                     .iter()
+                    .filter(|n| !view.hides(&data.meta, n))
                     .map(|n| {
                         data.meta
                             .field_index(n)
@@ -139,7 +148,7 @@ impl TileSource {
                     .collect::<Result<Vec<_>, _>>()
             };
             let fields = match &sl.fields {
-                None => (0..data.meta.fields.len()).collect(),
+                None => view.fields(&data.meta),
                 Some(names) => resolve(names)?,
             };
             let zoom_fields = sl
@@ -148,6 +157,10 @@ impl TileSource {
                 .map(|zf| Ok((zf.maxzoom, resolve(&zf.fields)?)))
                 .collect::<Result<Vec<_>, TileError>>()?;
             key.push_str(&format!(":{}@{}", sl.layer, data.meta.import_id));
+            if !view.sees_all_fields(&data.meta) {
+                push_fields(&mut key, &fields);
+                zoom_fields.iter().for_each(|(_, f)| push_fields(&mut key, f));
+            }
             let ladder_key = match &filter {
                 None => sl.layer.clone(),
                 Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
@@ -183,6 +196,17 @@ impl TileSource {
     }
 }
 
+/// Records in a source's cache key which fields a layer carries (when a view hides some).
+fn push_fields(key: &mut String, fields: &[usize]) {
+    key.push('#');
+    for (n, i) in fields.iter().enumerate() {
+        if n > 0 {
+            key.push('.');
+        }
+        key.push_str(&i.to_string());
+    }
+}
+
 /// Most sources a [`SourceMemo`] map keeps; layer lists come from clients, so past this the map
 /// starts over rather than grow without bound.
 const MEMO_MAX_SOURCES: usize = 4096;
@@ -199,9 +223,18 @@ pub struct SourceMemo {
 #[derive(Default)]
 struct MemoMap {
     generation: i64,
-    /// By layer list or scenario id: the scenario's fingerprint (0 for a layer list) and the source.
-    sources: HashMap<Box<str>, (u64, Arc<TileSource>), foldhash::fast::RandomState>,
+    /// By layer list or scenario id: per view seen, the scenario's fingerprint (0 for a layer
+    /// list), the view's digest and the source.
+    sources: HashMap<Box<str>, Vec<Memoised>, foldhash::fast::RandomState>,
+    /// Sources held, over every name.
+    held: usize,
 }
+
+/// One memoised source: the definition it was built from, the view's digest, the source.
+type Memoised = (u64, u64, Arc<TileSource>);
+
+/// Most views one name keeps sources for (roles are few; scoped views add one per scope).
+const MEMO_MAX_VIEWS: usize = 16;
 
 impl SourceMemo {
     /// `on == false` resolves every request afresh (with the caches off).
@@ -213,16 +246,18 @@ impl SourceMemo {
         }
     }
 
-    pub fn layer_list(&self, catalog: &Catalog, list: &str) -> Result<Arc<TileSource>, TileError> {
-        self.resolve(&self.layer_lists, catalog.generation(), (list, 0), || {
-            TileSource::from_layer_list(catalog, list)
+    /// The source of a layer list as `view` sees it (memoised per view digest).
+    pub fn layer_list(&self, catalog: &Catalog, list: &str, view: &View) -> Result<Arc<TileSource>, TileError> {
+        self.resolve(&self.layer_lists, catalog.generation(), (list, 0, view.digest()), || {
+            TileSource::from_layer_list(catalog, list, view)
         })
     }
 
-    pub fn scenario(&self, catalog: &Catalog, scenario: &Scenario) -> Result<Arc<TileSource>, TileError> {
-        let name = (scenario.id.as_str(), scenario.fingerprint);
+    /// The source of a scenario as `view` sees it (memoised per fingerprint and view digest).
+    pub fn scenario(&self, catalog: &Catalog, scenario: &Scenario, view: &View) -> Result<Arc<TileSource>, TileError> {
+        let name = (scenario.id.as_str(), scenario.fingerprint, view.digest());
         self.resolve(&self.scenarios, catalog.generation(), name, || {
-            TileSource::from_scenario(catalog, scenario)
+            TileSource::from_scenario(catalog, scenario, view)
         })
     }
 
@@ -230,7 +265,7 @@ impl SourceMemo {
         &self,
         map: &RwLock<MemoMap>,
         generation: i64,
-        (name, definition): (&str, u64),
+        (name, definition, view): (&str, u64, u64),
         build: impl FnOnce() -> Result<TileSource, TileError>,
     ) -> Result<Arc<TileSource>, TileError> {
         if !self.on {
@@ -239,7 +274,8 @@ impl SourceMemo {
         {
             let memo = map.read().unwrap_or_else(|e| e.into_inner());
             if memo.generation == generation {
-                if let Some((_, source)) = memo.sources.get(name).filter(|(d, _)| *d == definition) {
+                let mut held = memo.sources.get(name).into_iter().flatten();
+                if let Some((_, _, source)) = held.find(|(d, v, _)| (*d, *v) == (definition, view)) {
                     return Ok(source.clone());
                 }
             }
@@ -248,11 +284,21 @@ impl SourceMemo {
         // generation after swapping layers), so a source is never kept past its layers.
         let source = Arc::new(build()?);
         let mut memo = map.write().unwrap_or_else(|e| e.into_inner());
-        if memo.generation != generation || memo.sources.len() >= MEMO_MAX_SOURCES {
+        if memo.generation != generation || memo.held >= MEMO_MAX_SOURCES {
             memo.sources.clear();
+            memo.held = 0;
             memo.generation = generation;
         }
-        memo.sources.insert(name.into(), (definition, source.clone()));
+        let views = memo.sources.entry(name.into()).or_default();
+        let before = views.len();
+        // An edited scenario's older sources, and a name seen by too many views, start over.
+        views.retain(|(d, v, _)| *d == definition && *v != view);
+        if views.len() >= MEMO_MAX_VIEWS {
+            views.clear();
+        }
+        views.push((definition, view, source.clone()));
+        let after = views.len();
+        memo.held = memo.held.saturating_sub(before) + after;
         Ok(source)
     }
 }

@@ -52,7 +52,7 @@ fn run(input: &[u8]) -> String {
         Err(e) => return e.to_string().split_whitespace().take(8).collect::<Vec<_>>().join(" "),
     };
     let demo = demo();
-    let source = match TileSource::from_scenario(&demo.catalog, &scenario) {
+    let source = match TileSource::from_scenario(&demo.catalog, &scenario, &bando::policy::View::open()) {
         Ok(s) => s,
         Err(e) => return format!("does not fit the store: {}", e.to_string().split(':').nth(1).unwrap_or_default()),
     };

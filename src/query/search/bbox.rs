@@ -35,12 +35,12 @@ pub fn bbox_hits(layers: &[Arc<LayerData>], bbox: &Bbox) -> Vec<Hit> {
 /// `bbox=w,s,e,n, layers`.
 pub fn bbox(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let bbox = params.bbox()?;
-    let layers = params.layers(ctx.catalog)?;
+    let layers = params.layers(ctx.catalog, ctx.view)?;
     let hits = bbox_hits(&layers, &bbox);
     Matches {
         layers,
         hits,
         with_distance: false,
     }
-    .answer(params)
+    .answer(params, ctx.view)
 }

@@ -116,19 +116,19 @@ pub fn boundary(ctx: &Context, params: &Params, body: Option<&[u8]>) -> crate::R
         (Some(_), Some(_)) => return Err(QueryError::BadParameter("send either a polygon body or admin=, not both".into()).into()),
         (Some(body), None) => Region::new(parse_polygon(body, ctx.limits.max_vertices)?)
             .ok_or_else(|| QueryError::InvalidGeometry("the polygon is empty".into()))?,
-        (None, Some(spec)) => admin_unit(ctx.catalog, spec)?,
+        (None, Some(spec)) => admin_unit(ctx, spec)?,
         (None, None) => {
             return Err(
                 QueryError::BadParameter("send a GeoJSON polygon (POST) or admin=<layer>:<code>, e.g. admin=wards:19900".into()).into(),
             )
         }
     };
-    let layers = params.layers(ctx.catalog)?;
+    let layers = params.layers(ctx.catalog, ctx.view)?;
     let hits = boundary_hits(&layers, &region, predicate);
     Matches {
         layers,
         hits,
         with_distance: false,
     }
-    .answer(params)
+    .answer(params, ctx.view)
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::output::{self, Format};
 use super::params::{Page, Params};
 use super::{Answer, LayerData};
+use crate::policy::View;
 
 pub use bbox::{bbox, bbox_hits};
 pub use boundary::{boundary, boundary_hits, Predicate};
@@ -61,9 +62,9 @@ impl Matches {
     }
 
     /// Writes the requested page in the requested format.
-    pub fn answer(mut self, params: &Params) -> crate::Result<Answer> {
+    pub fn answer(mut self, params: &Params, view: &View) -> crate::Result<Answer> {
         let format = Format::parse(params.get("format"))?;
-        let fields = params.fields(&self.layers)?;
+        let fields = params.fields(&self.layers, view)?;
         let page = params.page()?;
         let total = self.hits.len();
         let with_distance = self.with_distance;
@@ -75,6 +76,7 @@ impl Matches {
             total,
             with_distance,
             fields: fields.as_deref(),
+            view,
         };
         Ok(match format {
             Format::GeoJson => Answer {

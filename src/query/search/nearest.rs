@@ -61,12 +61,12 @@ pub fn nearest_hits(layers: &[Arc<LayerData>], at: Coord<f64>, k: usize) -> Vec<
 pub fn nearest(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let at = params.lon_lat()?;
     let k = params.positive("k", 10, MAX_LIMIT)?;
-    let layers = params.layers(ctx.catalog)?;
+    let layers = params.layers(ctx.catalog, ctx.view)?;
     let hits = nearest_hits(&layers, at, k);
     Matches {
         layers,
         hits,
         with_distance: true,
     }
-    .answer(params)
+    .answer(params, ctx.view)
 }

@@ -47,12 +47,12 @@ pub fn point_hits(layers: &[Arc<LayerData>], at: Coord<f64>, tolerance_m: f64) -
 pub fn point(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let at = params.lon_lat()?;
     let tolerance_m = params.metres("tolerance_m", Some(DEFAULT_TOLERANCE_M), ctx.limits.max_radius_m)?;
-    let layers = params.layers(ctx.catalog)?;
+    let layers = params.layers(ctx.catalog, ctx.view)?;
     let hits = point_hits(&layers, at, tolerance_m);
     Matches {
         layers,
         hits,
         with_distance: true,
     }
-    .answer(params)
+    .answer(params, ctx.view)
 }

@@ -43,12 +43,12 @@ pub fn radius_hits(layers: &[Arc<LayerData>], at: Coord<f64>, radius_m: f64) -> 
 pub fn radius(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let at = params.lon_lat()?;
     let radius_m = params.metres("radius_m", None, ctx.limits.max_radius_m)?;
-    let layers = params.layers(ctx.catalog)?;
+    let layers = params.layers(ctx.catalog, ctx.view)?;
     let hits = radius_hits(&layers, at, radius_m);
     Matches {
         layers,
         hits,
         with_distance: true,
     }
-    .answer(params)
+    .answer(params, ctx.view)
 }
