@@ -127,3 +127,44 @@ fn datetime_selects_on_the_time_field() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "InvalidParameterValue");
 }
+
+#[test]
+fn the_policy_view_applies_as_on_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bando.toml");
+    let policy = "[security]\n[[security.roles]]\nname = \"public\"\nlayers = [\"parcels\", \"wards\"]\nhidden_fields = { parcels = [\"address\"] }\n";
+    std::fs::write(&config, policy).unwrap();
+    let server = Server::start(&demo_store(2_000), &["--config", config.to_str().unwrap()]);
+    let (_, list) = server.get_json("/ogc/collections");
+    let ids: Vec<&str> = list["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["parcels", "wards"]);
+    for hidden in [
+        "/ogc/collections/buildings",
+        "/ogc/collections/buildings/items",
+        "/ogc/collections/housing/items/1",
+    ] {
+        let (status, body) = server.get_json(hidden);
+        assert_eq!((status, body["code"].as_str()), (404, Some("NotFound")), "{hidden}: {body}");
+    }
+    let (_, page) = server.get_json("/ogc/collections/parcels/items?limit=50");
+    for feature in page["features"].as_array().unwrap() {
+        let properties = feature["properties"].as_object().unwrap();
+        assert!(
+            properties.contains_key("land_use") && !properties.contains_key("address"),
+            "{feature}"
+        );
+    }
+    let (_, one) = server.get_json("/ogc/collections/parcels/items/1");
+    assert!(one["properties"].get("address").is_none(), "{one}");
+    let (status, body) = server.get_json("/ogc/collections/parcels/items?address=1%20L%C3%AA%20L%E1%BB%A3i");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["description"].as_str().unwrap().contains("unknown parameter 'address'"),
+        "{body}"
+    );
+}

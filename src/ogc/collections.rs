@@ -33,7 +33,10 @@ fn describe(site: &Site, layer: &LayerData) -> Value {
 /// `/ogc/collections`.
 pub fn collections(site: &Site, raw_query: &str) -> Result<Value, OgcError> {
     Query::parse(raw_query)?.only_format()?;
-    let list: Vec<Value> = site.access.layers(site.catalog).iter().map(|l| describe(site, l)).collect();
+    let list: Vec<Value> = super::access::layers(site.catalog, site.view)
+        .iter()
+        .map(|l| describe(site, l))
+        .collect();
     let [this, html] = self_links(&format!("{}/collections", site.base), "", JSON, "collections");
     Ok(json!({ "collections": list, "links": [this, html] }))
 }
@@ -41,6 +44,6 @@ pub fn collections(site: &Site, raw_query: &str) -> Result<Value, OgcError> {
 /// `/ogc/collections/{id}`.
 pub fn collection(site: &Site, id: &str, raw_query: &str) -> Result<Value, OgcError> {
     Query::parse(raw_query)?.only_format()?;
-    let layer = site.access.layer(site.catalog, id)?;
+    let layer = super::access::layer(site.catalog, site.view, id)?;
     Ok(describe(site, &layer))
 }

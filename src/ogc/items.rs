@@ -122,12 +122,12 @@ fn page_links(site: &Site, id: &str, query: &Query, q: &ItemsQuery, matched: usi
 
 /// `/ogc/collections/{id}/items`: a GeoJSON FeatureCollection.
 pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
-    let layer = site.access.layer(site.catalog, id)?;
+    let layer = super::access::layer(site.catalog, site.view, id)?;
     let query = Query::parse(raw_query)?;
-    let q = ItemsQuery::parse(&query, &layer.meta, site.access)?;
+    let q = ItemsQuery::parse(&query, &layer.meta, site.view)?;
     let matched = select(&layer, &q);
     let page = matched.page(q.offset, q.limit);
-    let fields = site.access.fields(&layer.meta);
+    let fields = site.view.fields(&layer.meta);
     let mut out = Vec::with_capacity(512 + page.len() * 400);
     out.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
     for (n, &i) in page.iter().enumerate() {
@@ -150,7 +150,7 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
 
 /// `/ogc/collections/{id}/items/{featureId}`: one GeoJSON Feature.
 pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
-    let layer = site.access.layer(site.catalog, id)?;
+    let layer = super::access::layer(site.catalog, site.view, id)?;
     Query::parse(raw_query)?.only_format()?;
     let missing = || OgcError::NoFeature {
         collection: id.to_string(),
@@ -162,12 +162,6 @@ pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::
     let mut links: Vec<Json> = self_links(&href, "", GEOJSON, "this feature").into();
     links.push(link(format!("{}/collections/{id}?f=json", site.base), "collection", JSON, id));
     let mut out = Vec::with_capacity(1024);
-    write_feature(
-        &mut out,
-        feature,
-        &layer,
-        &site.access.fields(&layer.meta),
-        Some(&Json::Array(links)),
-    );
+    write_feature(&mut out, feature, &layer, &site.view.fields(&layer.meta), Some(&Json::Array(links)));
     Ok(out)
 }

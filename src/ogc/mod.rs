@@ -6,10 +6,10 @@
 //! Owns: the documents' shapes and links, parameter checking (every unknown parameter or bad
 //! value is an [`OgcError`] naming it), selection through the layers' R-trees, and writing the
 //! answers as JSON bytes or HTML. Every layer and field lookup goes through [`access`], the one
-//! place the request's view of the catalog is decided. Knows no HTTP: the server hands it the
+//! place layers are looked up, through the request's policy `View`. Knows no HTTP: the server hands it the
 //! base URL and the query parameters, and negotiates the format.
 
-pub mod access;
+mod access;
 mod collections;
 mod datetime;
 pub mod html;
@@ -18,11 +18,11 @@ mod params;
 
 use serde_json::{json, Value};
 
-pub use access::Access;
 pub use collections::{collection, collections};
 pub use items::{item, items};
 
 use crate::index::Catalog;
+use crate::policy::View;
 
 /// Page size when none is asked for, and the largest page.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -64,11 +64,11 @@ impl OgcError {
     }
 }
 
-/// What every OGC document is made from: the catalog, the request's view of it, and the URL
+/// What every OGC document is made from: the catalog, the request's policy view of it, and the URL
 /// of `/ogc` as the client reaches it.
 pub struct Site<'a> {
     pub catalog: &'a Catalog,
-    pub access: &'a Access,
+    pub view: &'a View,
     /// e.g. `http://127.0.0.1:8080/ogc`, no trailing slash.
     pub base: &'a str,
 }

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::datetime::{self, Interval};
-use super::{Access, OgcError, CRS84, DEFAULT_LIMIT, MAX_LIMIT};
+use super::{OgcError, CRS84, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::feature::{parse_bool, Bbox, FieldType, Value};
+use crate::policy::View;
 use crate::store::LayerMeta;
 
 /// The parameters of one request, each once.
@@ -77,19 +78,19 @@ pub struct ItemsQuery {
 }
 
 impl ItemsQuery {
-    pub fn parse(query: &Query, meta: &LayerMeta, access: &Access) -> Result<ItemsQuery, OgcError> {
+    pub fn parse(query: &Query, meta: &LayerMeta, view: &View) -> Result<ItemsQuery, OgcError> {
         let allowed = format!(
             "/items takes {} and this collection's visible fields as equality filters",
             ITEMS_PARAMS.join(", ")
         );
-        query.refuse_unknown(ITEMS_PARAMS, |k| access.field_index(meta, k).is_some(), &allowed)?;
+        query.refuse_unknown(ITEMS_PARAMS, |k| view.field_index(meta, k).is_some(), &allowed)?;
         crs84_only(query, "crs")?;
         crs84_only(query, "bbox-crs")?;
         let datetime = match query.get("datetime") {
             None => None,
             Some(text) => {
                 let field = datetime::time_field(meta)
-                    .filter(|&i| access.field_index(meta, &meta.fields[i].name).is_some())
+                    .filter(|&i| view.field_index(meta, &meta.fields[i].name).is_some())
                     .ok_or_else(|| OgcError::bad("datetime", format!("collection '{}' has no time field", meta.name)))?;
                 Some((field, datetime::parse(text)?))
             }
@@ -99,7 +100,7 @@ impl ItemsQuery {
             if ITEMS_PARAMS.contains(&name.as_str()) {
                 continue;
             }
-            if let Some(i) = access.field_index(meta, name) {
+            if let Some(i) = view.field_index(meta, name) {
                 equals.push((i, typed(name, text, meta.fields[i].ty)?));
             }
         }
@@ -174,7 +175,11 @@ mod tests {
     use crate::feature::{FieldDef, GeometryKind, LayerKind};
 
     fn meta() -> LayerMeta {
-        let field = |name: &str, ty| FieldDef { name: name.into(), ty };
+        let field = |name: &str, ty| FieldDef {
+            name: name.into(),
+            ty,
+            personal: false,
+        };
         LayerMeta::new(
             "b",
             LayerKind::Building,
@@ -188,7 +193,7 @@ mod tests {
     }
 
     fn items(raw: &str) -> Result<ItemsQuery, OgcError> {
-        ItemsQuery::parse(&Query::parse(raw)?, &meta(), &Access::open())
+        ItemsQuery::parse(&Query::parse(raw)?, &meta(), &View::open())
     }
 
     #[test]

@@ -12,7 +12,8 @@ use super::error::OgcException;
 use super::tiles::base_url;
 use super::AppState;
 use crate::error::Error;
-use crate::ogc::{self, html, Access, OgcError, Site};
+use crate::ogc::{self, html, OgcError, Site};
+use crate::policy::View;
 
 type OgcResult = Result<Response, OgcException>;
 
@@ -81,61 +82,63 @@ struct Request {
     base: String,
     query: String,
     format: Format,
-    access: Access,
+    view: View,
 }
 
-fn request(state: &AppState, headers: &HeaderMap, query: Option<String>) -> Result<Request, OgcException> {
+fn request(state: &AppState, view: View, headers: &HeaderMap, query: Option<String>) -> Result<Request, OgcException> {
     let query = query.unwrap_or_default();
     Ok(Request {
         base: format!("{}/ogc", base_url(state, headers)),
         format: negotiate(&query, headers)?,
         query,
-        access: Access::open(),
+        view,
     })
 }
 
 fn site<'a>(state: &'a AppState, r: &'a Request) -> Site<'a> {
     Site {
         catalog: &state.catalog,
-        access: &r.access,
+        view: &r.view,
         base: &r.base,
     }
 }
 
-pub async fn landing(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, &headers, q)?;
+pub async fn landing(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::landing(&r.base, &r.query)?, "bando")
 }
 
-pub async fn conformance(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, &headers, q)?;
+pub async fn conformance(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::conformance(&r.query)?, "conformance")
 }
 
-pub async fn collections(State(state): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, &headers, q)?;
+pub async fn collections(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::collections(&site(&state, &r), &r.query)?, "collections")
 }
 
 pub async fn collection(
     State(state): State<AppState>,
+    view: View,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, &headers, q)?;
+    let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::collection(&site(&state, &r), &id, &r.query)?, &id)
 }
 
 pub async fn items(
     State(state): State<AppState>,
+    view: View,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, &headers, q)?;
+    let r = request(&state, view, &headers, q)?;
     let format = r.format;
     let title = id.clone();
     let json = tokio::task::spawn_blocking(move || ogc::items(&site(&state, &r), &id, &r.query))
@@ -146,12 +149,13 @@ pub async fn items(
 
 pub async fn item(
     State(state): State<AppState>,
+    view: View,
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
     RawQuery(q): RawQuery,
 ) -> OgcResult {
     let (id, fid) = path_of(path)?;
-    let r = request(&state, &headers, q)?;
+    let r = request(&state, view, &headers, q)?;
     let json = ogc::item(&site(&state, &r), &id, &fid, &r.query)?;
     reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))
 }
