@@ -17,7 +17,7 @@ cache_flag=--no-cache
 ./target/release/bando serve --store "$store" --addr 127.0.0.1:"$port" $cache_flag --tilesets /nonexistent >/dev/null 2>&1 &
 pid=$!
 trap 'kill $pid' EXIT
-for _ in $(seq 1 240); do curl -sf "$base/health" >/dev/null && break; sleep 0.25; done
+for _ in $(seq 1 240); do curl -sf "$base/ready" >/dev/null && break; sleep 0.25; done
 tmp=$(mktemp -d)
 for i in 1 2 3 4 5; do
   curl -s --compressed -o "$tmp/tileset.json" -w "tileset.json #$i: %{time_total} s, %{size_download} bytes\n" "$base/3d/buildings/tileset.json"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Foundation benchmarks, one run, side by side with ogr2ogr on the same files:
 #  - import of 1,000,000 parcels from FlatGeobuf and GeoJSON: seconds, features/s, peak RSS
-#  - time until `bando serve` answers /health on the 1M-parcel store
+#  - time until `bando serve` answers /ready on the 1M-parcel store
 #  - R-tree bulk load of 1M polygons (cargo bench --bench index)
 # usage: benches/foundation.sh   (makes the 1M-parcel files in $TMP/bench with shared/bench's
 #        generator when they are missing; needs gdal-bin and python3)
@@ -33,7 +33,7 @@ port=18$((RANDOM % 900 + 100))
 start=$(date +%s.%N)
 $BANDO serve --store "$B/imp-bando.gpkg" --addr 127.0.0.1:$port >/dev/null 2>&1 &
 pid=$!
-until curl -sf -o /dev/null http://127.0.0.1:$port/health; do sleep 0.05; done
+until curl -sf -o /dev/null http://127.0.0.1:$port/ready; do sleep 0.05; done
 printf "bando serve ready in %.2f s, RSS %d MB\n" "$(echo "$(date +%s.%N) - $start" | bc)" $(( $(ps -o rss= -p $pid) / 1024 ))
 kill $pid; wait $pid 2>/dev/null || true
 rm -f "$B"/imp-*.gpkg*

@@ -19,7 +19,7 @@ BARE=$(ls -t "$ROOT"/target/release/deps/bare_route-* | grep -v '\.d$' | head -1
 PORT=18514; BARE_PORT=18515
 "$BANDO" serve --store "$STORE" --addr 127.0.0.1:$PORT > "$B/hot_tile.log" 2>&1 & SERVER=$!
 trap 'kill $SERVER ${BARE_PID:-} 2>/dev/null' EXIT
-for _ in $(seq 120); do curl -sf http://127.0.0.1:$PORT/health > /dev/null && break; sleep 0.5; done
+for _ in $(seq 120); do curl -sf http://127.0.0.1:$PORT/ready > /dev/null && break; sleep 0.5; done
 if [ -z "${TILE:-}" ]; then
   TILE=$(curl -sf http://127.0.0.1:$PORT/layers/parcels | python3 -c '
 import json, math, sys

@@ -2,7 +2,7 @@
 # PostGIS store benchmarks, one run, side by side on the same 1M parcels and the same cluster:
 #  - import into PostGIS: bando (binary COPY, one transaction, GiST index) against
 #    ogr2ogr --config PG_USE_COPY YES (also one table with a GiST index)
-#  - time until `bando serve` over that PostGIS store answers /health (the layer loaded)
+#  - time until `bando serve` over that PostGIS store answers /ready (the layer loaded)
 # usage: benches/postgis.sh   (a throw-away cluster from tests/pg/cluster.sh; the 1M-parcel file
 #        is made in $TMP/bench with shared/bench's generator when missing)
 set -euo pipefail
@@ -39,6 +39,6 @@ sport=18$((RANDOM % 900 + 100))
 start=$(date +%s.%N)
 $BANDO serve --store "$url" --addr 127.0.0.1:$sport >/dev/null 2>&1 &
 pid=$!
-until curl -sf -o /dev/null http://127.0.0.1:$sport/health; do sleep 0.05; done
+until curl -sf -o /dev/null http://127.0.0.1:$sport/ready; do sleep 0.05; done
 printf "bando serve ready in %.2f s, RSS %d MB\n" "$(echo "$(date +%s.%N) - $start" | bc)" $(( $(ps -o rss= -p $pid) / 1024 ))
 kill $pid; wait $pid 2>/dev/null || true

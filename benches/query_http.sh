@@ -38,7 +38,7 @@ with open("ward.urls", "w") as f:
 PY
 $BANDO serve --store $B/q1m.gpkg --addr 127.0.0.1:$PORT > serve.log 2>&1 & SERVER=$!
 trap 'kill $SERVER' EXIT
-until curl -sf $BASE/health > /dev/null; do sleep 0.5; done
+until curl -sf $BASE/ready > /dev/null; do sleep 0.5; done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for q in radius point ward; do
   for c in 2 16; do

@@ -34,6 +34,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import mapbox_vector_tile
@@ -231,8 +232,12 @@ class Server:
         )
         for _ in range(600):
             try:
-                urllib.request.urlopen(self.url("/health"), timeout=1)
+                urllib.request.urlopen(self.url("/ready"), timeout=1)
                 return
+            except urllib.error.HTTPError as e:
+                if e.code == 404:  # a binary from before /ready answers only once loaded
+                    return
+                time.sleep(0.2)
             except OSError:
                 time.sleep(0.2)
         raise SystemExit(f"{binary} did not start serving {store}")

@@ -471,32 +471,9 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         watch_seconds.is_finite() && watch_seconds > 0.0,
         "--watch-seconds (watch_seconds) must be a positive number of seconds"
     );
-    let started = std::time::Instant::now();
     let store: Arc<dyn Store> = Arc::from(store::open(&location)?);
-    let catalog = Arc::new(Catalog::load(store.as_ref())?);
-    tracing::info!(
-        layers = catalog.snapshot().len(),
-        seconds = started.elapsed().as_secs_f64(),
-        "store loaded"
-    );
     let tilesets = args.tilesets.or(server.tilesets.clone()).unwrap_or_else(|| "tilesets".into());
     let scenarios = Arc::new(ScenarioFolder::open(&tilesets)?);
-    let policy = match &args.config {
-        Some(path) => Some(PolicyFile::open(path, &Vocabulary::of(&catalog, &scenarios.current()))?),
-        None => None,
-    };
-    if let Some(file) = &policy {
-        let state = if file.current().is_some() {
-            "in force"
-        } else {
-            "none ([security] absent): open to all"
-        };
-        tracing::info!(file = %file.path().display(), policy = state, "configuration read");
-        if file.current().is_some() {
-            tracing::warn!("roles identify requests, but their rules (layers, hidden_fields, aggregate, scoped) are not enforced yet: every role reads everything");
-        }
-    }
-    let security = Arc::new(Security::new(policy, TokenCache::load(store.as_ref())?));
     let cache_bytes = if args.no_cache || server.no_cache.unwrap_or(false) {
         0
     } else {
@@ -528,18 +505,50 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         args.pmtiles
     };
     let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &pmtiles)?);
-    let state = Arc::new(App {
-        store,
-        catalog,
-        scenarios,
-        config: Arc::new(config),
-        city3d,
-        tiles,
-        security,
-    });
+    let addr = config.addr;
+    // Everything that needs the layers happens while the server already answers `starting`.
+    let load = move || -> anyhow::Result<server::AppState> {
+        let started = std::time::Instant::now();
+        let catalog = Arc::new(Catalog::load(store.as_ref())?);
+        tracing::info!(
+            layers = catalog.snapshot().len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "layers loaded"
+        );
+        let security = Arc::new(Security::new(
+            open_policy(args.config.as_deref(), &catalog, &scenarios)?,
+            TokenCache::load(store.as_ref())?,
+        ));
+        Ok(Arc::new(App {
+            store,
+            catalog,
+            scenarios,
+            config: Arc::new(config),
+            city3d,
+            tiles,
+            security,
+            readiness: server::Readiness::default(),
+        }))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(server::serve(state))?;
+    runtime.block_on(server::serve(addr, load))?;
     Ok(())
+}
+
+/// The policy file of `serve --config`, checked against the loaded layers and scenarios.
+fn open_policy(config: Option<&Path>, catalog: &Catalog, scenarios: &ScenarioFolder) -> anyhow::Result<Option<PolicyFile>> {
+    let Some(path) = config else { return Ok(None) };
+    let file = PolicyFile::open(path, &Vocabulary::of(catalog, &scenarios.current()))?;
+    let state = if file.current().is_some() {
+        "in force"
+    } else {
+        "none ([security] absent): open to all"
+    };
+    tracing::info!(file = %file.path().display(), policy = state, "configuration read");
+    if file.current().is_some() {
+        tracing::warn!("roles identify requests, but their rules (layers, hidden_fields, aggregate, scoped) are not enforced yet: every role reads everything");
+    }
+    Ok(Some(file))
 }
 
 /// The store of a token command, and the policy its `--config` names (if it has one).

@@ -29,10 +29,7 @@ fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
 fn tiles_and_queries_are_byte_identical_over_geopackage_and_postgis() {
     let gpkg = common::Server::start(&common::Backend::Gpkg.demo_store(2_000), &[]);
     let pg = common::Server::start(&common::Backend::Postgis.demo_store(2_000), &[]);
-    let (_, parcels) = gpkg.get_json("/layers/parcels");
-    let bbox = &parcels["bbox"];
-    let lon = (bbox["west"].as_f64().unwrap() + bbox["east"].as_f64().unwrap()) / 2.0;
-    let lat = (bbox["south"].as_f64().unwrap() + bbox["north"].as_f64().unwrap()) / 2.0;
+    let (lon, lat) = middle_of(&gpkg, "parcels");
     let mut compared = 0;
     for z in [8u8, 12, 14, 16] {
         let (x0, y0) = tile_of(lon, lat, z);
@@ -67,15 +64,8 @@ fn bando_import(store: &str, file: &std::path::Path, layer: &str, extra: &[&str]
 fn replace_swaps_the_layer_in_one_transaction_and_gdal_reads_plain_postgis_tables() {
     let dir = tempfile::tempdir().unwrap();
     let store = common::pg_database();
-    let csv = |name: &str, rows: usize| {
-        let path = dir.path().join(name);
-        let body: String = (0..rows)
-            .map(|i| format!("{},{},light {i}\n", 107.5 + i as f64 * 1e-3, 16.4))
-            .collect();
-        std::fs::write(&path, format!("lon,lat,name\n{body}")).unwrap();
-        path
-    };
-    let flags = ["--kind", "infrastructure", "--src-crs", "EPSG:4326"];
+    let csv = |name: &str, rows: usize| lights_csv(dir.path(), name, rows);
+    let flags = LIGHTS;
     let out = bando_import(&store, &csv("a.csv", 3), "lights", &flags);
     assert!(out.status.success(), "{}", common::stderr_of(&out));
     let again = bando_import(&store, &csv("b.csv", 5), "lights", &flags);
@@ -157,4 +147,150 @@ fn api_tokens_live_in_the_postgis_store_too() {
     assert_eq!(list[0]["note"], "wall");
     assert!(list[0]["revoked"].is_string());
     assert_eq!(common::pg_sql(&store, "SELECT tokens FROM bando_meta.generation"), "2");
+}
+
+/// Lights along a street, `rows` of them, as a CSV file in `dir`.
+fn lights_csv(dir: &std::path::Path, name: &str, rows: usize) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let body: String = (0..rows)
+        .map(|i| format!("{},{},light {i}\n", 107.5 + i as f64 * 1e-3, 16.4))
+        .collect();
+    std::fs::write(&path, format!("lon,lat,name\n{body}")).unwrap();
+    path
+}
+
+const LIGHTS: [&str; 4] = ["--kind", "infrastructure", "--src-crs", "EPSG:4326"];
+
+/// Polls `check` every 20 ms until it holds; panics with `what` after `limit`.
+fn within(limit: std::time::Duration, what: &str, mut check: impl FnMut() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+fn feature_count(server: &common::Server, layer: &str) -> Option<u64> {
+    let (status, body) = server.get_json(&format!("/layers/{layer}"));
+    (status == 200).then(|| body["feature_count"].as_u64()).flatten()
+}
+
+#[test]
+fn two_replicas_serve_an_import_made_elsewhere_at_once_and_drop_only_its_cached_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::pg_database();
+    let out = common::bando(&["demo", "--parcels", "300", "--store", &store]);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let out = bando_import(&store, &lights_csv(dir.path(), "a.csv", 3), "lights", &LIGHTS);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    // Polling every 60 s: only the notification can explain a pick-up within seconds.
+    let replicas = [
+        common::Server::start(&store, &["--watch-seconds", "60"]),
+        common::Server::start(&store, &["--watch-seconds", "60"]),
+    ];
+    let (lon, lat) = middle_of(&replicas[0], "wards");
+    let (x, y) = tile_of(lon, lat, 12);
+    let wards = &format!("/tiles/wards/12/{x}/{y}.mvt");
+    for r in &replicas {
+        assert_eq!(feature_count(r, "lights"), Some(3));
+        r.get(wards);
+        assert_eq!(cache_state(r, wards), "hit");
+    }
+    let more = lights_csv(dir.path(), "b.csv", 5);
+    let out = bando_import(&store, &more, "lights", &[&LIGHTS[..], &["--replace"]].concat());
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let out = bando_import(&store, &more, "poles", &LIGHTS);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    for r in &replicas {
+        within(std::time::Duration::from_secs(5), "the replica serves the re-import", || {
+            feature_count(r, "lights") == Some(5) && feature_count(r, "poles") == Some(5)
+        });
+        assert_eq!(cache_state(r, wards), "hit", "the tiles of layers that did not change stay cached");
+        let (status, body) = r.get_json("/ready");
+        assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+    }
+}
+
+/// The middle of a layer's bounding box, as the server reports it.
+fn middle_of(server: &common::Server, layer: &str) -> (f64, f64) {
+    let (_, meta) = server.get_json(&format!("/layers/{layer}"));
+    let b = &meta["bbox"];
+    let mid = |a: &str, b_: &str| (b[a].as_f64().unwrap() + b[b_].as_f64().unwrap()) / 2.0;
+    (mid("west", "east"), mid("south", "north"))
+}
+
+fn cache_state(server: &common::Server, path: &str) -> String {
+    let response = ureq::get(&server.url(path)).call().unwrap();
+    response.header("x-cache").unwrap_or("").to_string()
+}
+
+#[test]
+fn tiles_keep_coming_while_postgresql_is_down_and_ready_reports_degraded_until_it_is_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = common::OwnCluster::start();
+    let out = common::bando(&["demo", "--parcels", "300", "--store", &pg.url]);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    // No cache: every tile is drawn from the layers in memory while the database is away.
+    let server = common::Server::start(&pg.url, &["--watch-seconds", "0.2", "--no-cache"]);
+    let (lon, lat) = middle_of(&server, "parcels");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..2)
+        .map(|t| {
+            let (base, stop) = (server.base.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let z = 10 + (i + t) % 6;
+                    let (x, y) = tile_of(lon, lat, z as u8);
+                    let url = format!("{base}/tiles/parcels,wards,roads/{z}/{x}/{y}.mvt");
+                    match common::fetch(&url).0 {
+                        200 | 204 => ok += 1,
+                        status => failed.push(format!("{url}: {status}")),
+                    }
+                    i += 1;
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    pg.halt();
+    let status = |s: &common::Server| {
+        let (code, body) = s.get_json("/ready");
+        (code, body["status"].as_str().unwrap_or("").to_string())
+    };
+    within(std::time::Duration::from_secs(10), "/ready says degraded", || {
+        status(&server) == (503, "degraded".to_string())
+    });
+    assert_eq!(server.get("/health").0, 200, "/health stays up");
+    let refused = bando_import(&pg.url, &lights_csv(dir.path(), "a.csv", 3), "lights", &LIGHTS);
+    let err = common::stderr_of(&refused);
+    assert!(!refused.status.success() && err.contains("cannot reach PostgreSQL"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pg.resume();
+    within(std::time::Duration::from_secs(15), "/ready is 200 again", || {
+        status(&server) == (200, "ready".to_string())
+    });
+    let out = bando_import(&pg.url, &lights_csv(dir.path(), "a.csv", 3), "lights", &LIGHTS);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    within(std::time::Duration::from_secs(5), "the import after the outage is served", || {
+        feature_count(&server, "lights") == Some(3)
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut ok, mut failed) = (0, Vec::new());
+    for thread in load {
+        let (o, f) = thread.join().unwrap();
+        ok += o;
+        failed.extend(f);
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} tile requests failed: {:?}",
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert!(ok > 50, "only {ok} tile requests made");
 }

@@ -1,4 +1,5 @@
-//! `/health` (with the policy's reload state), `/layers`, `/layers/{name}`: the catalog as JSON.
+//! `/health` (with the policy's reload state), `/layers`, `/layers/{name}`: the catalog as JSON
+//! (a layer's import history is read from the store, and left out while the store is away).
 
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -40,8 +41,12 @@ pub async fn detail(State(state): State<AppState>, view: View, Path(name): Path<
     let store = state.store.clone();
     let history = tokio::task::spawn_blocking(move || store.history(&name))
         .await
-        .map_err(|e| Error::Internal(e.to_string()))??;
+        .map_err(|e| Error::Internal(e.to_string()))?;
     let mut body = serde_json::to_value(view.meta(&layer.meta)).map_err(|e| Error::Internal(e.to_string()))?;
-    body["history"] = serde_json::to_value(history).map_err(|e| Error::Internal(e.to_string()))?;
+    match history {
+        Ok(history) => body["history"] = serde_json::to_value(history).map_err(|e| Error::Internal(e.to_string()))?,
+        // The store is away (an outage): the layer is still served from memory, without its history.
+        Err(e) => body["history_error"] = json!(e.to_string()),
+    }
     Ok(Json(body))
 }

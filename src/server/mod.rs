@@ -10,6 +10,7 @@ pub mod error;
 mod layers;
 mod ogc;
 mod query;
+mod replica;
 mod respond;
 mod scenarios;
 mod tiles;
@@ -30,6 +31,8 @@ use crate::policy::{Reload, Security, Vocabulary};
 use crate::scenarios::ScenarioFolder;
 use crate::store::Store;
 use crate::tiles::TileService;
+
+pub use replica::Readiness;
 
 /// Settings of a running server.
 #[derive(Debug, Clone)]
@@ -67,12 +70,15 @@ pub struct App {
     pub tiles: Arc<TileService>,
     /// The access policy (reloaded when its file changes) and the API tokens.
     pub security: Arc<Security>,
+    /// Whether the store is reachable, for `GET /ready`.
+    pub readiness: replica::Readiness,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(viewer::routes(&state.config.web_dir))
         .route("/health", get(layers::health))
+        .route("/ready", get(replica::ready))
         .route("/whoami", get(auth::whoami))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
@@ -105,15 +111,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Polls the store and the tilesets folder: swaps in re-imported layers, edited scenario files
-/// and new or replaced PMTiles archives. Requests keep using the old snapshot until the new one
-/// is complete, so none fails during the swap.
-fn spawn_store_watch(state: AppState) {
+/// Polls the store and the tilesets folder, and looks at once when `wake` says the store
+/// announced a change: swaps in re-imported layers, edited scenario files and new or replaced
+/// PMTiles archives. Requests keep using the old snapshot until the new one is complete, so none
+/// fails during the swap, nor while the store is unreachable.
+fn spawn_store_watch(state: AppState, wake: Arc<tokio::sync::Notify>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(state.config.watch_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = wake.notified() => {}
+            }
             let watched = state.clone();
             let looked = tokio::task::spawn_blocking(move || {
                 let layers = watched.catalog.refresh(watched.store.as_ref());
@@ -121,7 +131,9 @@ fn spawn_store_watch(state: AppState) {
                 let scenarios = watched.scenarios.reload_if_changed();
                 let names_changed = layers.as_ref().is_ok_and(|l| !l.is_empty()) || !scenarios.is_empty();
                 reload_policy(&watched, names_changed);
-                refresh_tokens(&watched);
+                if layers.is_ok() {
+                    refresh_tokens(&watched);
+                }
                 (layers, scenarios, archives)
             })
             .await;
@@ -133,9 +145,13 @@ fn spawn_store_watch(state: AppState) {
                 }
             };
             let layers = match layers {
-                Ok(changed) => changed,
+                Ok(changed) => {
+                    state.readiness.store_up();
+                    changed
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "store refresh failed; serving the previous state");
+                    tracing::debug!(error = %e, "store refresh failed; serving the previous state");
+                    state.readiness.store_down(&e);
                     Vec::new()
                 }
             };
@@ -187,6 +203,11 @@ fn refresh_tokens(state: &App) {
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "API tokens cannot be read; keeping the previous ones"),
     }
+    match state.security.refresh_jwt_keys() {
+        Ok(true) => tracing::info!("JWKS changed; JWT keys reloaded"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "JWKS cannot be read; keeping the previous keys"),
+    }
 }
 
 /// On SIGHUP, re-reads the policy file whether or not its stamp changed.
@@ -225,21 +246,94 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing open requests");
 }
 
-/// Serves until SIGINT/SIGTERM.
-pub async fn serve(state: AppState) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(state.config.addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, store = %state.store.describe(), "bando listening");
-    spawn_store_watch(state.clone());
+/// Listens on `addr` at once and answers `starting` while `load` builds the server's state on a
+/// blocking thread (the layers are loaded there), then serves it until SIGINT/SIGTERM. A failed
+/// load stops the server with its error.
+pub async fn serve<E>(addr: SocketAddr, load: impl FnOnce() -> Result<AppState, E> + Send + 'static) -> Result<(), E>
+where
+    E: From<std::io::Error> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "bando listening; loading the store");
+    let loaded = Arc::new(std::sync::OnceLock::new());
+    let failure = Arc::new(std::sync::Mutex::new(None));
+    let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
+    let (cell, failure_slot) = (loaded.clone(), failure.clone());
+    tokio::spawn(async move {
+        let outcome = tokio::task::spawn_blocking(load)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(format!("loading the store failed: {e}")).into()));
+        match outcome {
+            Ok(state) => {
+                let _ = cell.set(start(state));
+            }
+            Err(e) => {
+                *failure_slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                let _ = failed.send(());
+            }
+        }
+    });
+    let stop = async {
+        tokio::select! {
+            _ = shutdown_signal() => {}
+            // The sender is dropped unused once the state is loaded: then only a signal stops.
+            Ok(()) = on_failure => {}
+        }
+    };
+    let app = Switch {
+        serving: None,
+        starting: tower::Layer::layer(&edge::EdgeLayer::default(), replica::starting_router()),
+        loaded,
+    };
+    // With the peer address in every request: the rate limit of requests without a token is per IP.
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
+    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    let failed = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+    failed.map_or(Ok(()), Err)
+}
+
+/// Starts the background work of a loaded server and returns its service: the router inside the
+/// edge, which wraps it once, outside (`Router::layer` would wrap, and box, every route).
+fn start(state: AppState) -> edge::Edge<Router> {
+    tracing::info!(layers = state.catalog.snapshot().len(), store = %state.store.describe(), "store loaded; ready");
+    let wake = Arc::new(tokio::sync::Notify::new());
+    spawn_store_watch(state.clone(), wake.clone());
+    replica::spawn_follower(state.clone(), wake);
     spawn_reload_on_hangup(state.clone());
     let (tiles, catalog, folder) = (state.tiles.clone(), state.catalog.clone(), state.scenarios.clone());
     tokio::task::spawn_blocking(move || tiles.warm(&catalog, &folder.current()));
-    // The edge wraps the router once, outside it: `Router::layer` would wrap (and box) it
-    // around every route separately.
     let edge = edge::EdgeLayer {
         security: Some(state.security.clone()),
     };
-    let app = tower::Layer::layer(&edge, router(state));
-    // With the peer address in every request: the rate limit of requests without a token is per IP.
-    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await
+    tower::Layer::layer(&edge, router(state))
+}
+
+/// The service of one connection: the `starting` answers until the state is loaded, then the
+/// loaded server's (looked up once per connection and request until found, then kept).
+#[derive(Clone)]
+struct Switch {
+    serving: Option<edge::Edge<Router>>,
+    starting: edge::Edge<Router>,
+    loaded: Arc<std::sync::OnceLock<edge::Edge<Router>>>,
+}
+
+impl tower::Service<axum::extract::Request> for Switch {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = <edge::Edge<Router> as tower::Service<axum::extract::Request>>::Future;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        // Both sides are routers, always ready.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: axum::extract::Request) -> Self::Future {
+        if self.serving.is_none() {
+            self.serving = self.loaded.get().cloned();
+        }
+        match &mut self.serving {
+            Some(app) => app.call(request),
+            None => self.starting.call(request),
+        }
+    }
 }

@@ -12,6 +12,7 @@ pub mod gpkg;
 mod gpkg_rtree;
 mod gpkg_tokens;
 pub mod postgis;
+mod postgis_listen;
 mod postgis_tokens;
 pub mod wkb;
 
@@ -179,6 +180,12 @@ pub trait Store: Send + Sync {
     /// Human-readable location, for logs.
     fn describe(&self) -> String;
 
+    /// Announcements of committed layer changes on a connection of their own, for stores that
+    /// send them (PostGIS: `LISTEN`); `None` for a store that is only polled ([`Store::generation`]).
+    fn changes(&self) -> Option<Result<Box<dyn ChangeFeed>, StoreError>> {
+        None
+    }
+
     /// Records a new API token (only its hash) and returns its row.
     fn add_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError>;
 
@@ -191,6 +198,14 @@ pub trait Store: Send + Sync {
     /// A number that changes whenever a token is created or revoked: servers poll it to refresh
     /// their token cache.
     fn token_generation(&self) -> Result<i64, StoreError>;
+}
+
+/// A stream of change announcements ([`Store::changes`]).
+pub trait ChangeFeed: Send {
+    /// Waits up to `timeout` for announcements and returns the layers they name (empty when
+    /// none came). An error means the feed's connection is gone: open a new one, and compare the
+    /// generation, since announcements sent in between are lost.
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<Vec<String>, StoreError>;
 }
 
 /// An API token to record: the SHA-256 of the secret, never the secret itself.

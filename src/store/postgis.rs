@@ -20,10 +20,12 @@ use std::thread::JoinHandle;
 
 use postgres::{Client, Config, NoTls};
 
+use super::postgis_listen::PgChangeFeed;
 use super::postgis_tokens;
 use super::wkb as geom_codec;
 use super::{
-    check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError, TokenRecord,
+    check_layer_name, now_iso, ChangeFeed, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
+    TokenRecord,
 };
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
 
@@ -32,6 +34,8 @@ const DEFAULT_SCHEMA: &str = "bando";
 pub const NOTIFY_CHANNEL: &str = "bando_layers";
 /// Rows are handed to the COPY thread in chunks of about this size.
 const CHUNK_BYTES: usize = 256 * 1024;
+/// How long a connection attempt may take unless the URL says (`connect_timeout=`).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const COPY_SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
 /// Whether a `--store` value names a PostgreSQL database rather than a GeoPackage file.
@@ -75,7 +79,11 @@ impl Location {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        let config = Config::from_str(&conn_url).map_err(|e| bad(&e.to_string()))?;
+        let mut config = Config::from_str(&conn_url).map_err(|e| bad(&e.to_string()))?;
+        if config.get_connect_timeout().is_none() {
+            // An unreachable host is reported, and retried by replicas, instead of hanging.
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         let host = config
             .get_hosts()
             .first()
@@ -198,6 +206,19 @@ impl PostgisStore {
         }
         Ok(ReaderGuard(guard))
     }
+
+    /// Runs `read` on the shared connection; when that connection turns out to have been
+    /// closed under it (a database restart, a failover), once more on a new one.
+    fn read<T>(&self, mut read: impl FnMut(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut reader = self.reader()?;
+        match read(&mut reader) {
+            Err(_) if reader.is_closed() => {
+                drop(reader);
+                read(&mut *self.reader()?)
+            }
+            done => done,
+        }
+    }
 }
 
 struct ReaderGuard<'a>(MutexGuard<'a, Option<Client>>);
@@ -276,21 +297,18 @@ fn layer_from_row(row: &postgres::Row) -> Result<LayerMeta, postgres::Error> {
 impl Store for PostgisStore {
     fn layers(&self) -> Result<Vec<LayerMeta>, StoreError> {
         let meta = quote_ident(&self.location.meta);
-        let rows = self.reader()?.query(
-            &format!(
-                "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
-                 FROM {meta}.layers l JOIN {meta}.imports i ON i.id = l.import_id ORDER BY l.name"
-            ),
-            &[],
-        )?;
+        let sql = format!(
+            "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
+             FROM {meta}.layers l JOIN {meta}.imports i ON i.id = l.import_id ORDER BY l.name"
+        );
+        let rows = self.read(|c| Ok(c.query(&sql, &[])?))?;
         Ok(rows.iter().map(layer_from_row).collect::<Result<Vec<_>, _>>()?)
     }
 
     fn history(&self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
         let meta = quote_ident(&self.location.meta);
-        let rows = self
-            .reader()?
-            .query(&format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id"), &[&layer])?;
+        let sql = format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id");
+        let rows = self.read(|c| Ok(c.query(&sql, &[&layer])?))?;
         let record = |r: &postgres::Row| -> Result<ImportRecord, postgres::Error> {
             Ok(ImportRecord {
                 id: r.try_get("id")?,
@@ -404,20 +422,27 @@ impl Store for PostgisStore {
 
     fn generation(&self) -> Result<i64, StoreError> {
         let meta = quote_ident(&self.location.meta);
-        let row = self.reader()?.query_one(&format!("SELECT value FROM {meta}.generation"), &[])?;
-        Ok(row.try_get(0)?)
+        let sql = format!("SELECT value FROM {meta}.generation");
+        self.read(|c| Ok(c.query_one(&sql, &[])?.try_get(0)?))
     }
 
     fn describe(&self) -> String {
         format!("PostGIS {} schema {}", self.location.target, self.location.data)
     }
 
+    fn changes(&self) -> Option<Result<Box<dyn ChangeFeed>, StoreError>> {
+        let feed = self.location.connect().and_then(PgChangeFeed::listen);
+        Some(feed.map(|f| Box::new(f) as Box<dyn ChangeFeed>))
+    }
+
     fn add_token(&self, token: &NewToken) -> Result<TokenRecord, StoreError> {
+        // Writes are not retried: a commit whose answer was lost would be made twice.
         postgis_tokens::add(&mut *self.reader()?, &quote_ident(&self.location.meta), token)
     }
 
     fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        postgis_tokens::list(&mut *self.reader()?, &quote_ident(&self.location.meta))
+        let meta = quote_ident(&self.location.meta);
+        self.read(|c| postgis_tokens::list(c, &meta))
     }
 
     fn revoke_token(&self, id: i64) -> Result<TokenRecord, StoreError> {
@@ -425,7 +450,8 @@ impl Store for PostgisStore {
     }
 
     fn token_generation(&self) -> Result<i64, StoreError> {
-        postgis_tokens::generation(&mut *self.reader()?, &quote_ident(&self.location.meta))
+        let meta = quote_ident(&self.location.meta);
+        self.read(|c| postgis_tokens::generation(c, &meta))
     }
 }
 

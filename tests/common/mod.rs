@@ -140,7 +140,7 @@ impl Server {
     fn wait_ready(&self, limit: Duration) {
         let started = Instant::now();
         while started.elapsed() < limit {
-            if ureq::get(&format!("{}/health", self.base)).call().is_ok() {
+            if ureq::get(&format!("{}/ready", self.base)).call().is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -281,23 +281,71 @@ struct PgCluster {
 fn pg_cluster() -> &'static PgCluster {
     static CLUSTER: OnceLock<PgCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("bando-pg-").tempdir().expect("temp dir").keep();
-        // The server runs as user postgres when the tests run as root: it must reach the folder.
-        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let port = free_port();
-        let script = repo_root().join("tests/pg/cluster.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["start", dir.to_str().unwrap(), &port.to_string(), &std::process::id().to_string()])
-            .output()
-            .expect("bash runs");
-        assert!(
-            out.status.success(),
-            "the test PostgreSQL did not start (run `bash .ci/setup --test`): {}",
-            stderr_of(&out)
-        );
+        let (_, port) = start_cluster(&std::process::id().to_string());
         PgCluster { port }
     })
+}
+
+/// `tests/pg/cluster.sh ARGS`, which must succeed.
+fn cluster_script(args: &[&str]) -> String {
+    let out = Command::new("bash")
+        .arg(repo_root().join("tests/pg/cluster.sh"))
+        .args(args)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "tests/pg/cluster.sh {args:?} failed (run `bash .ci/setup --test`): {}",
+        stderr_of(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Starts a cluster in a new temporary folder on a free port; `watched` is the pid whose exit
+/// stops it and removes the folder.
+fn start_cluster(watched: &str) -> (PathBuf, u16) {
+    let dir = tempfile::Builder::new().prefix("bando-pg-").tempdir().expect("temp dir").keep();
+    // The server runs as user postgres when the tests run as root: it must reach the folder.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let port = free_port();
+    cluster_script(&["start", dir.to_str().unwrap(), &port.to_string(), watched]);
+    (dir, port)
+}
+
+/// A PostgreSQL + PostGIS cluster of one test's own, which the test may stop and start again
+/// (an outage) without disturbing the other tests; removed on drop.
+pub struct OwnCluster {
+    dir: PathBuf,
+    port: u16,
+    /// The `bando` database with PostGIS, as a `--store` URL.
+    pub url: String,
+}
+
+impl OwnCluster {
+    pub fn start() -> OwnCluster {
+        let (dir, port) = start_cluster(&std::process::id().to_string());
+        let url = format!("postgresql://bando:bando@127.0.0.1:{port}/bando");
+        OwnCluster { dir, port, url }
+    }
+
+    /// Stops the server (fast shutdown: every connection is closed), keeping its data.
+    pub fn halt(&self) {
+        cluster_script(&["halt", self.dir.to_str().unwrap()]);
+    }
+
+    /// Starts the halted server again, on the same port.
+    pub fn resume(&self) {
+        cluster_script(&["resume", self.dir.to_str().unwrap(), &self.port.to_string()]);
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo_root().join("tests/pg/cluster.sh"))
+            .args(["stop", self.dir.to_str().unwrap()])
+            .output();
+    }
 }
 
 /// A fresh, empty PostGIS database on this test binary's cluster, as a `--store` URL.
