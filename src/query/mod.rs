@@ -11,7 +11,7 @@
 pub mod geodesy;
 mod indicators;
 mod input;
-mod output;
+pub(crate) mod output;
 mod params;
 mod region;
 mod search;
