@@ -1017,6 +1017,12 @@ fn a_scoped_officer_sees_only_the_features_of_its_units() {
     let bbox = "/query/bbox?layers=parcels&bbox=107,16,108,17&limit=10000";
     assert_eq!(ids(&get(&server.url(bbox), Some(&officer)).body), parcels);
     assert_eq!(ids(&get(&server.url(bbox), Some(&analyst)).body).len(), everything.len());
+    let ogc = get(&server.url("/ogc/collections/parcels/items?limit=10000&f=json"), Some(&officer)).body;
+    assert_eq!(ids(&ogc), parcels, "OGC API items too");
+    let outside = everything.iter().find(|id| !parcels.contains(id)).unwrap();
+    let item = format!("/ogc/collections/parcels/items/{outside}?f=json");
+    assert_eq!(get(&server.url(&item), Some(&officer)).status, 404, "{item}");
+    assert_eq!(get(&server.url(&item), Some(&analyst)).status, 200, "{item}");
 
     // Statistics count the same features, and list only the officer's ward.
     let stats = get(&server.url("/stats?layer=parcels&by=wards"), Some(&officer)).body;
