@@ -560,7 +560,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         );
         let policy = open_policy(args.config.as_deref(), &catalog, &scenarios)?;
         let recording = policy.is_some();
-        let mut security = Security::new(policy, TokenCache::load(store.as_ref())?);
+        let mut security = Security::new(policy, TokenCache::load(store.as_ref())?).caching_areas(cache_bytes > 0);
         if recording {
             // With a policy the server records who reads what (bando audit); an open server has no identities.
             let auditor = audit::Auditor::start(store.clone(), audit::queue::DEFAULT_CAPACITY);
@@ -593,8 +593,8 @@ fn open_policy(config: Option<&Path>, catalog: &Catalog, scenarios: &ScenarioFol
         "none ([security] absent): open to all"
     };
     tracing::info!(file = %file.path().display(), policy = state, "configuration read");
-    if file.current().is_some() {
-        tracing::warn!("roles identify requests, but their rules (layers, hidden_fields, aggregate, scoped) are not enforced yet: every role reads everything");
+    if file.current().is_some_and(|p| p.roles().any(|r| !r.aggregate.is_empty())) {
+        tracing::warn!("`aggregate` is not enforced yet: a role with it reads those layers' features");
     }
     Ok(Some(file))
 }
