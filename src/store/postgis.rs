@@ -470,13 +470,15 @@ struct Commit {
     bbox: Option<Bbox>,
     replaced: bool,
     provenance: Provenance,
-    imported_at: String,
 }
+
+/// What a committed layer write returns: its import id and commit time.
+type Committed = (i64, String);
 
 /// The COPY thread: owns the connection and its open transaction. A closed channel without a
 /// `Commit` (the writer was dropped, the process is dying) ends it uncommitted: the server
 /// rolls everything back when the connection goes.
-fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>, at: &Location, table: String) -> Result<i64, StoreError> {
+fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>, at: &Location, table: String) -> Result<Committed, StoreError> {
     let commit = {
         let mut copy = client.copy_in(copy_sql)?;
         loop {
@@ -515,6 +517,8 @@ fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>,
         quote_ident(&format!("{}_geom_idx", commit.layer))
     ))?;
     let p = &commit.provenance;
+    // Taken last, just before COMMIT, so replicas can measure how long they took to pick it up.
+    let imported_at = now_iso();
     let import_id: i64 = tx
         .query_one(
             &format!(
@@ -526,7 +530,7 @@ fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>,
                 &p.source_file,
                 &p.source_sha256,
                 &p.source_crs,
-                &commit.imported_at,
+                &imported_at,
                 &(p.read as i64),
                 &(commit.count as i64),
                 &(p.skipped as i64),
@@ -556,13 +560,13 @@ fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>,
     tx.execute(&format!("UPDATE {meta}.generation SET value = value + 1"), &[])?;
     tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &commit.layer])?;
     tx.batch_execute("COMMIT")?;
-    Ok(import_id)
+    Ok((import_id, imported_at))
 }
 
 struct PostgisLayerWriter {
     /// Some until commit; dropping it tells the COPY thread to give up.
     rows: Option<SyncSender<ToWorker>>,
-    worker: Option<JoinHandle<Result<i64, StoreError>>>,
+    worker: Option<JoinHandle<Result<Committed, StoreError>>>,
     chunk: Vec<u8>,
     spec: NewLayer,
     replaced: bool,
@@ -585,7 +589,7 @@ impl PostgisLayerWriter {
         }
     }
 
-    fn join(&mut self) -> Result<i64, StoreError> {
+    fn join(&mut self) -> Result<Committed, StoreError> {
         self.rows = None;
         match self.worker.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -642,7 +646,6 @@ impl LayerWriter for PostgisLayerWriter {
         let rest = std::mem::take(&mut self.chunk);
         self.send(ToWorker::Rows(rest))?;
         let geometry_type = self.geometry_kind.unwrap_or(GeometryKind::Geometry);
-        let imported_at = now_iso();
         self.send(ToWorker::Commit(Box::new(Commit {
             layer: self.spec.name.clone(),
             kind: self.spec.kind,
@@ -652,9 +655,8 @@ impl LayerWriter for PostgisLayerWriter {
             bbox: self.bbox,
             replaced: self.replaced,
             provenance: provenance.clone(),
-            imported_at: imported_at.clone(),
         })))?;
-        let import_id = self.join()?;
+        let (import_id, imported_at) = self.join()?;
         Ok(LayerMeta {
             name: self.spec.name.clone(),
             kind: self.spec.kind,
