@@ -221,6 +221,18 @@ impl PostgisStore {
     }
 }
 
+impl Drop for PostgisStore {
+    /// The client's drop says goodbye to the server by blocking on its own runtime, which panics
+    /// on a thread of an async runtime (a server shutting down drops its store there): drop it on
+    /// a thread of its own.
+    fn drop(&mut self) {
+        let reader = self.reader.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(client) = reader {
+            let _ = std::thread::Builder::new().name("close store".into()).spawn(move || drop(client));
+        }
+    }
+}
+
 struct ReaderGuard<'a>(MutexGuard<'a, Option<Client>>);
 
 impl std::ops::Deref for ReaderGuard<'_> {
