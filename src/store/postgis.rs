@@ -490,7 +490,13 @@ type Committed = (i64, String);
 /// The COPY thread: owns the connection and its open transaction. A closed channel without a
 /// `Commit` (the writer was dropped, the process is dying) ends it uncommitted: the server
 /// rolls everything back when the connection goes.
-fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>, at: &Location, table: String) -> Result<Committed, StoreError> {
+fn write_layer(
+    mut client: Client,
+    copy_sql: &str,
+    received: Receiver<ToWorker>,
+    at: &Location,
+    table: String,
+) -> Result<Committed, StoreError> {
     let commit = {
         let mut copy = client.copy_in(copy_sql)?;
         loop {
