@@ -443,6 +443,159 @@ fn over_the_rate_limit_is_429_with_retry_after_per_token_and_per_address() {
     assert_eq!(with_token, [200, 200, 200, 429]);
 }
 
+const ISSUER: &str = "https://sso.hue.gov.vn/realms/hue";
+const AUDIENCE: &str = "bando";
+
+/// Keys and tokens minted outside bando (PyJWT + cryptography) into `dir`: case name -> token.
+fn mint_jwts(dir: &Path) -> serde_json::Value {
+    let out = run_checker("python3", &["tests/py/mint_jwt.py", dir.to_str().unwrap(), ISSUER, AUDIENCE]);
+    serde_json::from_str(&out).unwrap()
+}
+
+/// A policy of four roles with `[security.jwt]` over `jwks` and the `extra` keys.
+fn jwt_config(dir: &Path, jwks: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        "[security]\n[[security.roles]]\nname = \"public\"\nlayers = [\"wards\"]\n\
+         [[security.roles]]\nname = \"officer\"\nlayers = [\"*\"]\npersonal_data = true\nscoped = true\n\
+         [[security.roles]]\nname = \"analyst\"\nlayers = [\"*\"]\n\
+         [[security.roles]]\nname = \"admin\"\nlayers = [\"*\"]\npersonal_data = true\nadmin = true\n\n\
+         [security.jwt]\njwks = \"{jwks}\"\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\n{extra}"
+    );
+    write(dir, "bando.toml", &text)
+}
+
+/// `python3 -m http.server` over a folder (the identity provider's jwks_uri), stopped on drop.
+struct KeyServer(std::process::Child, u16);
+
+impl KeyServer {
+    fn start(dir: &Path) -> KeyServer {
+        let port = free_port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let url = format!("http://127.0.0.1:{port}/jwks.json");
+        assert!(
+            eventually(Duration::from_secs(10), || ureq::get(&url).call().is_ok()),
+            "the key server answers"
+        );
+        KeyServer(child, port)
+    }
+}
+
+impl Drop for KeyServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn jwt_bearer_tokens_are_verified_and_every_attack_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = mint_jwts(dir.path());
+    let jwt = |case: &str| tokens[case].as_str().unwrap_or_else(|| panic!("no token {case}")).to_string();
+    let jwks = dir.path().join("jwks.json");
+    let config = jwt_config(dir.path(), jwks.to_str().unwrap(), "leeway_seconds = 30\n");
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &["--config", config.to_str().unwrap(), "--watch-seconds", "0.2"]);
+
+    for (case, role) in [
+        ("rs256_officer", "officer"),
+        ("es256_analyst", "analyst"),
+        ("eddsa_admin", "admin"),
+        ("within_leeway", "analyst"),
+    ] {
+        let who = get(&server.url("/whoami"), Some(&bearer(&jwt(case))));
+        assert_eq!((who.status, who.body["role"].as_str()), (200, Some(role)), "{case}: {}", who.body);
+        assert_eq!(who.body["authenticated"], true, "{case}");
+        assert_eq!(who.body["subject"], "nguyen.van.a", "{case}");
+    }
+    let officer = get(&server.url("/whoami"), Some(&bearer(&jwt("rs256_officer"))));
+    assert_eq!(officer.body["scope"], serde_json::json!(["wards:19900"]), "{}", officer.body);
+    let by_query = get(&server.url(&format!("/whoami?access_token={}", jwt("es256_analyst"))), None);
+    assert_eq!(
+        by_query.body["role"], "analyst",
+        "a JWT works as access_token too: {}",
+        by_query.body
+    );
+
+    for (case, words) in [
+        ("alg_none", "unsigned (alg 'none')"),
+        ("hs256_public_key", "HS256, a shared-secret algorithm"),
+        ("expired", "expired at"),
+        ("not_yet_valid", "not valid before"),
+        ("wrong_issuer", "issued by 'https://sso.elsewhere.example'"),
+        ("wrong_audience", "not meant for 'bando'"),
+        ("unknown_kid", "names key 'rogue', which the JWKS"),
+        ("tampered", "signature does not verify with key 'rsa'"),
+        ("alg_not_the_keys", "key 'ec' verifies only ES256"),
+        ("no_such_role", "names no role of the server's policy (it holds: mayor)"),
+        ("scoped_without_scope", "role 'officer' is scoped"),
+        ("no_expiry", "no 'exp' claim"),
+    ] {
+        for path in ["/whoami", "/layers", "/tiles/wards/12/3258/1873.mvt"] {
+            let refused = get(&server.url(path), Some(&bearer(&jwt(case))));
+            assert_eq!(refused.status, 401, "{case} on {path}: {}", refused.body);
+            let challenge = refused.challenge.unwrap_or_default();
+            assert!(
+                challenge.starts_with("Bearer realm=\"bando\"") && challenge.contains("error=\"invalid_token\""),
+                "{case}: {challenge}"
+            );
+            let message = refused.body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(words), "{case}: want '{words}' in: {message}");
+        }
+    }
+
+    // The provider rotates its keys: once the file holds the new key, its tokens are accepted.
+    let rotated = bearer(&jwt("rotated_key"));
+    assert_eq!(get(&server.url("/whoami"), Some(&rotated)).status, 401);
+    std::fs::copy(dir.path().join("jwks-rotated.json"), &jwks).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || get(&server.url("/whoami"), Some(&rotated)).status
+            == 200),
+        "a rotated key is picked up from the JWKS file"
+    );
+}
+
+#[test]
+fn the_jwks_comes_from_the_providers_url_and_claims_from_configured_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = mint_jwts(dir.path());
+    let keys = KeyServer::start(dir.path());
+    let url = format!("http://127.0.0.1:{}/jwks.json", keys.1);
+    let config = jwt_config(dir.path(), &url, "role_claim = \"realm_access.roles\"\n");
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &["--config", config.to_str().unwrap(), "--watch-seconds", "0.2"]);
+    let nested = bearer(tokens["nested_role"].as_str().unwrap());
+    let who = get(&server.url("/whoami"), Some(&nested));
+    assert_eq!((who.status, who.body["role"].as_str()), (200, Some("analyst")), "{}", who.body);
+    // An unknown kid makes the server fetch the set again soon (at most every 10 s).
+    let rotated = bearer(tokens["rotated_key"].as_str().unwrap());
+    std::fs::copy(dir.path().join("jwks-rotated.json"), dir.path().join("jwks.json")).unwrap();
+    assert_eq!(get(&server.url("/whoami"), Some(&rotated)).status, 401, "not yet fetched");
+    assert!(
+        eventually(Duration::from_secs(25), || get(&server.url("/whoami"), Some(&rotated)).status
+            == 200),
+        "the new key is fetched from the URL"
+    );
+    drop(keys);
+
+    let missing = dir.path().join("missing.json");
+    let bad = jwt_config(dir.path(), missing.to_str().unwrap(), "");
+    let stderr = serve_fails(&["--store", store.to_str().unwrap(), "--config", bad.to_str().unwrap()]);
+    assert!(
+        stderr.contains(&format!("{} line 20: cannot read the JWKS file", bad.display())),
+        "{stderr}"
+    );
+    let skew = jwt_config(dir.path(), &url, "leeway_seconds = 3600\n");
+    let stderr = serve_fails(&["--store", store.to_str().unwrap(), "--config", skew.to_str().unwrap()]);
+    assert!(stderr.contains("line 23: leeway_seconds is clock skew"), "{stderr}");
+}
+
 /// A policy of two roles for the view tests: the public sees a few layers without parcel
 /// addresses and building uses; the analyst sees every layer but housing addresses.
 const VIEW_POLICY: &str = r#"[security]

@@ -1,8 +1,9 @@
 //! Who may see what: the `[security]` section of `bando.toml` (roles, the anonymous role, rate
 //! limits), checked against the catalog into a [`Policy`]; the policy file reloaded while the
 //! server runs ([`PolicyFile`]); API tokens and the identity of a request ([`tokens`],
-//! [`Security`]); the token buckets of the rate limit ([`rate`]); what one request may see
-//! ([`View`]), which every route asks.
+//! [`Security`]); OIDC / JWT bearer tokens verified against a JWKS ([`jwt`], [`jwks`]); the
+//! token buckets of the rate limit ([`rate`]); what one request may see ([`View`]), which every
+//! route asks.
 //!
 //! Owns: the policy's keys and their checks (unknown layers, fields, roles and units are refused
 //! naming the file and line), token format and hashing, and deciding who a credential is.
@@ -10,6 +11,8 @@
 //! status), and does not store tokens (that is `store`).
 
 mod file;
+pub mod jwks;
+pub mod jwt;
 pub mod rate;
 mod section;
 pub mod tokens;
@@ -77,6 +80,8 @@ pub struct Policy {
     roles: BTreeMap<String, Arc<Role>>,
     anonymous: Arc<Role>,
     rate_limit: Option<rate::RateLimit>,
+    /// `[security.jwt]`: single sign-on tokens, with their key set and verified-token cache.
+    jwt: Option<Arc<jwt::JwtVerifier>>,
 }
 
 impl Policy {
@@ -96,6 +101,11 @@ impl Policy {
     /// Requests per identity (token or client IP), if limited.
     pub fn rate_limit(&self) -> Option<rate::RateLimit> {
         self.rate_limit
+    }
+
+    /// The JWT check, when `[security.jwt]` is configured.
+    pub fn jwt(&self) -> Option<&Arc<jwt::JwtVerifier>> {
+        self.jwt.as_ref()
     }
 }
 

@@ -28,6 +28,8 @@ pub struct RateLimit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Client {
     Token(i64),
+    /// A JWT's issuer and subject, hashed.
+    Subject(u64),
     Address(IpAddr),
 }
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::jwt::JwtSection;
 use super::rate::RateLimit;
 use super::{LayerGrant, Policy, Role, Vocabulary, DEFAULT_ANONYMOUS_ROLE, DEFAULT_MIN_COUNT};
 use crate::config::{ConfigError, Source};
@@ -23,6 +24,9 @@ pub struct SecuritySection {
     /// Token bucket per identity: a token, or the client IP of a request without one.
     #[serde(default)]
     pub rate_limit: Option<Spanned<RateLimit>>,
+    /// OIDC / JWT bearer tokens: `[security.jwt]`.
+    #[serde(default)]
+    pub jwt: Option<JwtSection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,10 +116,12 @@ impl SecuritySection {
             }
             None => None,
         };
+        let jwt = self.jwt.as_ref().map(|j| j.check(source)).transpose()?.map(Arc::new);
         Ok(Policy {
             roles,
             anonymous,
             rate_limit,
+            jwt,
         })
     }
 }

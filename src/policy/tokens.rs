@@ -5,6 +5,7 @@
 //! moves), so checking one is a hash and a map lookup, with no store access on the request path.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -12,8 +13,9 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use super::jwt::{self, JwtError, JwtGrant};
 use super::rate::{Client, RateLimiter};
-use super::{PolicyFile, Role, Vocabulary};
+use super::{Policy, PolicyFile, Role, Vocabulary};
 use crate::store::{Store, StoreError, TokenRecord};
 
 /// What every bando token starts with, so a leaked one is recognisable (secret scanners, logs).
@@ -35,6 +37,12 @@ pub enum AuthError {
     NotBearer,
     #[error("too many requests; retry in {retry_after_secs} s (the server's rate limit is per token, or per client address without one)")]
     TooManyRequests { retry_after_secs: u64 },
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
+    #[error("the JWT's claim '{claim}' names no role of the server's policy (it holds: {held}); the policy's roles are: {roles}")]
+    NoJwtRole { claim: String, held: String, roles: String },
+    #[error("role '{role}' is scoped, but the JWT's claim '{claim}' names no unit (LAYER:CODE)")]
+    NoJwtScope { role: String, claim: String },
 }
 
 impl AuthError {
@@ -128,11 +136,38 @@ impl From<TokenRecord> for TokenGrant {
     }
 }
 
-/// Who a request is: its role under the current policy, and its token when it sent one.
+/// Who a request is: its role under the current policy, and its API token or JWT when it sent one.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub role: Arc<Role>,
     pub token: Option<Arc<TokenGrant>>,
+    pub jwt: Option<Arc<JwtGrant>>,
+}
+
+impl Identity {
+    /// The administrative units (`LAYER:CODE`) a scoped role is limited to: its token's
+    /// `--scope`, or its JWT's scope claim.
+    pub fn scope(&self) -> &[String] {
+        match (&self.token, &self.jwt) {
+            (Some(token), _) => &token.scope,
+            (None, Some(jwt)) => &jwt.scope,
+            (None, None) => &[],
+        }
+    }
+
+    /// Whether the request sent a valid credential (an API token or a JWT).
+    pub fn is_authenticated(&self) -> bool {
+        self.token.is_some() || self.jwt.is_some()
+    }
+
+    /// Who it is, for logs and the audit: `token:ID`, `jwt:SUBJECT`, or `anonymous`.
+    pub fn name(&self) -> String {
+        match (&self.token, &self.jwt) {
+            (Some(token), _) => format!("token:{}", token.id),
+            (None, Some(jwt)) => format!("jwt:{}", jwt.subject),
+            (None, None) => "anonymous".to_string(),
+        }
+    }
 }
 
 /// RFC 3339 text of a Unix time, for messages and listings.
@@ -222,6 +257,8 @@ pub struct Security {
     policy: Option<PolicyFile>,
     tokens: TokenCache,
     limiter: RateLimiter,
+    /// Hashes a JWT's issuer and subject into its rate-limit bucket.
+    subjects: foldhash::fast::RandomState,
 }
 
 impl Security {
@@ -230,6 +267,7 @@ impl Security {
             policy,
             tokens,
             limiter: RateLimiter::default(),
+            subjects: foldhash::fast::RandomState::default(),
         }
     }
 
@@ -251,20 +289,32 @@ impl Security {
             None => Identity {
                 role: policy.anonymous().clone(),
                 token: None,
+                jwt: None,
             },
-            Some(secret) => {
-                let grant = self.tokens.check(secret, time::OffsetDateTime::now_utc().unix_timestamp())?;
-                let role = policy.role(&grant.role).cloned().ok_or_else(|| AuthError::UnknownRole {
-                    id: grant.id,
-                    role: grant.role.clone(),
-                })?;
-                Identity { role, token: Some(grant) }
-            }
+            Some(secret) => match policy.jwt() {
+                Some(verifier) if jwt::looks_like_jwt(secret) => {
+                    let grant = verifier.check(secret, time::OffsetDateTime::now_utc().unix_timestamp())?;
+                    jwt_identity(&policy, verifier.role_claim(), verifier.scope_claim(), grant)?
+                }
+                _ => {
+                    let grant = self.tokens.check(secret, time::OffsetDateTime::now_utc().unix_timestamp())?;
+                    let role = policy.role(&grant.role).cloned().ok_or_else(|| AuthError::UnknownRole {
+                        id: grant.id,
+                        role: grant.role.clone(),
+                    })?;
+                    Identity {
+                        role,
+                        token: Some(grant),
+                        jwt: None,
+                    }
+                }
+            },
         };
         if let Some(limit) = policy.rate_limit() {
-            let client = match (&identity.token, address) {
-                (Some(grant), _) => Some(Client::Token(grant.id)),
-                (None, address) => address.map(Client::Address),
+            let client = match (&identity.token, &identity.jwt, address) {
+                (Some(grant), _, _) => Some(Client::Token(grant.id)),
+                (None, Some(jwt), _) => Some(Client::Subject(self.subjects.hash_one((&jwt.issuer, &jwt.subject)))),
+                (None, None, address) => address.map(Client::Address),
             };
             if let Some(client) = client {
                 self.limiter
@@ -276,6 +326,44 @@ impl Security {
         }
         Ok(Some(identity))
     }
+
+    /// Re-reads the JWKS of the policy in force if it is due (its file changed, its URL's
+    /// interval passed, or a token named an unknown key); `Ok(true)` when the keys changed.
+    pub fn refresh_jwt_keys(&self) -> Result<bool, super::jwks::JwksError> {
+        match self.policy.as_ref().and_then(PolicyFile::current) {
+            Some(policy) => policy.jwt().map_or(Ok(false), |v| v.refresh_keys()),
+            None => Ok(false),
+        }
+    }
+}
+
+/// The identity of a verified JWT: the first role of its role claim the policy defines.
+fn jwt_identity(policy: &Policy, role_claim: &str, scope_claim: &str, grant: Arc<JwtGrant>) -> Result<Identity, AuthError> {
+    let role = grant
+        .roles
+        .iter()
+        .find_map(|r| policy.role(r))
+        .cloned()
+        .ok_or_else(|| AuthError::NoJwtRole {
+            claim: role_claim.to_string(),
+            held: if grant.roles.is_empty() {
+                "nothing".to_string()
+            } else {
+                grant.roles.join(", ")
+            },
+            roles: policy.roles().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+        })?;
+    if role.scoped && grant.scope.is_empty() {
+        return Err(AuthError::NoJwtScope {
+            role: role.name.clone(),
+            claim: scope_claim.to_string(),
+        });
+    }
+    Ok(Identity {
+        role,
+        token: None,
+        jwt: Some(grant),
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Who sends a request, decided once for every route: the edge calls [`admit`] before routing.
-//! The credential is `Authorization: Bearer TOKEN`, or `?access_token=TOKEN` for clients that
-//! cannot set headers (map tiles, the viewer); `access_token` is cut out of the request's URI
+//! The credential is `Authorization: Bearer TOKEN` (an API token or a JWT), or
+//! `?access_token=TOKEN` for clients that cannot set headers (map tiles, the viewer); `access_token` is cut out of the request's URI
 //! here, so no handler, log line or cache key ever sees it. A refused credential is answered
 //! 401 with a `WWW-Authenticate` challenge through the one error mapping (`error`); an admitted
 //! request carries its [`Identity`] as a request extension.
@@ -90,15 +90,19 @@ pub async fn whoami(State(state): State<AppState>, identity: Option<Extension<Id
         return Json(json!({ "policy": policy, "role": null, "authenticated": false }));
     };
     let token = identity.token.as_ref();
+    let jwt = identity.jwt.as_ref();
+    let expires = token.and_then(|t| t.expires_unix).or(jwt.map(|j| j.expires_unix));
     Json(json!({
         "policy": policy,
         "role": identity.role.name,
         "admin": identity.role.admin,
         "personal_data": identity.role.personal_data,
-        "authenticated": token.is_some(),
+        "authenticated": identity.is_authenticated(),
         "token": token.map(|t| t.id),
-        "scope": token.map(|t| t.scope.clone()).unwrap_or_default(),
-        "expires": token.and_then(|t| t.expires_unix).map(crate::policy::tokens::rfc3339),
+        "subject": jwt.map(|j| j.subject.clone()),
+        "issuer": jwt.map(|j| j.issuer.clone()),
+        "scope": identity.scope(),
+        "expires": expires.map(crate::policy::tokens::rfc3339),
     }))
 }
 

@@ -216,6 +216,11 @@ fn refresh_tokens(state: &App) {
         Ok(false) => {}
         Err(e) => tracing::warn!(error = %e, "API tokens cannot be read; keeping the previous ones"),
     }
+    match state.security.refresh_jwt_keys() {
+        Ok(true) => tracing::info!("JWKS changed; JWT keys reloaded"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "JWKS cannot be read; keeping the previous keys"),
+    }
 }
 
 /// On SIGHUP, re-reads the policy file whether or not its stamp changed.
