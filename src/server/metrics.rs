@@ -115,7 +115,17 @@ const BUCKETS_MICROS: [u64; 16] = [
 ];
 
 /// Why a request was refused before routing.
-const REASONS: [&str; 6] = ["unknown_token", "expired", "revoked", "unknown_role", "not_bearer", "rate_limited"];
+const REASONS: [&str; 9] = [
+    "unknown_token",
+    "expired",
+    "revoked",
+    "unknown_role",
+    "not_bearer",
+    "rate_limited",
+    "bad_jwt",
+    "jwt_without_role",
+    "jwt_without_scope",
+];
 
 fn reason_slot(e: &AuthError) -> usize {
     match e {
@@ -125,6 +135,9 @@ fn reason_slot(e: &AuthError) -> usize {
         AuthError::UnknownRole { .. } => 3,
         AuthError::NotBearer => 4,
         AuthError::TooManyRequests { .. } => 5,
+        AuthError::Jwt(_) => 6,
+        AuthError::NoJwtRole { .. } => 7,
+        AuthError::NoJwtScope { .. } => 8,
     }
 }
 
