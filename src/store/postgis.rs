@@ -793,6 +793,13 @@ mod tests {
         assert_eq!(at.target, "gis@db.local:6543/city");
         assert_eq!((at.data.as_str(), at.meta.as_str()), ("hue", "hue_meta"));
         assert_eq!(Location::parse("postgres://u@h/d").unwrap().data, "bando");
+        // Every host of a primary and its standbys, the writable one chosen (README, failover).
+        let failover = Location::parse("postgresql://u:pw@db1:5432,db2:5433/gis?target_session_attrs=read-write").unwrap();
+        assert_eq!(failover.config.get_hosts().len(), 2);
+        assert_eq!(
+            failover.config.get_target_session_attrs(),
+            postgres::config::TargetSessionAttrs::ReadWrite
+        );
         let bad = Location::parse("postgresql://u:pw@h/d?schema=Bad-Name").err().unwrap().to_string();
         assert!(bad.contains("schema") && !bad.contains("pw@"), "{bad}");
     }
