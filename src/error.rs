@@ -6,6 +6,7 @@ use crate::city3d::City3dError;
 use crate::config::ConfigError;
 use crate::crs::CrsError;
 use crate::import::ImportError;
+use crate::ogc::OgcError;
 use crate::policy::tokens::TokenError;
 use crate::policy::AuthError;
 use crate::query::QueryError;
@@ -34,6 +35,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Ogc(#[from] OgcError),
     #[error(transparent)]
     Token(#[from] TokenError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
@@ -72,6 +75,8 @@ impl Error {
             Error::Config(_) | Error::Token(_) => ErrorKind::BadRequest,
             Error::Auth(AuthError::TooManyRequests { .. }) => ErrorKind::TooManyRequests,
             Error::Auth(_) => ErrorKind::Unauthorized,
+            Error::Ogc(e) if e.is_not_found() => ErrorKind::NotFound,
+            Error::Ogc(_) => ErrorKind::BadRequest,
             Error::Scenario(ScenarioError::NotFound(_)) => ErrorKind::NotFound,
             Error::Scenario(_) => ErrorKind::BadRequest,
             Error::City3d(e) => match e {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod feature;
 pub mod import;
 pub mod index;
+pub mod ogc;
 pub mod policy;
 pub mod query;
 pub mod scenarios;

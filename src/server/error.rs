@@ -75,6 +75,32 @@ fn challenge(code: &str, description: &str) -> HeaderValue {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// An error of an `/ogc` route: the same status as [`ApiError`], with the body of an OGC API
+/// exception (`{"code", "description"}`, OGC API Common's `exception.yaml`) plus bando's `status`.
+pub struct OgcException(pub Error);
+
+impl<E: Into<Error>> From<E> for OgcException {
+    fn from(e: E) -> Self {
+        OgcException(e.into())
+    }
+}
+
+impl IntoResponse for OgcException {
+    fn into_response(self) -> Response {
+        let status = status_of(self.0.kind());
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, "request failed");
+        }
+        let code = match status {
+            StatusCode::NOT_FOUND => "NotFound",
+            s if s.is_client_error() => "InvalidParameterValue",
+            _ => "NoApplicableCode",
+        };
+        let body = serde_json::json!({ "code": code, "description": self.0.to_string(), "status": status.as_u16() });
+        (status, Json(body)).into_response()
+    }
+}
+
 /// Whether `response` is an error answered in something other than JSON: axum's own rejections
 /// (a malformed path segment, a bad query string, a wrong method) are plain text.
 pub fn needs_json_body(response: &Response) -> bool {

@@ -9,6 +9,7 @@ mod edge;
 pub mod error;
 mod layers;
 pub mod metrics;
+mod ogc;
 mod query;
 mod replica;
 mod respond;
@@ -101,6 +102,13 @@ pub fn router(state: AppState) -> Router {
         .route("/tiles/{layers}/{z}/{x}/{y}", get(tiles::layer_tile))
         .route("/tiles/{file}", get(tiles::layer_tilejson))
         .route("/fonts/{fontstack}/{range}", get(tiles::glyphs))
+        .route("/ogc", get(ogc::landing))
+        .route("/ogc/", get(ogc::landing))
+        .route("/ogc/conformance", get(ogc::conformance))
+        .route("/ogc/collections", get(ogc::collections))
+        .route("/ogc/collections/{id}", get(ogc::collection))
+        .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/items/{feature_id}", get(ogc::item))
         .route("/scenarios", get(scenarios::list))
         .route("/scenarios/{id}", get(scenarios::detail))
         .route("/scenarios/{id}/style.json", get(scenarios::style_json))

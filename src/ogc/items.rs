@@ -1,0 +1,167 @@
+//! `/ogc/collections/{id}/items` and `/items/{featureId}`: features selected through the
+//! layer's R-tree when a box is given (else the layer in id order, which needs no scan to count),
+//! narrowed by `datetime` and property filters, one page of them written as GeoJSON bytes with
+//! `numberMatched`, `numberReturned`, `timeStamp` and `self`/`alternate`/`next`/`prev` links.
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+
+use super::params::{ItemsQuery, Query};
+use super::{link, self_links, OgcError, Site, GEOJSON, JSON};
+use crate::feature::Feature;
+use crate::index::LayerData;
+use crate::query::output::{geometry, string, value};
+
+/// The features a query matched, as indices into the layer, in id order.
+enum Matched {
+    /// The whole layer: its features in order, counted without a scan.
+    All(usize),
+    Some(Vec<u32>),
+}
+
+impl Matched {
+    fn len(&self) -> usize {
+        match self {
+            Matched::All(n) => *n,
+            Matched::Some(v) => v.len(),
+        }
+    }
+
+    fn page(&self, offset: usize, limit: usize) -> Vec<u32> {
+        let end = offset.saturating_add(limit).min(self.len());
+        let start = offset.min(end);
+        match self {
+            Matched::All(_) => (start as u32..end as u32).collect(),
+            Matched::Some(v) => v[start..end].to_vec(),
+        }
+    }
+}
+
+/// Whether `feature` passes the non-spatial parts of the query.
+fn passes(q: &ItemsQuery, feature: &Feature) -> bool {
+    q.datetime.as_ref().is_none_or(|(i, span)| span.holds(&feature.properties[*i]))
+        && q.equals.iter().all(|(i, v)| &feature.properties[*i] == v)
+}
+
+fn select(layer: &Arc<LayerData>, q: &ItemsQuery) -> Matched {
+    let filtered = q.datetime.is_some() || !q.equals.is_empty();
+    let Some(boxes) = &q.boxes else {
+        if !filtered {
+            return Matched::All(layer.features.len());
+        }
+        let all = layer.features.iter().enumerate();
+        return Matched::Some(all.filter(|(_, f)| passes(q, f)).map(|(i, _)| i as u32).collect());
+    };
+    let layers = std::slice::from_ref(layer);
+    let mut hits: Vec<u32> = boxes
+        .iter()
+        .flat_map(|b| crate::query::bbox_hits(layers, b))
+        .map(|h| h.index)
+        .filter(|&i| passes(q, &layer.features[i as usize]))
+        .collect();
+    hits.sort_unstable();
+    hits.dedup();
+    Matched::Some(hits)
+}
+
+/// One feature as GeoJSON, its visible properties only; `links` (a JSON array) when given.
+fn write_feature(out: &mut Vec<u8>, feature: &Feature, layer: &LayerData, fields: &[usize], links: Option<&Json>) {
+    out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
+    out.extend_from_slice(itoa::Buffer::new().format(feature.id).as_bytes());
+    out.extend_from_slice(b",\"geometry\":");
+    geometry(out, &feature.geometry);
+    out.extend_from_slice(b",\"properties\":{");
+    for (n, &i) in fields.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        string(out, &layer.meta.fields[i].name);
+        out.push(b':');
+        value(out, &feature.properties[i]);
+    }
+    out.push(b'}');
+    if let Some(links) = links {
+        out.extend_from_slice(b",\"links\":");
+        out.extend_from_slice(links.to_string().as_bytes());
+    }
+    out.push(b'}');
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The links of one page: self and alternate, the collection, next and previous pages.
+fn page_links(site: &Site, id: &str, query: &Query, q: &ItemsQuery, matched: usize) -> Json {
+    let href = format!("{}/collections/{id}/items", site.base);
+    let selection = query.selection_string();
+    let with_offset = |offset: usize| {
+        let mut s = selection.clone();
+        if offset > 0 {
+            s.push_str(if s.is_empty() { "offset=" } else { "&offset=" });
+            s.push_str(&offset.to_string());
+        }
+        s
+    };
+    let mut links: Vec<Json> = self_links(&href, &with_offset(q.offset), GEOJSON, "this page").into();
+    links.push(link(format!("{}/collections/{id}?f=json", site.base), "collection", JSON, id));
+    if q.offset.saturating_add(q.limit) < matched {
+        let next = with_offset(q.offset + q.limit);
+        links.push(link(format!("{href}?{next}&f=json"), "next", GEOJSON, "next page"));
+    }
+    if q.offset > 0 {
+        let prev = with_offset(q.offset.saturating_sub(q.limit));
+        let sep = if prev.is_empty() { "" } else { "&" };
+        links.push(link(format!("{href}?{prev}{sep}f=json"), "prev", GEOJSON, "previous page"));
+    }
+    Json::Array(links)
+}
+
+/// `/ogc/collections/{id}/items`: a GeoJSON FeatureCollection.
+pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
+    let layer = super::access::layer(site.catalog, site.view, id)?;
+    let query = Query::parse(raw_query)?;
+    let q = ItemsQuery::parse(&query, &layer.meta, site.view)?;
+    let matched = select(&layer, &q);
+    let page = matched.page(q.offset, q.limit);
+    let fields = site.view.fields(&layer.meta);
+    let mut out = Vec::with_capacity(512 + page.len() * 400);
+    out.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
+    for (n, &i) in page.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_feature(&mut out, &layer.features[i as usize], &layer, &fields, None);
+    }
+    out.extend_from_slice(b"],\"numberMatched\":");
+    out.extend_from_slice(itoa::Buffer::new().format(matched.len()).as_bytes());
+    out.extend_from_slice(b",\"numberReturned\":");
+    out.extend_from_slice(itoa::Buffer::new().format(page.len()).as_bytes());
+    out.extend_from_slice(b",\"timeStamp\":");
+    string(&mut out, &now());
+    out.extend_from_slice(b",\"links\":");
+    out.extend_from_slice(page_links(site, id, &query, &q, matched.len()).to_string().as_bytes());
+    out.push(b'}');
+    Ok(out)
+}
+
+/// `/ogc/collections/{id}/items/{featureId}`: one GeoJSON Feature.
+pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
+    let layer = super::access::layer(site.catalog, site.view, id)?;
+    Query::parse(raw_query)?.only_format()?;
+    let missing = || OgcError::NoFeature {
+        collection: id.to_string(),
+        id: feature_id.to_string(),
+    };
+    let fid: i64 = feature_id.parse().map_err(|_| missing())?;
+    let feature = layer.by_id(fid).ok_or_else(missing)?;
+    let href = format!("{}/collections/{id}/items/{fid}", site.base);
+    let mut links: Vec<Json> = self_links(&href, "", GEOJSON, "this feature").into();
+    links.push(link(format!("{}/collections/{id}?f=json", site.base), "collection", JSON, id));
+    let mut out = Vec::with_capacity(1024);
+    write_feature(&mut out, feature, &layer, &site.view.fields(&layer.meta), Some(&Json::Array(links)));
+    Ok(out)
+}

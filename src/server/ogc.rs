@@ -1,0 +1,178 @@
+//! `/ogc/...`: OGC API Features. The format is negotiated here (`f=json|html`, else the `Accept`
+//! header, else JSON); the documents come from [`crate::ogc`] (item pages on a blocking thread),
+//! errors leave as OGC exceptions through the one status mapping (`error::OgcException`).
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE, VARY};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use super::error::OgcException;
+use super::tiles::base_url;
+use super::AppState;
+use crate::error::Error;
+use crate::ogc::{self, html, OgcError, Site};
+use crate::policy::View;
+
+type OgcResult = Result<Response, OgcException>;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Html,
+}
+
+/// `f=` when given, else the media type the `Accept` header prefers (HTML or JSON), else JSON.
+fn negotiate(query: &str, headers: &HeaderMap) -> Result<Format, OgcError> {
+    if let Some((_, f)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "f") {
+        return match f.as_ref() {
+            "json" | "geojson" | "application/json" | "application/geo+json" => Ok(Format::Json),
+            "html" | "text/html" => Ok(Format::Html),
+            other => Err(OgcError::bad(
+                "f",
+                format!("'{other}' is not a format of this API; use f=json or f=html"),
+            )),
+        };
+    }
+    let accept = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mut best = (Format::Json, 0.0f32);
+    for item in accept.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let q = parts.find_map(|p| p.strip_prefix("q=")).and_then(|q| q.parse().ok()).unwrap_or(1.0);
+        let format = match media {
+            "text/html" | "application/xhtml+xml" => Format::Html,
+            "application/json" | "application/geo+json" | "application/schema+json" => Format::Json,
+            _ => continue,
+        };
+        if q > best.1 {
+            best = (format, q);
+        }
+    }
+    Ok(best.0)
+}
+
+/// The answer in the negotiated format: `json` bytes as `json_type`, or their HTML page.
+fn reply(format: Format, json: Vec<u8>, json_type: &'static str, title: &str) -> OgcResult {
+    let (body, media_type) = match format {
+        Format::Json => (json, json_type),
+        Format::Html => {
+            let doc: serde_json::Value = serde_json::from_slice(&json).map_err(|e| Error::Internal(e.to_string()))?;
+            (html::page(&doc, title).into_bytes(), "text/html; charset=utf-8")
+        }
+    };
+    let mut response = ([(CONTENT_TYPE, media_type)], body).into_response();
+    response.headers_mut().insert(VARY, HeaderValue::from_static("accept"));
+    Ok(response)
+}
+
+fn document(format: Format, doc: serde_json::Value, title: &str) -> OgcResult {
+    let json = serde_json::to_vec(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+    reply(format, json, ogc::JSON, title)
+}
+
+fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, OgcException> {
+    path.map(|Path(p)| p)
+        .map_err(|e| OgcException(Error::bad_request(format!("bad path: {}", e.body_text()))))
+}
+
+/// What a document is made from, for one request.
+struct Request {
+    base: String,
+    query: String,
+    format: Format,
+    view: View,
+}
+
+fn request(state: &AppState, view: View, headers: &HeaderMap, query: Option<String>) -> Result<Request, OgcException> {
+    let query = query.unwrap_or_default();
+    Ok(Request {
+        base: format!("{}/ogc", base_url(state, headers)),
+        format: negotiate(&query, headers)?,
+        query,
+        view,
+    })
+}
+
+fn site<'a>(state: &'a AppState, r: &'a Request) -> Site<'a> {
+    Site {
+        catalog: &state.catalog,
+        view: &r.view,
+        base: &r.base,
+    }
+}
+
+pub async fn landing(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::landing(&r.base, &r.query)?, "bando")
+}
+
+pub async fn conformance(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::conformance(&r.query)?, "conformance")
+}
+
+pub async fn collections(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::collections(&site(&state, &r), &r.query)?, "collections")
+}
+
+pub async fn collection(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let id = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::collection(&site(&state, &r), &id, &r.query)?, &id)
+}
+
+pub async fn items(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let id = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    let format = r.format;
+    let title = id.clone();
+    let json = tokio::task::spawn_blocking(move || ogc::items(&site(&state, &r), &id, &r.query))
+        .await
+        .map_err(|e| Error::Internal(format!("items task failed: {e}")))??;
+    reply(format, json, ogc::GEOJSON, &title)
+}
+
+pub async fn item(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let (id, fid) = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    let json = ogc::item(&site(&state, &r), &id, &fid, &r.query)?;
+    reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_follows_f_then_accept() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(negotiate("", &headers).unwrap(), Format::Json);
+        headers.insert(ACCEPT, HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert_eq!(negotiate("", &headers).unwrap(), Format::Html);
+        assert_eq!(negotiate("f=json", &headers).unwrap(), Format::Json);
+        headers.insert(ACCEPT, HeaderValue::from_static("application/geo+json, text/html;q=0.5"));
+        assert_eq!(negotiate("limit=1", &headers).unwrap(), Format::Json);
+        assert!(negotiate("f=xml", &headers).is_err());
+    }
+}

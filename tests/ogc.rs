@@ -1,0 +1,170 @@
+//! OGC API Features of a real `bando serve`, read by real OGC clients: GDAL's OAPIF driver copies
+//! a layer (same count, attributes and geometry as the store), OWSLib pages through items
+//! compared with an oracle that reads the GeoPackage itself (`tests/py/ogc_check.py`), and
+//! `datetime` selects on a layer's time field as GDAL imported it.
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// A layer as GDAL reads it: (properties, geometry) of each feature in fid order.
+fn ogr_features(dataset: &str, layer: &str) -> Vec<(serde_json::Value, serde_json::Value)> {
+    let out = Command::new("ogr2ogr")
+        .args(["-f", "GeoJSON", "/vsistdout/", dataset, layer])
+        .output()
+        .expect("ogr2ogr runs");
+    assert!(out.status.success(), "ogr2ogr {dataset} {layer}: {}", stderr_of(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("GeoJSON");
+    doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["properties"].clone(), f["geometry"]["coordinates"].clone()))
+        .collect()
+}
+
+/// Every coordinate of `a` within `tolerance` of `b`'s (same nesting).
+fn coordinates_close(a: &serde_json::Value, b: &serde_json::Value, tolerance: f64) -> bool {
+    match (a, b) {
+        (serde_json::Value::Array(x), serde_json::Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| coordinates_close(p, q, tolerance))
+        }
+        (p, q) => (p.as_f64().unwrap() - q.as_f64().unwrap()).abs() <= tolerance,
+    }
+}
+
+#[test]
+fn gdal_oapif_copies_layers_as_the_store_holds_them() {
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    for layer in ["parcels", "housing", "roads"] {
+        let copy = dir.path().join(format!("{layer}.gpkg"));
+        let out = Command::new("ogr2ogr")
+            .args(["-f", "GPKG", copy.to_str().unwrap(), &format!("OAPIF:{}/ogc", server.base), layer])
+            .output()
+            .expect("ogr2ogr runs");
+        assert!(out.status.success(), "ogr2ogr OAPIF {layer}: {}", stderr_of(&out));
+        let served = ogr_features(copy.to_str().unwrap(), layer);
+        let stored = ogr_features(store.to_str().unwrap(), layer);
+        assert_eq!(served.len(), stored.len(), "{layer}: feature count");
+        assert_eq!(
+            ogr_feature_count(copy.to_str().unwrap(), layer),
+            ogr_feature_count(store.to_str().unwrap(), layer)
+        );
+        for (n, ((sp, sg), (tp, tg))) in served.iter().zip(&stored).enumerate() {
+            assert_eq!(sp, tp, "{layer} feature {n}: attributes");
+            assert!(coordinates_close(sg, tg, 1e-8), "{layer} feature {n}: geometry {sg} vs {tg}");
+        }
+    }
+}
+
+#[test]
+fn owslib_and_the_store_agree() {
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &[]);
+    let report = run_checker(
+        "python3",
+        &["tests/py/ogc_check.py", "--store", store.to_str().unwrap(), "--base", &server.base],
+    );
+    assert!(report.contains(", 0 disagree"), "{report}");
+}
+
+#[test]
+fn datetime_selects_on_the_time_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("events.geojson");
+    let times = [
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T23:30:00+07:00",
+        "2024-06-15",
+        "2025-01-01T00:00:00Z",
+    ];
+    let features: Vec<serde_json::Value> = times
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            serde_json::json!({"type": "Feature", "properties": {"name": format!("e{i}"), "observed_at": t},
+                "geometry": {"type": "Point", "coordinates": [107.58 + i as f64 * 0.001, 16.46]}})
+        })
+        .collect();
+    let doc = serde_json::json!({"type": "FeatureCollection", "features": features});
+    std::fs::write(&source, doc.to_string()).unwrap();
+    let store = dir.path().join("events.gpkg");
+    let out = bando(&[
+        "import",
+        source.to_str().unwrap(),
+        "--layer",
+        "events",
+        "--kind",
+        "iot",
+        "--store",
+        store.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "import: {}", stderr_of(&out));
+    let server = Server::start(&store, &[]);
+    for (datetime, want) in [
+        ("2024-05-01", vec![1, 2]),
+        ("2024-05-01T16:30:00Z", vec![2]),
+        ("2024-05-01T12:00:00Z/..", vec![2, 3, 4]),
+        ("../2024-06-15", vec![1, 2, 3]),
+        ("2024-06-01/2024-12-31", vec![3]),
+        ("../..", vec![1, 2, 3, 4]),
+    ] {
+        let (status, body) = server.get_json(&format!("/ogc/collections/events/items?datetime={datetime}"));
+        assert_eq!(status, 200, "{datetime}: {body}");
+        let ids: Vec<i64> = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, want, "{datetime}");
+        assert_eq!(body["numberMatched"], want.len(), "{datetime}");
+    }
+    let (status, body) = server.get_json("/ogc/collections/events/items?datetime=2024-13-40");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "InvalidParameterValue");
+}
+
+#[test]
+fn the_policy_view_applies_as_on_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bando.toml");
+    let policy = "[security]\n[[security.roles]]\nname = \"public\"\nlayers = [\"parcels\", \"wards\"]\nhidden_fields = { parcels = [\"address\"] }\n";
+    std::fs::write(&config, policy).unwrap();
+    let server = Server::start(&demo_store(2_000), &["--config", config.to_str().unwrap()]);
+    let (_, list) = server.get_json("/ogc/collections");
+    let ids: Vec<&str> = list["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["parcels", "wards"]);
+    for hidden in [
+        "/ogc/collections/buildings",
+        "/ogc/collections/buildings/items",
+        "/ogc/collections/housing/items/1",
+    ] {
+        let (status, body) = server.get_json(hidden);
+        assert_eq!((status, body["code"].as_str()), (404, Some("NotFound")), "{hidden}: {body}");
+    }
+    let (_, page) = server.get_json("/ogc/collections/parcels/items?limit=50");
+    for feature in page["features"].as_array().unwrap() {
+        let properties = feature["properties"].as_object().unwrap();
+        assert!(
+            properties.contains_key("land_use") && !properties.contains_key("address"),
+            "{feature}"
+        );
+    }
+    let (_, one) = server.get_json("/ogc/collections/parcels/items/1");
+    assert!(one["properties"].get("address").is_none(), "{one}");
+    let (status, body) = server.get_json("/ogc/collections/parcels/items?address=1%20L%C3%AA%20L%E1%BB%A3i");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["description"].as_str().unwrap().contains("unknown parameter 'address'"),
+        "{body}"
+    );
+}
