@@ -271,6 +271,15 @@ fn bearer_and_access_token_are_accepted_and_bad_tokens_refused() {
     assert_eq!(with_token, plain);
     let tile = get(&server.url(&format!("/tiles/wards.json?access_token={secret}")), None);
     assert_eq!(tile.status, 200, "{}", tile.body);
+    // A tile answered to an Authorization header is private: `public` would let a shared proxy
+    // hand it to the next caller; the anonymous one stays public.
+    let cache_control = |authorization: Option<&str>| {
+        let response = call(&server.url("/tiles/wards/12/3258/1873.mvt"), authorization);
+        assert!(matches!(response.status(), 200 | 204), "tile: {}", response.status());
+        response.header("Cache-Control").unwrap_or_default().to_string()
+    };
+    assert_eq!(cache_control(Some(&bearer(secret))), "private, max-age=60");
+    assert_eq!(cache_control(None), "public, max-age=60");
 
     for (credential, code, words) in [
         (bearer("bnd_0123"), "invalid_token", "not known"),
@@ -1017,6 +1026,12 @@ fn a_scoped_officer_sees_only_the_features_of_its_units() {
     let bbox = "/query/bbox?layers=parcels&bbox=107,16,108,17&limit=10000";
     assert_eq!(ids(&get(&server.url(bbox), Some(&officer)).body), parcels);
     assert_eq!(ids(&get(&server.url(bbox), Some(&analyst)).body).len(), everything.len());
+    let ogc = get(&server.url("/ogc/collections/parcels/items?limit=10000&f=json"), Some(&officer)).body;
+    assert_eq!(ids(&ogc), parcels, "OGC API items too");
+    let outside = everything.iter().find(|id| !parcels.contains(id)).unwrap();
+    let item = format!("/ogc/collections/parcels/items/{outside}?f=json");
+    assert_eq!(get(&server.url(&item), Some(&officer)).status, 404, "{item}");
+    assert_eq!(get(&server.url(&item), Some(&analyst)).status, 200, "{item}");
 
     // Statistics count the same features, and list only the officer's ward.
     let stats = get(&server.url("/stats?layer=parcels&by=wards"), Some(&officer)).body;
