@@ -271,6 +271,15 @@ fn bearer_and_access_token_are_accepted_and_bad_tokens_refused() {
     assert_eq!(with_token, plain);
     let tile = get(&server.url(&format!("/tiles/wards.json?access_token={secret}")), None);
     assert_eq!(tile.status, 200, "{}", tile.body);
+    // A tile answered to an Authorization header is private: `public` would let a shared proxy
+    // hand it to the next caller; the anonymous one stays public.
+    let cache_control = |authorization: Option<&str>| {
+        let response = call(&server.url("/tiles/wards/12/3258/1873.mvt"), authorization);
+        assert!(matches!(response.status(), 200 | 204), "tile: {}", response.status());
+        response.header("Cache-Control").unwrap_or_default().to_string()
+    };
+    assert_eq!(cache_control(Some(&bearer(secret))), "private, max-age=60");
+    assert_eq!(cache_control(None), "public, max-age=60");
 
     for (credential, code, words) in [
         (bearer("bnd_0123"), "invalid_token", "not known"),
