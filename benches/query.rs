@@ -75,6 +75,13 @@ fn main() {
     report("radius 500 m (search)", times, results);
 
     let params: HashMap<String, String> = [("limit".to_string(), "10000".to_string())].into();
+    let (scenarios, view) = (bando::scenarios::Scenarios::default(), bando::policy::View::open());
+    let ctx = bando::query::Context {
+        catalog: &catalog,
+        scenarios: &scenarios,
+        limits: bando::query::Limits::default(),
+        view: &view,
+    };
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..500 {
@@ -86,7 +93,7 @@ fn main() {
                 hits,
                 with_distance: true,
             }
-            .answer(&Params(&params), &bando::policy::View::open())
+            .answer(&Params(&params), &ctx)
             .expect("answer")
         });
         bytes += answer.body.len();

@@ -515,10 +515,11 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             seconds = started.elapsed().as_secs_f64(),
             "layers loaded"
         );
-        let security = Arc::new(Security::new(
+        let security = Security::new(
             open_policy(args.config.as_deref(), &catalog, &scenarios)?,
             TokenCache::load(store.as_ref())?,
-        ));
+        );
+        let security = Arc::new(security.caching_areas(cache_bytes > 0));
         Ok(Arc::new(App {
             store,
             catalog,
@@ -545,8 +546,8 @@ fn open_policy(config: Option<&Path>, catalog: &Catalog, scenarios: &ScenarioFol
         "none ([security] absent): open to all"
     };
     tracing::info!(file = %file.path().display(), policy = state, "configuration read");
-    if file.current().is_some() {
-        tracing::warn!("roles identify requests, but their rules (layers, hidden_fields, aggregate, scoped) are not enforced yet: every role reads everything");
+    if file.current().is_some_and(|p| p.roles().any(|r| !r.aggregate.is_empty())) {
+        tracing::warn!("`aggregate` is not enforced yet: a role with it reads those layers' features");
     }
     Ok(Some(file))
 }

@@ -271,6 +271,15 @@ fn bearer_and_access_token_are_accepted_and_bad_tokens_refused() {
     assert_eq!(with_token, plain);
     let tile = get(&server.url(&format!("/tiles/wards.json?access_token={secret}")), None);
     assert_eq!(tile.status, 200, "{}", tile.body);
+    // A tile answered to an Authorization header is private: `public` would let a shared proxy
+    // hand it to the next caller; the anonymous one stays public.
+    let cache_control = |authorization: Option<&str>| {
+        let response = call(&server.url("/tiles/wards/12/3258/1873.mvt"), authorization);
+        assert!(matches!(response.status(), 200 | 204), "tile: {}", response.status());
+        response.header("Cache-Control").unwrap_or_default().to_string()
+    };
+    assert_eq!(cache_control(Some(&bearer(secret))), "private, max-age=60");
+    assert_eq!(cache_control(None), "public, max-age=60");
 
     for (credential, code, words) in [
         (bearer("bnd_0123"), "invalid_token", "not known"),
@@ -962,4 +971,109 @@ fn personal_fields_are_kept_in_the_catalog_and_only_roles_with_personal_data_see
         assert_eq!(get(&server.url(path), Some(&analyst)).status, 400, "{path}");
         assert_eq!(get(&server.url(path), Some(&admin)).status, 200, "{path}");
     }
+}
+
+/// The store fids of `layer`'s features in ward `code`, by the independent oracle (shapely).
+fn in_ward(store: &Path, layer: &str, code: &str) -> Vec<i64> {
+    let out = run_checker(
+        "python3",
+        &["tests/py/scope_oracle.py", store.to_str().unwrap(), layer, "wards", code],
+    );
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Every content URI of a 3D tileset.json, depth first.
+fn content_uris(tile: &serde_json::Value, out: &mut Vec<String>) {
+    if let Some(uri) = tile["content"]["uri"].as_str() {
+        out.push(uri.to_string());
+    }
+    for child in tile["children"].as_array().into_iter().flatten() {
+        content_uris(child, out);
+    }
+}
+
+#[test]
+fn a_scoped_officer_sees_only_the_features_of_its_units() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let config = example_config();
+    // Ward 19918 holds 88 of the 300 demo parcels.
+    let officer = bearer(&create_token(&store, &config, "officer", &["--scope", "wards:19918"]));
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    let parcels = in_ward(&store, "parcels", "19918");
+    let everything = in_ward(
+        &store,
+        "parcels",
+        &(19900..20100).map(|c| c.to_string()).collect::<Vec<_>>().join(","),
+    );
+    assert!(
+        !parcels.is_empty() && parcels.len() < everything.len(),
+        "the ward holds some parcels, not all"
+    );
+
+    // Queries return exactly the oracle's features, whatever the area asked.
+    let ids = |body: &serde_json::Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let bbox = "/query/bbox?layers=parcels&bbox=107,16,108,17&limit=10000";
+    assert_eq!(ids(&get(&server.url(bbox), Some(&officer)).body), parcels);
+    assert_eq!(ids(&get(&server.url(bbox), Some(&analyst)).body).len(), everything.len());
+    let ogc = get(&server.url("/ogc/collections/parcels/items?limit=10000&f=json"), Some(&officer)).body;
+    assert_eq!(ids(&ogc), parcels, "OGC API items too");
+    let outside = everything.iter().find(|id| !parcels.contains(id)).unwrap();
+    let item = format!("/ogc/collections/parcels/items/{outside}?f=json");
+    assert_eq!(get(&server.url(&item), Some(&officer)).status, 404, "{item}");
+    assert_eq!(get(&server.url(&item), Some(&analyst)).status, 200, "{item}");
+
+    // Statistics count the same features, and list only the officer's ward.
+    let stats = get(&server.url("/stats?layer=parcels&by=wards"), Some(&officer)).body;
+    let units = stats["units"].as_array().unwrap_or_else(|| panic!("{stats}"));
+    assert_eq!(units.len(), 1, "{stats}");
+    assert_eq!(units[0]["code"], "19918", "{stats}");
+    assert_eq!(units[0]["count"].as_u64(), Some(parcels.len() as u64), "{stats}");
+
+    // Tiles, decoded independently: no feature outside the ward, and those inside it are drawn.
+    let (z, x, y) = centre_tile(&server, "parcels");
+    let mut seen = Vec::new();
+    for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1), (-1, 0), (0, -1), (-1, -1), (1, -1), (-1, 1)] {
+        let (tx, ty) = ((x as i64 + dx) as u32, (y as i64 + dy) as u32);
+        let path = format!("/tiles/parcels/{z}/{tx}/{ty}.mvt");
+        let (status, tile, _) = fetch_as(&server.url(&path), Some(&officer));
+        assert!([200, 204].contains(&status), "{path}: {status}");
+        let layers = decoded_layers(dir.path(), "scoped.mvt", &tile);
+        for id in layers["parcels"]["ids"].as_array().into_iter().flatten() {
+            let id = id.as_i64().unwrap();
+            assert!(parcels.contains(&id), "parcel {id} outside the officer's ward is in {path}");
+            seen.push(id);
+        }
+    }
+    assert!(!seen.is_empty(), "the officer's tiles draw the ward's parcels");
+    let (_, analyst_tile, cache) = fetch_as(&server.url(&format!("/tiles/parcels/{z}/{x}/{y}.mvt")), Some(&analyst));
+    assert_eq!(cache.as_deref(), Some("miss"), "a scoped tile is never served to another view");
+    let all = decoded_layers(dir.path(), "all.mvt", &analyst_tile);
+    assert!(all["parcels"]["features"].as_u64() > Some(0));
+
+    // 3D: every building in the officer's tiles is in the ward, and all of the ward's are there.
+    let buildings = in_ward(&store, "buildings", "19918");
+    let tileset = get(&server.url("/3d/buildings/tileset.json"), Some(&officer)).body;
+    let mut uris = Vec::new();
+    content_uris(&tileset["root"], &mut uris);
+    let mut fids = Vec::new();
+    for uri in uris {
+        let (status, glb, _) = fetch_as(&server.url(&format!("/3d/buildings/{uri}")), Some(&officer));
+        assert_eq!(status, 200, "{uri}");
+        let file = write_bytes(dir.path(), "scoped.glb", &glb);
+        let summary: serde_json::Value = serde_json::from_str(&run_checker("python3", &["tests/py/glb_properties.py", &file])).unwrap();
+        fids.extend(summary["fids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()));
+    }
+    fids.sort();
+    assert_eq!(fids, buildings, "the officer's 3D buildings are the ward's");
 }

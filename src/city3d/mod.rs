@@ -26,7 +26,7 @@ mod tiling;
 use std::sync::Arc;
 
 use crate::feature::Value;
-use crate::index::LayerData;
+use crate::index::{LayerData, Members};
 use crate::scenarios::{BoundFilter, ThreeD};
 
 pub use building::HeightStats;
@@ -175,6 +175,8 @@ pub struct City3d {
     fields: building::HeightFields,
     /// Indices of the fields written to property tables (all unless [`City3d::showing`] says).
     shown: Vec<usize>,
+    /// Only these buildings are drawn (a scoped view's area); `None`: all.
+    members: Option<Arc<Members>>,
 }
 
 impl City3d {
@@ -194,7 +196,20 @@ impl City3d {
             options,
             fields,
             shown,
+            members: None,
         })
+    }
+
+    /// Draws only the buildings in `members` (a scoped reader's area).
+    pub fn within(mut self, members: Option<Arc<Members>>) -> City3d {
+        self.members = members;
+        self
+    }
+
+    /// Whether building `index` is drawn: in the area (if any) and matching the scenario's filter.
+    pub(crate) fn includes(&self, index: u32) -> bool {
+        let in_area = self.members.as_ref().is_none_or(|m| m.contains(index));
+        in_area && self.layer.features.get(index as usize).is_some_and(|f| self.styling.includes(f))
     }
 
     /// Writes only these fields (indices into the layer's) to the property tables: what a
@@ -239,11 +254,10 @@ impl City3d {
     }
 
     fn prepare(&self, index: u32) -> Option<building::Prepared> {
-        let feature = self.layer.features.get(index as usize)?;
-        if !self.styling.includes(feature) {
+        if !self.includes(index) {
             return None;
         }
-        building::prepare(feature, &self.fields, &self.options)
+        building::prepare(&self.layer.features[index as usize], &self.fields, &self.options)
     }
 
     /// An attribute of a building; Null where the feature has fewer properties than the layer fields.

@@ -222,7 +222,7 @@ impl Tree {
             .map(|(position, (_, p))| (morton(grid.quantize(p.center())), position as u32))
             .collect();
         keys.par_sort_unstable();
-        let included = city.layer().features.par_iter().filter(|f| city.styling.includes(f)).count() as u64;
+        let included = (0..count).into_par_iter().filter(|&i| city.includes(i)).count() as u64;
         let stats = HeightStats {
             buildings: keys.len() as u64,
             defaulted_height: buildings.iter().filter(|(_, p)| p.defaulted).count() as u64,

@@ -43,6 +43,31 @@ pub struct LayerData {
     pub tree: RTree<Entry>,
 }
 
+/// A subset of one layer's features, by their index in [`LayerData::features`] (e.g. those in a
+/// request's area scope).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Members {
+    bits: Vec<u64>,
+}
+
+impl Members {
+    /// The features of a layer of `len` whose index `keep` accepts.
+    pub fn of(len: usize, keep: impl Fn(usize) -> bool) -> Members {
+        let mut bits = vec![0u64; len.div_ceil(64)];
+        (0..len).filter(|&i| keep(i)).for_each(|i| bits[i / 64] |= 1 << (i % 64));
+        Members { bits }
+    }
+
+    pub fn contains(&self, index: u32) -> bool {
+        let i = index as usize;
+        self.bits.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    pub fn count(&self) -> usize {
+        self.bits.iter().map(|w| w.count_ones() as usize).sum()
+    }
+}
+
 pub fn aabb(b: &Bbox) -> AABB<[f64; 2]> {
     AABB::from_corners([b.west, b.south], [b.east, b.north])
 }

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use super::params::{ItemsQuery, Query};
 use super::{link, self_links, OgcError, Site, GEOJSON, JSON};
 use crate::feature::Feature;
-use crate::index::LayerData;
+use crate::index::{LayerData, Members};
 use crate::query::output::{geometry, string, value};
 
 /// The features a query matched, as indices into the layer, in id order.
@@ -44,21 +44,23 @@ fn passes(q: &ItemsQuery, feature: &Feature) -> bool {
         && q.equals.iter().all(|(i, v)| &feature.properties[*i] == v)
 }
 
-fn select(layer: &Arc<LayerData>, q: &ItemsQuery) -> Matched {
-    let filtered = q.datetime.is_some() || !q.equals.is_empty();
+/// The features of `layer` the query matches, only those of `members` (a scoped view's area)
+/// when given.
+fn select(layer: &Arc<LayerData>, q: &ItemsQuery, members: Option<&Members>) -> Matched {
+    let filtered = q.datetime.is_some() || !q.equals.is_empty() || members.is_some();
+    let kept = |i: u32| members.is_none_or(|m| m.contains(i)) && passes(q, &layer.features[i as usize]);
     let Some(boxes) = &q.boxes else {
         if !filtered {
             return Matched::All(layer.features.len());
         }
-        let all = layer.features.iter().enumerate();
-        return Matched::Some(all.filter(|(_, f)| passes(q, f)).map(|(i, _)| i as u32).collect());
+        return Matched::Some((0..layer.features.len() as u32).filter(|&i| kept(i)).collect());
     };
     let layers = std::slice::from_ref(layer);
     let mut hits: Vec<u32> = boxes
         .iter()
         .flat_map(|b| crate::query::bbox_hits(layers, b))
         .map(|h| h.index)
-        .filter(|&i| passes(q, &layer.features[i as usize]))
+        .filter(|&i| kept(i))
         .collect();
     hits.sort_unstable();
     hits.dedup();
@@ -125,7 +127,8 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
     let layer = super::access::layer(site.catalog, site.view, id)?;
     let query = Query::parse(raw_query)?;
     let q = ItemsQuery::parse(&query, &layer.meta, site.view)?;
-    let matched = select(&layer, &q);
+    let members = site.view.members(site.catalog, &layer);
+    let matched = select(&layer, &q, members.as_deref());
     let page = matched.page(q.offset, q.limit);
     let fields = site.view.fields(&layer.meta);
     let mut out = Vec::with_capacity(512 + page.len() * 400);
@@ -157,7 +160,12 @@ pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::
         id: feature_id.to_string(),
     };
     let fid: i64 = feature_id.parse().map_err(|_| missing())?;
-    let feature = layer.by_id(fid).ok_or_else(missing)?;
+    let index = layer.features.binary_search_by_key(&fid, |f| f.id).map_err(|_| missing())?;
+    // A feature outside a scoped view's area does not exist for it.
+    if site.view.members(site.catalog, &layer).is_some_and(|m| !m.contains(index as u32)) {
+        return Err(missing().into());
+    }
+    let feature = &layer.features[index];
     let href = format!("{}/collections/{id}/items/{fid}", site.base);
     let mut links: Vec<Json> = self_links(&href, "", GEOJSON, "this feature").into();
     links.push(link(format!("{}/collections/{id}?f=json", site.base), "collection", JSON, id));

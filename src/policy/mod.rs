@@ -10,6 +10,7 @@
 //! Does not know HTTP (the server hands it the credential string and maps [`AuthError`] to a
 //! status), and does not store tokens (that is `store`).
 
+pub mod area;
 mod file;
 pub mod jwks;
 pub mod jwt;

@@ -13,6 +13,7 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use super::area::AreaMemo;
 use super::jwt::{self, JwtError, JwtGrant};
 use super::rate::{Client, RateLimiter};
 use super::{Policy, PolicyFile, Role, Vocabulary};
@@ -257,6 +258,7 @@ pub struct Security {
     policy: Option<PolicyFile>,
     tokens: TokenCache,
     limiter: RateLimiter,
+    areas: Arc<AreaMemo>,
     /// Hashes a JWT's issuer and subject into its rate-limit bucket.
     subjects: foldhash::fast::RandomState,
 }
@@ -267,8 +269,20 @@ impl Security {
             policy,
             tokens,
             limiter: RateLimiter::default(),
+            areas: Arc::default(),
             subjects: foldhash::fast::RandomState::default(),
         }
+    }
+
+    /// Keeps (or, with `on == false`, does not keep) the member sets of scoped views.
+    pub fn caching_areas(mut self, on: bool) -> Security {
+        self.areas = Arc::new(AreaMemo::new(on));
+        self
+    }
+
+    /// The member sets of scoped views.
+    pub fn areas(&self) -> &Arc<AreaMemo> {
+        &self.areas
     }
 
     pub fn policy_file(&self) -> Option<&PolicyFile> {

@@ -9,8 +9,9 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use super::area::{Area, AreaMemo};
 use super::{Identity, Role};
-use crate::index::Catalog;
+use crate::index::{Catalog, LayerData, Members};
 use crate::scenarios::{Scenario, ScenarioError, Scenarios};
 use crate::store::LayerMeta;
 
@@ -19,6 +20,8 @@ use crate::store::LayerMeta;
 pub struct View {
     /// `None`: no policy in force, everything is visible.
     role: Option<Arc<Role>>,
+    /// The units a scoped role is limited to (its identity's scope).
+    area: Option<Area>,
 }
 
 impl View {
@@ -27,16 +30,33 @@ impl View {
         View::default()
     }
 
-    /// The view of an identified request; `None` (no policy in force) is the open view.
-    pub fn of(identity: Option<&Identity>) -> View {
+    /// The view of an identified request; `None` (no policy in force) is the open view. A
+    /// scoped role sees the units of the identity's scope (none without one), its member sets
+    /// kept in `areas`.
+    pub fn of(identity: Option<&Identity>, areas: &Arc<AreaMemo>) -> View {
+        let Some(identity) = identity else { return View::open() };
         View {
-            role: identity.map(|i| i.role.clone()),
+            role: Some(identity.role.clone()),
+            area: identity.role.scoped.then(|| Area::new(identity.scope(), areas.clone())),
         }
     }
 
-    /// The view of a role (the exporters, tests).
+    /// The view of a role with no area scope (the exporters, tests).
     pub fn of_role(role: Arc<Role>) -> View {
-        View { role: Some(role) }
+        View {
+            role: Some(role),
+            area: None,
+        }
+    }
+
+    /// The units a scoped view is limited to; `None` when it is not scoped.
+    pub fn area(&self) -> Option<&Area> {
+        self.area.as_ref()
+    }
+
+    /// The features of `layer` this view may see, when it is limited to an area (`None`: all).
+    pub fn members(&self, catalog: &Catalog, layer: &LayerData) -> Option<Arc<Members>> {
+        self.area.as_ref().map(|a| a.members(catalog, layer))
     }
 
     pub fn is_open(&self) -> bool {
@@ -115,10 +135,11 @@ impl View {
     }
 
     /// A digest of what the view shows (0 for the open view): two views with the same digest see
-    /// the same layers and fields, so memos of resolved names may be shared between them. It
-    /// names the role's rules, never the user.
+    /// the same layers, fields and area, so memos of resolved names may be shared between them.
+    /// It names the role's rules and the scope's units, never the user.
     pub fn digest(&self) -> u64 {
-        self.role.as_ref().map_or(0, |r| r.digest)
+        let role = self.role.as_ref().map_or(0, |r| r.digest);
+        self.area.as_ref().map_or(role, |a| role ^ a.key().rotate_left(29))
     }
 }
 

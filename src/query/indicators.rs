@@ -37,7 +37,7 @@ struct IndicatorValues<'a> {
 
 fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValues<'a>, QueryError> {
     let data = layer(ctx, &indicator.layer)?;
-    let units = Units::new(layer(ctx, &indicator.by)?, ctx.view)?;
+    let units = Units::of(ctx, &indicator.by)?;
     let misconfigured = |reason: String| QueryError::BadParameter(format!("indicator '{}': {reason}", indicator.id));
     let filter = indicator.filter.bind(&data.meta).map_err(misconfigured)?;
     let field = match (indicator.measure, &indicator.field) {
@@ -50,7 +50,8 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
     };
     // Per unit: features, matching features, sum of the field over matching features.
     let mut tally = vec![(0u64, 0u64, 0.0f64); units.layer.features.len()];
-    for (unit, i) in assign(&data, &units, None).pairs {
+    let members = ctx.view.members(ctx.catalog, &data);
+    for (unit, i) in assign(&data, &units, None, members.as_deref()).pairs {
         let feature = &data.features[i as usize];
         let t = &mut tally[unit as usize];
         t.0 += 1;

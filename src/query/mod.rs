@@ -28,6 +28,7 @@ pub use output::Format;
 pub use params::Params;
 pub use region::{Position, Region, Relation};
 pub use search::{bbox_hits, boundary_hits, nearest_hits, point_hits, radius_hits, Hit, Matches, Predicate};
+pub use stats::members_in_units;
 
 /// Most results one page may hold, and the page size when none is asked for.
 pub const MAX_LIMIT: usize = 10_000;

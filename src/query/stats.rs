@@ -18,6 +18,7 @@ use super::geodesy::{area_m2, length_m};
 use super::region::{Position, Region, Relation};
 use super::{admin_unit, layer, parse_polygon, Answer, Context, LayerData, Params, QueryError};
 use crate::feature::{GeometryKind, Value};
+use crate::index::{Catalog, Members};
 use crate::policy::View;
 
 /// The polygons of a geometry, if it has any.
@@ -37,6 +38,8 @@ pub(crate) struct Units {
     regions: Vec<Option<Region>>,
     code: Option<usize>,
     name: Option<usize>,
+    /// The units a scoped view sees (`None`: all); the others are not listed.
+    shown: Option<Arc<Members>>,
 }
 
 /// How a unit is named in answers.
@@ -68,7 +71,16 @@ impl Units {
             regions,
             code,
             name,
+            shown: None,
         })
+    }
+
+    /// The units of layer `name` as the request's view sees them: a layer outside it is
+    /// unknown, and a scoped view lists only the units of its area.
+    pub fn of(ctx: &Context, name: &str) -> Result<Units, QueryError> {
+        let mut units = Units::new(layer(ctx, name)?, ctx.view)?;
+        units.shown = ctx.view.members(ctx.catalog, &units.layer);
+        Ok(units)
     }
 
     /// The unit containing `p`: the lowest id among those whose boundary or interior holds it.
@@ -91,10 +103,12 @@ impl Units {
         }
     }
 
-    /// The units in id order, only those meeting `area` when one is given.
+    /// The units in id order, only those meeting `area` when one is given (and those the view
+    /// sees).
     pub fn listed(&self, area: Option<&Region>) -> Vec<u32> {
         let relater = area.map(Region::relater);
         (0..self.regions.len() as u32)
+            .filter(|&u| self.shown.as_ref().is_none_or(|m| m.contains(u)))
             .filter(|&u| match (&self.regions[u as usize], &relater) {
                 (None, _) => false,
                 (Some(unit), Some(r)) => r.relate(&self.layer.features[u as usize].geometry, &unit.bbox) != Relation::Disjoint,
@@ -102,6 +116,43 @@ impl Units {
             })
             .collect()
     }
+}
+
+/// The features of `data` that belong to one of `units` (`LAYER:CODE`) by the statistics' rule:
+/// the unit holding the feature's centroid (lowest id on a shared boundary). Units of a layer
+/// that is missing or cannot hold units select nothing.
+pub fn members_in_units(catalog: &Catalog, data: &LayerData, units: &[String]) -> Members {
+    let mut codes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for unit in units {
+        if let Some((layer, code)) = unit.split_once(':') {
+            codes.entry(layer).or_default().push(code);
+        }
+    }
+    let mut chosen: Vec<(Units, Vec<bool>)> = Vec::new();
+    for (layer, wanted) in codes {
+        let Some(units) = catalog.get(layer).and_then(|l| Units::new(l, &View::open()).ok()) else {
+            continue;
+        };
+        let Some(code) = units.code else { continue };
+        let picked = units
+            .layer
+            .features
+            .iter()
+            .map(|f| wanted.contains(&f.properties[code].to_string().as_str()))
+            .collect();
+        chosen.push((units, picked));
+    }
+    let inside: Vec<bool> = data
+        .features
+        .par_iter()
+        .map(|f| {
+            let Some(c) = f.geometry.centroid() else { return false };
+            chosen
+                .iter()
+                .any(|(units, picked)| units.unit_of(c.0).is_some_and(|u| picked[u as usize]))
+        })
+        .collect();
+    Members::of(inside.len(), |i| inside[i])
 }
 
 /// Features of a layer sorted into units.
@@ -112,9 +163,10 @@ pub(crate) struct Assignment {
     pub unassigned: usize,
 }
 
-/// Puts every feature of `data` whose centroid is in `area` (when given) into the unit holding
-/// its centroid. Uses the layer's R-tree when an area narrows it.
-pub(crate) fn assign(data: &LayerData, units: &Units, area: Option<&Region>) -> Assignment {
+/// Puts every feature of `data` whose centroid is in `area` (when given), and that is one of
+/// `members` (a scoped view's; when given), into the unit holding its centroid. Uses the
+/// layer's R-tree when an area narrows it.
+pub(crate) fn assign(data: &LayerData, units: &Units, area: Option<&Region>, members: Option<&Members>) -> Assignment {
     let candidates: Vec<u32> = match area {
         Some(a) => {
             let mut v: Vec<u32> = data
@@ -126,6 +178,10 @@ pub(crate) fn assign(data: &LayerData, units: &Units, area: Option<&Region>) -> 
             v
         }
         None => (0..data.features.len() as u32).collect(),
+    };
+    let candidates: Vec<u32> = match members {
+        Some(m) => candidates.into_iter().filter(|&i| m.contains(i)).collect(),
+        None => candidates,
     };
     let considered: Vec<(Option<u32>, u32)> = candidates
         .into_par_iter()
@@ -248,7 +304,7 @@ fn within(ctx: &Context, params: &Params) -> Result<Option<Region>, QueryError> 
 /// `layer, by, within, group_by, sum`.
 pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     let data = layer(ctx, params.required("layer")?)?;
-    let units = Units::new(layer(ctx, params.required("by")?)?, ctx.view)?;
+    let units = Units::of(ctx, params.required("by")?)?;
     let area = within(ctx, params)?;
     let field = |key: &str| -> Result<Option<usize>, QueryError> {
         params
@@ -268,7 +324,8 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         length: matches!(kind, GeometryKind::LineString | GeometryKind::MultiLineString),
     };
 
-    let assigned = assign(&data, &units, area.as_ref());
+    let members = ctx.view.members(ctx.catalog, &data);
+    let assigned = assign(&data, &units, area.as_ref(), members.as_deref());
     // Per unit, per group key (the group's value as JSON text, which orders and compares).
     let mut table: BTreeMap<u32, BTreeMap<String, (serde_json::Value, Figures)>> = BTreeMap::new();
     let mut total = Figures::empty(measures);

@@ -70,11 +70,18 @@ fn layer_city(
         .ok_or_else(|| Error::not_found(format!("no layer named '{name}'; GET /layers lists the layers in the store")))?;
     let styling = styling(&layer)?;
     let shown = view.fields(&layer.meta);
-    let seen = match view.sees_all_fields(&layer.meta) {
+    let mut seen = match view.sees_all_fields(&layer.meta) {
         true => String::new(),
         false => format!("#{shown:?}"),
     };
-    Ok((City3d::new(layer, styling, state.city3d.options)?.showing(shown), seen))
+    if let Some(area) = view.area() {
+        seen.push_str(&format!("~{:x}", area.key()));
+    }
+    let members = view.members(&state.catalog, &layer);
+    Ok((
+        City3d::new(layer, styling, state.city3d.options)?.showing(shown).within(members),
+        seen,
+    ))
 }
 
 /// One file of a 3D tileset variant, kept gzipped in the 3D response cache.

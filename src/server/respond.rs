@@ -15,11 +15,12 @@ use crate::error::Error;
 pub async fn respond<F: FileSource>(file: F, headers: &HeaderMap) -> ApiResult<Response> {
     let gzip_ok = accepts_gzip(headers);
     let (media_type, freshness) = (file.media_type(), file.freshness());
+    let shared = !headers.contains_key(header::AUTHORIZATION);
     if let Some(hit) = file.cached(gzip_ok) {
         if etag_matches(headers, &hit.etag) {
             return Ok(not_modified(&hit.etag));
         }
-        return Ok(send(&hit, gzip_ok, media_type, freshness, "hit"));
+        return Ok(send(&hit, gzip_ok, media_type, (freshness, shared), "hit"));
     }
     if let Some(etag) = file.etag().filter(|e| etag_matches(headers, e)) {
         return Ok(not_modified(&etag));
@@ -27,7 +28,7 @@ pub async fn respond<F: FileSource>(file: F, headers: &HeaderMap) -> ApiResult<R
     let made = tokio::task::spawn_blocking(move || file.produce(gzip_ok))
         .await
         .map_err(|e| Error::Internal(format!("file task failed: {e}")))??;
-    Ok(send(&made, gzip_ok, media_type, freshness, "miss"))
+    Ok(send(&made, gzip_ok, media_type, (freshness, shared), "miss"))
 }
 
 /// Whether the client takes `Content-Encoding: gzip` (`gzip` or `*`, not refused with `q=0`).
@@ -63,15 +64,21 @@ fn not_modified(etag: &str) -> Response {
     r
 }
 
-fn cache_control(freshness: Freshness) -> HeaderValue {
-    HeaderValue::from_static(match freshness {
-        Freshness::Minute => "public, max-age=60",
-        Freshness::Day => "public, max-age=86400",
+/// `public` lets shared caches keep the file; an answer to a request with an `Authorization`
+/// header is `private`, because `public` would override the rule that a shared cache never
+/// stores such an answer (RFC 9111 §3.5), and a proxy would hand an officer's tiles to anyone.
+/// (`?access_token=` answers need no such care: a proxy keys them on the URL, token included.)
+fn cache_control(freshness: Freshness, shared: bool) -> HeaderValue {
+    HeaderValue::from_static(match (freshness, shared) {
+        (Freshness::Minute, true) => "public, max-age=60",
+        (Freshness::Day, true) => "public, max-age=86400",
+        (Freshness::Minute, false) => "private, max-age=60",
+        (Freshness::Day, false) => "private, max-age=86400",
     })
 }
 
 /// The HTTP form of a finished file: 204 when empty, gzip when the client takes it.
-fn send(file: &Encoded, gzip_ok: bool, media_type: &'static str, freshness: Freshness, cache: &'static str) -> Response {
+fn send(file: &Encoded, gzip_ok: bool, media_type: &'static str, (freshness, shared): (Freshness, bool), cache: &'static str) -> Response {
     let mut response = if file.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -88,7 +95,7 @@ fn send(file: &Encoded, gzip_ok: bool, media_type: &'static str, freshness: Fres
     };
     let h = response.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    h.insert(header::CACHE_CONTROL, cache_control(freshness));
+    h.insert(header::CACHE_CONTROL, cache_control(freshness, shared));
     if let Some(v) = (!file.etag.is_empty()).then(|| HeaderValue::from_str(&file.etag).ok()).flatten() {
         h.insert(header::ETAG, v);
     }

@@ -7,12 +7,13 @@ use std::convert::Infallible;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use super::AppState;
 use crate::policy::{Identity, View};
 
-impl<S: Send + Sync> FromRequestParts<S> for View {
+impl FromRequestParts<AppState> for View {
     type Rejection = Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<View, Infallible> {
-        Ok(View::of(parts.extensions.get::<Identity>()))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<View, Infallible> {
+        Ok(View::of(parts.extensions.get::<Identity>(), state.security.areas()))
     }
 }

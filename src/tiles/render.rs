@@ -48,6 +48,9 @@ pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer
             if let Some(filter) = &layer.filter {
                 candidates.retain(|&i| filter.matches(&layer.data.features[i as usize]));
             }
+            if let Some(members) = &layer.members {
+                candidates.retain(|&i| members.contains(i));
+            }
             candidates.sort_unstable();
             let remaining = TILE_BUDGET.saturating_sub(out.len());
             let (chosen, explicit) = layer.fields_at(tile.z);
@@ -193,6 +196,7 @@ mod tests {
             ladder_key: "dense".into(),
             data: data.clone(),
             filter: None,
+            members: None,
             fields: vec![0, 1],
             zoom_fields,
             minzoom: 0,

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
 use crate::feature::FieldType;
-use crate::index::{Catalog, LayerData};
+use crate::index::{Catalog, LayerData, Members};
 use crate::policy::View;
 use crate::scenarios::{BoundFilter, Scenario};
 
@@ -29,6 +29,8 @@ pub struct SourceLayer {
     pub name: String,
     pub data: Arc<LayerData>,
     pub filter: Option<BoundFilter>,
+    /// Only these features are drawn (a scoped view's area); `None`: all.
+    pub members: Option<Arc<Members>>,
     /// Identifies the generalisation ladder: the store layer's name, plus the filter when there is one.
     pub ladder_key: String,
     /// Indices into the features' properties of the attributes carried, in key order.
@@ -102,11 +104,14 @@ impl TileSource {
             if !view.sees_all_fields(&data.meta) {
                 push_fields(&mut key, &fields);
             }
+            let members = view.members(catalog, &data);
+            push_area(&mut key, view);
             layers.push(SourceLayer {
                 name: name.to_string(),
                 ladder_key: name.to_string(),
                 data,
                 filter: None,
+                members,
                 fields,
                 zoom_fields: Vec::new(),
                 minzoom: 0,
@@ -161,6 +166,7 @@ impl TileSource {
                 push_fields(&mut key, &fields);
                 zoom_fields.iter().for_each(|(_, f)| push_fields(&mut key, f));
             }
+            push_area(&mut key, view);
             let ladder_key = match &filter {
                 None => sl.layer.clone(),
                 Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
@@ -168,6 +174,7 @@ impl TileSource {
             layers.push(SourceLayer {
                 name: sl.tile_id().to_string(),
                 ladder_key,
+                members: view.members(catalog, &data),
                 data,
                 filter,
                 fields,
@@ -204,6 +211,13 @@ fn push_fields(key: &mut String, fields: &[usize]) {
             key.push('.');
         }
         key.push_str(&i.to_string());
+    }
+}
+
+/// Records in a source's cache key the area a scoped view is limited to (its units, not its user).
+fn push_area(key: &mut String, view: &View) {
+    if let Some(area) = view.area() {
+        key.push_str(&format!("~{:x}", area.key()));
     }
 }
 

@@ -42,5 +42,5 @@ pub fn bbox(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         hits,
         with_distance: false,
     }
-    .answer(params, ctx.view)
+    .answer(params, ctx)
 }

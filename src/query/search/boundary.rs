@@ -130,5 +130,5 @@ pub fn boundary(ctx: &Context, params: &Params, body: Option<&[u8]>) -> crate::R
         hits,
         with_distance: false,
     }
-    .answer(params, ctx.view)
+    .answer(params, ctx)
 }

@@ -14,8 +14,7 @@ use std::sync::Arc;
 
 use super::output::{self, Format};
 use super::params::{Page, Params};
-use super::{Answer, LayerData};
-use crate::policy::View;
+use super::{Answer, Context, LayerData};
 
 pub use bbox::{bbox, bbox_hits};
 pub use boundary::{boundary, boundary_hits, Predicate};
@@ -50,6 +49,16 @@ pub struct Matches {
 }
 
 impl Matches {
+    /// Drops the hits outside a scoped view's area.
+    fn keep_area(&mut self, ctx: &Context) {
+        if ctx.view.area().is_none() {
+            return;
+        }
+        let members: Vec<_> = self.layers.iter().map(|l| ctx.view.members(ctx.catalog, l)).collect();
+        self.hits
+            .retain(|h| members[h.layer as usize].as_ref().is_none_or(|m| m.contains(h.index)));
+    }
+
     /// The hits of one page in order, sorting only as far as the page reaches.
     pub fn page(&mut self, page: Page) -> &[Hit] {
         let end = page.offset.saturating_add(page.limit).min(self.hits.len());
@@ -61,10 +70,12 @@ impl Matches {
         &self.hits[page.offset.min(end)..end]
     }
 
-    /// Writes the requested page in the requested format.
-    pub fn answer(mut self, params: &Params, view: &View) -> crate::Result<Answer> {
+    /// Writes the requested page in the requested format, of the hits inside the view's area.
+    pub fn answer(mut self, params: &Params, ctx: &Context) -> crate::Result<Answer> {
+        let view = ctx.view;
         let format = Format::parse(params.get("format"))?;
         let fields = params.fields(&self.layers, view)?;
+        self.keep_area(ctx);
         let page = params.page()?;
         let total = self.hits.len();
         let with_distance = self.with_distance;

@@ -68,5 +68,5 @@ pub fn nearest(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         hits,
         with_distance: true,
     }
-    .answer(params, ctx.view)
+    .answer(params, ctx)
 }

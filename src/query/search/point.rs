@@ -54,5 +54,5 @@ pub fn point(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         hits,
         with_distance: true,
     }
-    .answer(params, ctx.view)
+    .answer(params, ctx)
 }

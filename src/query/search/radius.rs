@@ -50,5 +50,5 @@ pub fn radius(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         hits,
         with_distance: true,
     }
-    .answer(params, ctx.view)
+    .answer(params, ctx)
 }
