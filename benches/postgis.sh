@@ -3,14 +3,18 @@
 #  - import into PostGIS: bando (binary COPY, one transaction, GiST index) against
 #    ogr2ogr --config PG_USE_COPY YES (also one table with a GiST index)
 #  - time until `bando serve` over that PostGIS store answers /ready (the layer loaded)
-# usage: benches/postgis.sh   (a throw-away cluster from tests/pg/cluster.sh; the 1M-parcel file
-#        is made in $TMP/bench with shared/bench's generator when missing)
+#  - re-import pick-up latency across 2 replicas, p50 / p99 (benches/pickup.py), over the demo
+#    province with 20,000 parcels plus a re-imported 10,000-point layer
+# usage: benches/postgis.sh [pickup]   (a throw-away cluster from tests/pg/cluster.sh; the 1M-parcel
+#        file is made in $TMP/bench with shared/bench's generator when missing; `pickup` runs only
+#        the last part, in under a minute)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only=${1:-all}
 TMP=$(dirname "$(mktemp -u)"); B=$TMP/bench; mkdir -p "$B"
 GEN=../shared/bench/gen-bench-parcels.py
-[ -f "$B/parcels1m.geojsons" ] || [ -f "$B/parcels1m.fgb" ] || python3 "$GEN" 1000000 > "$B/parcels1m.geojsons"
-[ -f "$B/parcels1m.fgb" ] || ogr2ogr -f FlatGeobuf "$B/parcels1m.fgb" "$B/parcels1m.geojsons" -nln parcels
+[ "$only" = pickup ] || [ -f "$B/parcels1m.geojsons" ] || [ -f "$B/parcels1m.fgb" ] || python3 "$GEN" 1000000 > "$B/parcels1m.geojsons"
+[ "$only" = pickup ] || [ -f "$B/parcels1m.fgb" ] || ogr2ogr -f FlatGeobuf "$B/parcels1m.fgb" "$B/parcels1m.geojsons" -nln parcels
 cargo build --release -q
 BANDO=target/release/bando
 
@@ -27,6 +31,14 @@ measure() { # label command...
   printf "%-40s %7.2f s %10.0f features/s %7.0f MB peak RSS\n" "$1" "$secs" "$(echo "1000000 / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 }
 sql() { PGPASSWORD=bando psql -X -q -A -t -h 127.0.0.1 -p "$port" -U bando bando -c "$1"; }
+pickup() {
+  echo "== re-import pick-up across 2 replicas"
+  sql "CREATE DATABASE pickup TEMPLATE bando" >/dev/null
+  local purl=${url%/bando}/pickup
+  $BANDO demo --parcels 20000 --store "$purl" >/dev/null
+  python3 benches/pickup.py --store "$purl" --bando $BANDO --replicas 2 --rounds 30 --points 10000
+}
+if [ "$only" = pickup ]; then pickup; exit 0; fi
 sql "CREATE SCHEMA ogr"
 echo "== import 1,000,000 parcels (FlatGeobuf) into PostGIS"
 measure "bando import --store postgresql://" $BANDO import "$B/parcels1m.fgb" --layer parcels --kind cadastral --store "$url" --json
@@ -42,3 +54,4 @@ pid=$!
 until curl -sf -o /dev/null http://127.0.0.1:$sport/ready; do sleep 0.05; done
 printf "bando serve ready in %.2f s, RSS %d MB\n" "$(echo "$(date +%s.%N) - $start" | bc)" $(( $(ps -o rss= -p $pid) / 1024 ))
 kill $pid; wait $pid 2>/dev/null || true
+pickup

@@ -10,6 +10,7 @@ use std::borrow::Borrow;
 use std::cell::RefCell;
 use std::hash::Hash;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
@@ -79,9 +80,22 @@ pub fn gunzip(data: &[u8], limit: usize) -> Result<Vec<u8>, GunzipError> {
 }
 
 /// A cache whose entries together weigh at most a byte budget; a budget of 0 switches it off
-/// (nothing is kept). Values are cheap handles (`Arc`), cloned out on a hit.
+/// (nothing is kept). Values are cheap handles (`Arc`), cloned out on a hit. Hits and misses
+/// (values made and kept) are counted with relaxed atomics, for `/metrics`.
 pub struct ByteBudgetCache<K, V> {
     entries: Option<moka::sync::Cache<K, V>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// What a cache has done so far and holds now.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    /// The weight of the entries held (their bytes, as the cache's weigher counts them).
+    pub bytes: u64,
+    pub entries: u64,
 }
 
 impl<K, V> ByteBudgetCache<K, V>
@@ -98,7 +112,11 @@ where
                 .support_invalidation_closures()
                 .build()
         });
-        ByteBudgetCache { entries }
+        ByteBudgetCache {
+            entries,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     /// Whether the cache keeps anything (its budget is not 0).
@@ -111,11 +129,32 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.entries.as_ref()?.get(key)
+        let found = self.entries.as_ref()?.get(key);
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
+    /// Hits and misses since start (none while off), and what is held now.
+    pub fn stats(&self) -> CacheStats {
+        let Some(entries) = &self.entries else {
+            return CacheStats::default();
+        };
+        entries.run_pending_tasks();
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            bytes: entries.weighted_size(),
+            entries: entries.entry_count(),
+        }
+    }
+
+    /// Keeps a value made because it was not found: counted as the miss (a caller may look
+    /// twice before making it, but makes it once).
     pub fn insert(&self, key: K, value: V) {
         if let Some(entries) = &self.entries {
+            self.misses.fetch_add(1, Ordering::Relaxed);
             entries.insert(key, value);
         }
     }

@@ -88,6 +88,28 @@ pub struct ServerSection {
     pub web: Option<PathBuf>,
     pub max_radius_m: Option<f64>,
     pub pmtiles: Option<Vec<PathBuf>>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written (`--log-format`, `[server] log_format`): `text` for people, or
+/// `json`, one object per line with every field, and a line for every request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LogFormat, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("'{s}' is not a log format: use text or json")),
+        }
+    }
 }
 
 /// `[store]`: where the layers, catalog and tokens live (`--store`).

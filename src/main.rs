@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use bando::city3d::{City3d, City3dOptions, ExportOptions, Styling};
-use bando::config::{City3dSection, ConfigFile};
+use bando::config::{City3dSection, ConfigFile, LogFormat};
 use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
@@ -292,6 +292,10 @@ struct ServeArgs {
     /// served too). Given on the command line, these replace the file's list.
     #[arg(long = "pmtiles", value_name = "FILE")]
     pmtiles: Vec<PathBuf>,
+    /// text (default), or json: one JSON object per line, with a line for every request carrying
+    /// its X-Request-Id (default: BANDO_LOG_FORMAT, else text).
+    #[arg(long)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Args)]
@@ -304,21 +308,30 @@ struct DemoArgs {
     store: String,
 }
 
-fn init_logging() {
+/// The log format of BANDO_LOG_FORMAT (`json`), else text.
+fn env_log_format() -> LogFormat {
+    std::env::var("BANDO_LOG_FORMAT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_default()
+}
+
+fn init_logging(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("BANDO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,geo=error"));
-    let json = std::env::var("BANDO_LOG_FORMAT").is_ok_and(|v| v == "json");
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
     }
 }
 
 fn main() {
     let cli = Cli::parse();
-    init_logging();
+    // `serve` starts logging once it has read its configuration file (`log_format`).
+    if !matches!(cli.command, Command::Serve(_)) {
+        init_logging(env_log_format());
+    }
     let result = match cli.command {
         Command::Import(args) => run_import(args),
         Command::Serve(args) => run_serve(args),
@@ -456,6 +469,8 @@ fn demo_store() -> anyhow::Result<PathBuf> {
 fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = read_config(args.config.as_deref())?;
     let server = &file.server;
+    let log_format = args.log_format.or(server.log_format).unwrap_or_else(env_log_format);
+    init_logging(log_format);
     let location = if args.demo || server.demo.unwrap_or(false) {
         demo_store()?.display().to_string()
     } else {
@@ -498,6 +513,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             max_radius_m,
             ..Default::default()
         },
+        access_log: log_format == LogFormat::Json,
     };
     let pmtiles = if args.pmtiles.is_empty() {
         server.pmtiles.clone().unwrap_or_default()
@@ -529,6 +545,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             tiles,
             security,
             readiness: server::Readiness::default(),
+            metrics: Box::leak(Box::default()),
         }))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -16,23 +16,14 @@ fn each_test_database_is_fresh_and_has_postgis() {
     );
 }
 
-/// The tile x, y at zoom z that holds lon, lat.
-fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n) as u32;
-    let lat = lat.to_radians();
-    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32;
-    (x, y)
-}
-
 #[test]
 fn tiles_and_queries_are_byte_identical_over_geopackage_and_postgis() {
     let gpkg = common::Server::start(&common::Backend::Gpkg.demo_store(2_000), &[]);
     let pg = common::Server::start(&common::Backend::Postgis.demo_store(2_000), &[]);
-    let (lon, lat) = middle_of(&gpkg, "parcels");
+    let (lon, lat) = gpkg.middle_of("parcels");
     let mut compared = 0;
     for z in [8u8, 12, 14, 16] {
-        let (x0, y0) = tile_of(lon, lat, z);
+        let (x0, y0) = common::tile_of(lon, lat, z);
         for (x, y) in [(x0, y0), (x0 + 1, y0), (x0, y0.saturating_sub(1)), (x0 + 1, y0.saturating_sub(1))] {
             for layers in ["parcels", "parcels,roads,buildings", "wards"] {
                 let path = format!("/tiles/{layers}/{z}/{x}/{y}.mvt");
@@ -189,8 +180,8 @@ fn two_replicas_serve_an_import_made_elsewhere_at_once_and_drop_only_its_cached_
         common::Server::start(&store, &["--watch-seconds", "60"]),
         common::Server::start(&store, &["--watch-seconds", "60"]),
     ];
-    let (lon, lat) = middle_of(&replicas[0], "wards");
-    let (x, y) = tile_of(lon, lat, 12);
+    let (lon, lat) = replicas[0].middle_of("wards");
+    let (x, y) = common::tile_of(lon, lat, 12);
     let wards = &format!("/tiles/wards/12/{x}/{y}.mvt");
     for r in &replicas {
         assert_eq!(feature_count(r, "lights"), Some(3));
@@ -209,15 +200,14 @@ fn two_replicas_serve_an_import_made_elsewhere_at_once_and_drop_only_its_cached_
         assert_eq!(cache_state(r, wards), "hit", "the tiles of layers that did not change stay cached");
         let (status, body) = r.get_json("/ready");
         assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+        let m = r.metrics();
+        let notified = common::metric(&m, "bando_store_notifications_total", &[]).unwrap_or(0.0);
+        assert!(notified >= 2.0, "both imports were announced: {notified}");
+        let lag = common::metric(&m, "bando_replica_pickup_lag_seconds", &[]);
+        assert!(lag.is_some_and(|l| (0.0..5.0).contains(&l)), "pick-up lag {lag:?}");
+        assert!(common::metric(&m, "bando_layer_reloads_total", &[]).is_some_and(|n| n >= 2.0));
+        assert_eq!(common::metric(&m, "bando_layer_features", &[("layer", "poles")]), Some(5.0));
     }
-}
-
-/// The middle of a layer's bounding box, as the server reports it.
-fn middle_of(server: &common::Server, layer: &str) -> (f64, f64) {
-    let (_, meta) = server.get_json(&format!("/layers/{layer}"));
-    let b = &meta["bbox"];
-    let mid = |a: &str, b_: &str| (b[a].as_f64().unwrap() + b[b_].as_f64().unwrap()) / 2.0;
-    (mid("west", "east"), mid("south", "north"))
 }
 
 fn cache_state(server: &common::Server, path: &str) -> String {
@@ -233,7 +223,7 @@ fn tiles_keep_coming_while_postgresql_is_down_and_ready_reports_degraded_until_i
     assert!(out.status.success(), "{}", common::stderr_of(&out));
     // No cache: every tile is drawn from the layers in memory while the database is away.
     let server = common::Server::start(&pg.url, &["--watch-seconds", "0.2", "--no-cache"]);
-    let (lon, lat) = middle_of(&server, "parcels");
+    let (lon, lat) = server.middle_of("parcels");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load: Vec<_> = (0..2)
         .map(|t| {
@@ -243,7 +233,7 @@ fn tiles_keep_coming_while_postgresql_is_down_and_ready_reports_degraded_until_i
                 let mut i = 0u32;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let z = 10 + (i + t) % 6;
-                    let (x, y) = tile_of(lon, lat, z as u8);
+                    let (x, y) = common::tile_of(lon, lat, z as u8);
                     let url = format!("{base}/tiles/parcels,wards,roads/{z}/{x}/{y}.mvt");
                     match common::fetch(&url).0 {
                         200 | 204 => ok += 1,

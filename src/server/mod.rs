@@ -8,6 +8,7 @@ pub mod city3d;
 mod edge;
 pub mod error;
 mod layers;
+pub mod metrics;
 mod ogc;
 mod query;
 mod replica;
@@ -53,6 +54,8 @@ pub struct ServerConfig {
     pub web_dir: PathBuf,
     /// Bounds on spatial queries (largest radius, largest query polygon).
     pub query_limits: crate::query::Limits,
+    /// Logs a line for every request at info level (with the JSON log format).
+    pub access_log: bool,
 }
 
 /// What every handler can reach, behind one `Arc`: axum clones the state for every request.
@@ -72,6 +75,8 @@ pub struct App {
     pub security: Arc<Security>,
     /// Whether the store is reachable, for `GET /ready`.
     pub readiness: replica::Readiness,
+    /// The counters of `GET /metrics` (one set per process, living as long as it).
+    pub metrics: &'static metrics::Metrics,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -79,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(viewer::routes(&state.config.web_dir))
         .route("/health", get(layers::health))
         .route("/ready", get(replica::ready))
+        .route("/metrics", get(metrics::metrics))
         .route("/whoami", get(auth::whoami))
         .route("/layers", get(layers::list))
         .route("/layers/{name}", get(layers::detail))
@@ -164,7 +170,9 @@ fn spawn_store_watch(state: AppState, wake: Arc<tokio::sync::Notify>) {
                 }
             };
             if !layers.is_empty() {
-                tracing::info!(changed = ?layers, "store changed; layers reloaded");
+                let lag = pickup_lag(&state.catalog, &layers);
+                tracing::info!(changed = ?layers, lag_ms = lag.map(|l| l.as_millis() as u64), "store changed; layers reloaded");
+                state.metrics.reloaded(layers.len(), lag);
                 state.tiles.forget_layers(&layers);
             }
             if !scenarios.is_empty() {
@@ -180,6 +188,19 @@ fn spawn_store_watch(state: AppState, wake: Arc<tokio::sync::Notify>) {
             }
         }
     });
+}
+
+/// How long after its commit the latest of the `changed` layers is served (from the catalog's
+/// `imported_at`; None for a dropped layer or a time the catalog cannot parse).
+fn pickup_lag(catalog: &Catalog, changed: &[String]) -> Option<Duration> {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let now = time::OffsetDateTime::now_utc();
+    changed
+        .iter()
+        .filter_map(|name| catalog.get(name))
+        .filter_map(|layer| time::OffsetDateTime::parse(&layer.meta.imported_at, rfc3339).ok())
+        .map(|committed| (now - committed).try_into().unwrap_or(Duration::ZERO))
+        .min()
 }
 
 /// Re-reads the policy file if it changed, or re-checks it if the layers or scenarios it names
@@ -312,6 +333,8 @@ fn start(state: AppState) -> edge::Edge<Router> {
     tokio::task::spawn_blocking(move || tiles.warm(&catalog, &folder.current()));
     let edge = edge::EdgeLayer {
         security: Some(state.security.clone()),
+        metrics: Some(state.metrics),
+        access_log: state.config.access_log,
     };
     tower::Layer::layer(&edge, router(state))
 }

@@ -133,6 +133,7 @@ fn follow(state: &AppState, wake: &Notify) {
                 Ok(layers) if layers.is_empty() => {}
                 Ok(layers) => {
                     tracing::debug!(?layers, "store change announced");
+                    state.metrics.notified(layers.len());
                     wake.notify_one();
                 }
                 Err(e) => {

@@ -221,6 +221,18 @@ impl PostgisStore {
     }
 }
 
+impl Drop for PostgisStore {
+    /// The client's drop says goodbye to the server by blocking on its own runtime, which panics
+    /// on a thread of an async runtime (a server shutting down drops its store there): drop it on
+    /// a thread of its own.
+    fn drop(&mut self) {
+        let reader = self.reader.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(client) = reader {
+            let _ = std::thread::Builder::new().name("close store".into()).spawn(move || drop(client));
+        }
+    }
+}
+
 struct ReaderGuard<'a>(MutexGuard<'a, Option<Client>>);
 
 impl std::ops::Deref for ReaderGuard<'_> {
@@ -470,13 +482,21 @@ struct Commit {
     bbox: Option<Bbox>,
     replaced: bool,
     provenance: Provenance,
-    imported_at: String,
 }
+
+/// What a committed layer write returns: its import id and commit time.
+type Committed = (i64, String);
 
 /// The COPY thread: owns the connection and its open transaction. A closed channel without a
 /// `Commit` (the writer was dropped, the process is dying) ends it uncommitted: the server
 /// rolls everything back when the connection goes.
-fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>, at: &Location, table: String) -> Result<i64, StoreError> {
+fn write_layer(
+    mut client: Client,
+    copy_sql: &str,
+    received: Receiver<ToWorker>,
+    at: &Location,
+    table: String,
+) -> Result<Committed, StoreError> {
     let commit = {
         let mut copy = client.copy_in(copy_sql)?;
         loop {
@@ -515,6 +535,8 @@ fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>,
         quote_ident(&format!("{}_geom_idx", commit.layer))
     ))?;
     let p = &commit.provenance;
+    // Taken last, just before COMMIT, so replicas can measure how long they took to pick it up.
+    let imported_at = now_iso();
     let import_id: i64 = tx
         .query_one(
             &format!(
@@ -526,7 +548,7 @@ fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>,
                 &p.source_file,
                 &p.source_sha256,
                 &p.source_crs,
-                &commit.imported_at,
+                &imported_at,
                 &(p.read as i64),
                 &(commit.count as i64),
                 &(p.skipped as i64),
@@ -556,13 +578,13 @@ fn write_layer(mut client: Client, copy_sql: &str, received: Receiver<ToWorker>,
     tx.execute(&format!("UPDATE {meta}.generation SET value = value + 1"), &[])?;
     tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &commit.layer])?;
     tx.batch_execute("COMMIT")?;
-    Ok(import_id)
+    Ok((import_id, imported_at))
 }
 
 struct PostgisLayerWriter {
     /// Some until commit; dropping it tells the COPY thread to give up.
     rows: Option<SyncSender<ToWorker>>,
-    worker: Option<JoinHandle<Result<i64, StoreError>>>,
+    worker: Option<JoinHandle<Result<Committed, StoreError>>>,
     chunk: Vec<u8>,
     spec: NewLayer,
     replaced: bool,
@@ -585,7 +607,7 @@ impl PostgisLayerWriter {
         }
     }
 
-    fn join(&mut self) -> Result<i64, StoreError> {
+    fn join(&mut self) -> Result<Committed, StoreError> {
         self.rows = None;
         match self.worker.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
@@ -642,7 +664,6 @@ impl LayerWriter for PostgisLayerWriter {
         let rest = std::mem::take(&mut self.chunk);
         self.send(ToWorker::Rows(rest))?;
         let geometry_type = self.geometry_kind.unwrap_or(GeometryKind::Geometry);
-        let imported_at = now_iso();
         self.send(ToWorker::Commit(Box::new(Commit {
             layer: self.spec.name.clone(),
             kind: self.spec.kind,
@@ -652,9 +673,8 @@ impl LayerWriter for PostgisLayerWriter {
             bbox: self.bbox,
             replaced: self.replaced,
             provenance: provenance.clone(),
-            imported_at: imported_at.clone(),
         })))?;
-        let import_id = self.join()?;
+        let (import_id, imported_at) = self.join()?;
         Ok(LayerMeta {
             name: self.spec.name.clone(),
             kind: self.spec.kind,
@@ -773,6 +793,13 @@ mod tests {
         assert_eq!(at.target, "gis@db.local:6543/city");
         assert_eq!((at.data.as_str(), at.meta.as_str()), ("hue", "hue_meta"));
         assert_eq!(Location::parse("postgres://u@h/d").unwrap().data, "bando");
+        // Every host of a primary and its standbys, the writable one chosen (README, failover).
+        let failover = Location::parse("postgresql://u:pw@db1:5432,db2:5433/gis?target_session_attrs=read-write").unwrap();
+        assert_eq!(failover.config.get_hosts().len(), 2);
+        assert_eq!(
+            failover.config.get_target_session_attrs(),
+            postgres::config::TargetSessionAttrs::ReadWrite
+        );
         let bad = Location::parse("postgresql://u:pw@h/d?schema=Bad-Name").err().unwrap().to_string();
         assert!(bad.contains("schema") && !bad.contains("pw@"), "{bad}");
     }

@@ -30,6 +30,10 @@ impl TileCache {
         self.inner.is_on()
     }
 
+    pub fn stats(&self) -> crate::cache::CacheStats {
+        self.inner.stats()
+    }
+
     pub fn get(&self, key: &Arc<str>, tile: TileId) -> Option<Arc<Encoded>> {
         self.inner.get(&(key.clone(), tile))
     }

@@ -180,6 +180,11 @@ impl TileService {
         encoded
     }
 
+    /// Hits, misses and bytes of the tile cache.
+    pub fn cache_stats(&self) -> crate::cache::CacheStats {
+        self.cache.stats()
+    }
+
     /// Called after a re-import: drops cached tiles and ladders of the changed layers.
     pub fn forget_layers(&self, layers: &[String]) {
         self.cache.forget_layers(layers);

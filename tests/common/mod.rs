@@ -166,12 +166,50 @@ impl Server {
         }
     }
 
+    /// The samples of its `GET /metrics`, as prometheus_client's parser reads them
+    /// (tests/py/prom_metrics.py): `{"samples": [{name, labels, value}], "types": {family: type}}`.
+    pub fn metrics(&self) -> serde_json::Value {
+        let (status, body, content_type) = self.get("/metrics");
+        assert_eq!(status, 200);
+        assert_eq!(content_type, "text/plain");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), &body).unwrap();
+        let parsed = run_checker("python3", &["tests/py/prom_metrics.py", file.path().to_str().unwrap()]);
+        serde_json::from_str(&parsed).unwrap()
+    }
+
+    /// The middle of a layer's bounding box, as the server reports it: (lon, lat).
+    pub fn middle_of(&self, layer: &str) -> (f64, f64) {
+        let (_, meta) = self.get_json(&format!("/layers/{layer}"));
+        let b = &meta["bbox"];
+        let mid = |low: &str, high: &str| (b[low].as_f64().unwrap() + b[high].as_f64().unwrap()) / 2.0;
+        (mid("west", "east"), mid("south", "north"))
+    }
+
     pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, body, _) = self.get(path);
         let json = serde_json::from_slice(&body)
             .unwrap_or_else(|e| panic!("{path} answered {status} with non-JSON ({e}): {}", String::from_utf8_lossy(&body)));
         (status, json)
     }
+}
+
+/// The value of the sample `name` of [`Server::metrics`] whose labels include all of `labels`.
+pub fn metric(scraped: &serde_json::Value, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scraped["samples"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name && labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .and_then(|s| s["value"].as_f64())
+}
+
+/// The tile x, y at zoom z that holds lon, lat.
+pub fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n) as u32;
+    let lat = lat.to_radians();
+    let y = ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n) as u32;
+    (x, y)
 }
 
 pub fn fetch(url: &str) -> (u16, Vec<u8>, String) {
