@@ -168,3 +168,79 @@ fn the_policy_view_applies_as_on_every_route() {
         "{body}"
     );
 }
+
+/// The tile (x, y) at zoom `z` holding lon/lat.
+fn tile_of(lon: f64, lat: f64, z: u32) -> (u64, u64) {
+    let n = f64::from(1u32 << z);
+    let x = (lon + 180.0) / 360.0 * n;
+    let y = (1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n;
+    (x as u64, y as u64)
+}
+
+#[test]
+fn ogc_tiles_are_the_tiles_of_tiles_routes() {
+    let server = Server::start(&demo_store(2_000), &[]);
+    let (_, sets) = server.get_json("/ogc/tileMatrixSets");
+    assert_eq!(sets["tileMatrixSets"][0]["id"], "WebMercatorQuad");
+    let (_, tms) = server.get_json("/ogc/tileMatrixSets/WebMercatorQuad");
+    assert_eq!(tms["tileMatrices"][16]["matrixWidth"], 65536);
+    let (_, tilesets) = server.get_json("/ogc/collections/parcels/tiles");
+    let template = tilesets["tilesets"][0]["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "item")
+        .and_then(|l| l["href"].as_str())
+        .unwrap()
+        .to_string();
+    let (x, y) = tile_of(107.585, 16.463, 16);
+    let url = template
+        .replace("{tileMatrix}", "16")
+        .replace("{tileRow}", &y.to_string())
+        .replace("{tileCol}", &x.to_string());
+    let (status, ogc_tile, content_type) = fetch(&url);
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/vnd.mapbox-vector-tile"),
+        "{url}"
+    );
+    let (_, tile, _) = server.get(&format!("/tiles/parcels/16/{x}/{y}.mvt"));
+    assert!(!tile.is_empty());
+    assert_eq!(ogc_tile, tile, "one implementation, two addresses");
+    let (_, dataset, _) = server.get(&format!("/ogc/tiles/WebMercatorQuad/16/{y}/{x}?collections=parcels,buildings"));
+    let (_, two, _) = server.get(&format!("/tiles/parcels,buildings/16/{x}/{y}.mvt"));
+    assert_eq!(dataset, two, "dataset tiles are /tiles layer lists");
+    // GDAL's MVT driver reads the OGC tile (at its z/x/y, so it is georeferenced).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("16/{x}"));
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join(format!("{y}.pbf")), &ogc_tile).unwrap();
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-so", "-al", path.join(format!("{y}.pbf")).to_str().unwrap()])
+        .output()
+        .expect("ogrinfo runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Layer name: parcels"),
+        "{text}{}",
+        stderr_of(&out)
+    );
+    let count: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(count > 10, "{text}");
+    for (path, status) in [
+        ("/ogc/collections/parcels/tiles/WorldCRS84Quad", 404),
+        ("/ogc/collections/nope/tiles", 404),
+        ("/ogc/collections/parcels/tiles/WebMercatorQuad/23/0/0", 400),
+        ("/ogc/tiles/WebMercatorQuad/1/0/0?colour=red", 400),
+    ] {
+        let (got, body) = server.get_json(path);
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body["code"].is_string() && body["description"].is_string(), "{path}: {body}");
+    }
+}

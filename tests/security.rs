@@ -33,6 +33,14 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Writes `path` whole at once (a temporary file renamed over it), as editors do, so the
+/// server's file watcher never reads a half-written policy.
+fn replace_file(path: &Path, text: String) {
+    let temporary = path.with_extension("toml.part");
+    std::fs::write(&temporary, text).unwrap();
+    std::fs::rename(&temporary, path).unwrap();
+}
+
 /// `bando token ARGS --store STORE`, which must succeed; its stdout.
 fn token(store: &Path, args: &[&str]) -> String {
     let mut all = vec!["token"];
@@ -385,10 +393,10 @@ fn policy_edits_are_applied_and_bad_ones_keep_the_last_good_policy() {
     let role = || get(&server.url("/whoami"), None).body["role"].clone();
     assert_eq!(role(), "public");
 
-    std::fs::write(&config, policy("viewer", "\"wards\"")).unwrap();
+    replace_file(&config, policy("viewer", "\"wards\""));
     assert!(eventually(Duration::from_secs(10), || role() == "viewer"), "an edit is applied");
 
-    std::fs::write(&config, policy("public", "\"wards\", \"wardz\"")).unwrap();
+    replace_file(&config, policy("public", "\"wards\", \"wardz\""));
     let reported = || get(&server.url("/health"), Some(&admin)).body["policy"]["reload_error"].clone();
     assert!(
         eventually(Duration::from_secs(10), || reported().is_string()),
@@ -410,11 +418,11 @@ fn policy_edits_are_applied_and_bad_ones_keep_the_last_good_policy() {
 
     // SIGHUP reloads even when the watch task would not look for an hour.
     drop(server);
-    std::fs::write(&config, policy("public", "\"wards\"")).unwrap();
+    replace_file(&config, policy("public", "\"wards\""));
     let slow = Server::start(&store, &["--config", config.to_str().unwrap(), "--watch-seconds", "3600"]);
     let slow_role = || get(&slow.url("/whoami"), None).body["role"].clone();
     assert_eq!(slow_role(), "public");
-    std::fs::write(&config, policy("viewer", "\"wards\"")).unwrap();
+    replace_file(&config, policy("viewer", "\"wards\""));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(slow_role(), "public", "no look at the file without a signal");
     let pid = slow.child.id().to_string();

@@ -26,6 +26,7 @@ fn describe(site: &Site, layer: &LayerData) -> Value {
             html,
             link(format!("{href}/items?f=json"), "items", GEOJSON, &format!("{} features", meta.name)),
             link(format!("{href}/items?f=html"), "items", HTML, &format!("{} features (HTML)", meta.name)),
+            link(format!("{href}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, &format!("{} vector tiles", meta.name)),
         ],
     })
 }

@@ -15,6 +15,7 @@ mod datetime;
 pub mod html;
 mod items;
 mod params;
+pub mod tiles;
 
 use serde_json::{json, Value};
 
@@ -49,6 +50,8 @@ pub enum OgcError {
     NoCollection(String),
     #[error("collection '{collection}' has no feature {id}")]
     NoFeature { collection: String, id: String },
+    #[error("no tile matrix set '{0}'; this server tiles in WebMercatorQuad (GET /ogc/tileMatrixSets)")]
+    NoMatrixSet(String),
 }
 
 impl OgcError {
@@ -60,7 +63,10 @@ impl OgcError {
     }
 
     pub fn is_not_found(&self) -> bool {
-        matches!(self, OgcError::NoCollection(_) | OgcError::NoFeature { .. })
+        matches!(
+            self,
+            OgcError::NoCollection(_) | OgcError::NoFeature { .. } | OgcError::NoMatrixSet(_)
+        )
     }
 }
 
@@ -102,6 +108,8 @@ pub fn landing(base: &str, raw_query: &str) -> Result<Value, OgcError> {
             link(format!("{base}/conformance"), "http://www.opengis.net/def/rel/ogc/1.0/conformance", JSON, "conformance classes"),
             link(format!("{base}/collections"), "data", JSON, "collections"),
             link(format!("{base}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON, "collections"),
+            link(format!("{base}/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON, "tile matrix sets"),
+            link(format!("{base}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "vector tiles of all collections"),
         ],
     }))
 }
@@ -113,6 +121,14 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ];
 
 /// `/ogc/conformance`.

@@ -35,7 +35,12 @@ impl Query {
 
     /// Refuses any parameter but `f` on a document that takes no other.
     pub fn only_format(&self) -> Result<(), OgcError> {
-        self.refuse_unknown(&["f"], |_| false, "this document takes only f=json or f=html")
+        self.only(&["f"], "this document takes only f=json or f=html")
+    }
+
+    /// Refuses any parameter not in `known`; `allowed` says what the endpoint takes.
+    pub fn only(&self, known: &[&str], allowed: &str) -> Result<(), OgcError> {
+        self.refuse_unknown(known, |_| false, allowed)
     }
 
     fn refuse_unknown(&self, known: &[&str], is_field: impl Fn(&str) -> bool, allowed: &str) -> Result<(), OgcError> {

@@ -1,19 +1,22 @@
 //! `/ogc/...`: OGC API Features. The format is negotiated here (`f=json|html`, else the `Accept`
 //! header, else JSON); the documents come from [`crate::ogc`] (item pages on a blocking thread),
 //! errors leave as OGC exceptions through the one status mapping (`error::OgcException`).
+//! OGC API Tiles' tiles are `/tiles` tiles: the same tile source, cache and `respond` path.
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request as HttpRequest, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, VARY};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::error::OgcException;
-use super::tiles::base_url;
+use super::respond::respond;
+use super::tiles::{base_url, live_tile};
 use super::AppState;
 use crate::error::Error;
 use crate::ogc::{self, html, OgcError, Site};
 use crate::policy::View;
+use crate::tiles::TileId;
 
 type OgcResult = Result<Response, OgcException>;
 
@@ -158,6 +161,118 @@ pub async fn item(
     let r = request(&state, view, &headers, q)?;
     let json = ogc::item(&site(&state, &r), &id, &fid, &r.query)?;
     reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))
+}
+
+pub async fn tile_matrix_sets(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
+    document(
+        r.format,
+        ogc::tiles::tile_matrix_sets(&site(&state, &r), &r.query)?,
+        "tile matrix sets",
+    )
+}
+
+pub async fn tile_matrix_set(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let id = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::tiles::tile_matrix_set(&site(&state, &r), &id, &r.query)?, &id)
+}
+
+pub async fn collection_tilesets(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let id = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::tiles::tilesets(&site(&state, &r), Some(&id), &r.query)?, &id)
+}
+
+pub async fn collection_tileset(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let (id, tms) = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::tiles::tileset_of(&site(&state, &r), Some(&id), &tms, &r.query)?, &id)
+}
+
+pub async fn dataset_tilesets(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
+    let r = request(&state, view, &headers, q)?;
+    document(r.format, ogc::tiles::tilesets(&site(&state, &r), None, &r.query)?, "tilesets")
+}
+
+pub async fn dataset_tileset(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let tms = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    document(
+        r.format,
+        ogc::tiles::tileset_of(&site(&state, &r), None, &tms, &r.query)?,
+        "tileset",
+    )
+}
+
+/// One vector tile of `collection` (or of the dataset), sent as `/tiles` sends it.
+async fn tile(
+    state: AppState,
+    view: View,
+    collection: Option<String>,
+    at: (String, String, String, String),
+    request: HttpRequest,
+) -> OgcResult {
+    let (tms, z, row, col) = at;
+    ogc::tiles::check_matrix_set(&tms)?;
+    let tile = TileId::parse(&z, &col, &row)?;
+    let r = Request {
+        base: String::new(),
+        query: request.uri().query().unwrap_or("").to_string(),
+        format: Format::Json,
+        view,
+    };
+    let layers = ogc::tiles::tile_layers(&site(&state, &r), collection.as_deref(), &r.query)?;
+    let source = state.tiles.sources.layer_list(&state.catalog, &layers, &r.view)?;
+    respond(live_tile(&state, source, tile), request.headers())
+        .await
+        .map_err(|e| OgcException(e.0))
+}
+
+/// Collection, tile matrix set, tile matrix, row, column.
+type CollectionTilePath = (String, String, String, String, String);
+
+pub async fn collection_tile(
+    State(state): State<AppState>,
+    view: View,
+    path: Result<Path<CollectionTilePath>, PathRejection>,
+    request: HttpRequest,
+) -> OgcResult {
+    let (id, tms, z, row, col) = path_of(path)?;
+    tile(state, view, Some(id), (tms, z, row, col), request).await
+}
+
+pub async fn dataset_tile(
+    State(state): State<AppState>,
+    view: View,
+    path: Result<Path<(String, String, String, String)>, PathRejection>,
+    request: HttpRequest,
+) -> OgcResult {
+    tile(state, view, None, path_of(path)?, request).await
 }
 
 #[cfg(test)]
