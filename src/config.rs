@@ -1,7 +1,8 @@
 //! `bando.toml`: the configuration file of `bando serve --config` (and of the commands that
 //! read a policy, e.g. `bando token create --config`). One section per concern: `[server]`
 //! (every `serve` flag), `[store]`, `[city3d]`, `[security]` (the access policy, whose keys
-//! and meaning belong to `policy`); later concerns (`[live]`, `[ogc]`) add a section here.
+//! and meaning belong to `policy`), `[live]` (live layers, keys owned by `live::section`);
+//! later concerns add a section here.
 //!
 //! Owns: reading the file, refusing unknown keys, and naming the file and line of every problem
 //! ([`ConfigError`]), so a mistyped key never silently falls back to a default. Does not decide
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::live::LiveSection;
 use crate::policy::SecuritySection;
 
 /// What is wrong with a configuration file; every variant names the file, and the line when
@@ -70,6 +72,9 @@ pub struct ConfigFile {
     /// The access policy; without it the server is open, as without a configuration file.
     #[serde(default)]
     pub security: Option<SecuritySection>,
+    /// Live layers: MQTT sources, HTTP-fed layers, rules (`crate::live`).
+    #[serde(default)]
+    pub live: LiveSection,
 }
 
 /// `[server]`: one key per `bando serve` flag (same name, `_` for `-`); a flag given on the

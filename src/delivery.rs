@@ -65,6 +65,8 @@ impl Encoded {
 /// How long clients and proxies may keep a file without asking again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
+    /// Tiles of live layers (`crate::live`): positions move every second, so a second.
+    Second,
     /// Tiles and 3D files: data can be re-imported at any time, so a minute.
     Minute,
     /// Files that change only with a new bando (fonts).

@@ -6,6 +6,7 @@ use crate::city3d::City3dError;
 use crate::config::ConfigError;
 use crate::crs::CrsError;
 use crate::import::ImportError;
+use crate::live::LiveError;
 use crate::ogc::OgcError;
 use crate::policy::tokens::TokenError;
 use crate::policy::AuthError;
@@ -39,6 +40,8 @@ pub enum Error {
     Ogc(#[from] OgcError),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Live(#[from] LiveError),
     /// A request or argument that cannot be served as given; the message says how to fix it.
     #[error("{0}")]
     BadRequest(String),
@@ -103,13 +106,20 @@ impl Error {
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) | StoreError::NoSuchToken(_) => ErrorKind::NotFound,
                 StoreError::LayerExists(_) => ErrorKind::Conflict,
-                StoreError::BadLayerName(_) => ErrorKind::BadRequest,
+                StoreError::BadLayerName(_) | StoreError::Unsupported(_) => ErrorKind::BadRequest,
                 StoreError::ReadOnly { .. }
                 | StoreError::Corrupt { .. }
                 | StoreError::Unreachable { .. }
                 | StoreError::WrongLogin { .. }
                 | StoreError::NoPostgis { .. } => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
+            },
+            Error::Live(e) => match e {
+                LiveError::UnknownLayer(_) | LiveError::NoSuchAlert(_) => ErrorKind::NotFound,
+                LiveError::AlertClosed(_) => ErrorKind::Conflict,
+                LiveError::NeedsToken(_) => ErrorKind::Unauthorized,
+                LiveError::Store(_) => ErrorKind::Unavailable,
+                _ => ErrorKind::BadRequest,
             },
             Error::Import(e) => match e {
                 ImportError::Store(StoreError::LayerExists(_)) => ErrorKind::Conflict,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod feature;
 pub mod import;
 pub mod index;
+pub mod live;
 pub mod ogc;
 pub mod policy;
 pub mod query;

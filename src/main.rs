@@ -565,6 +565,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &pmtiles)?);
     let addr = config.addr;
+    let live_section = file.live.clone();
     // Everything that needs the layers happens while the server already answers `starting`.
     let load = move || -> anyhow::Result<server::AppState> {
         let started = std::time::Instant::now();
@@ -583,6 +584,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             security = security.with_audit(Arc::new(auditor));
         }
         let security = Arc::new(security);
+        let live = server::live::start(&live_section, args.config.as_deref(), store.clone(), catalog.clone(), tiles.clone())?;
         Ok(Arc::new(App {
             store,
             catalog,
@@ -593,6 +595,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             security,
             readiness: server::Readiness::default(),
             metrics: Box::leak(Box::default()),
+            live,
         }))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -111,9 +111,17 @@ impl LayerData {
 }
 
 /// All served layers; readers take a snapshot, a refresh swaps in a new map without blocking them.
+/// Live layers (`crate::live`) are not in the store's catalog: their owner puts fresh snapshots
+/// in with [`Catalog::put_live`], and a refresh keeps them.
 pub struct Catalog {
     layers: ArcSwap<BTreeMap<String, Arc<LayerData>>>,
     generation: std::sync::atomic::AtomicI64,
+    /// Bumped on every swap, store or live: what memos of resolved sources key on.
+    version: std::sync::atomic::AtomicI64,
+    /// The names of the live layers.
+    live: std::sync::RwLock<std::collections::BTreeSet<String>>,
+    /// Serialises the read-modify-write of the map by a refresh and a live publication.
+    swapping: std::sync::Mutex<()>,
 }
 
 impl Catalog {
@@ -121,7 +129,36 @@ impl Catalog {
         Catalog {
             layers: ArcSwap::from_pointee(BTreeMap::new()),
             generation: std::sync::atomic::AtomicI64::new(-1),
+            version: std::sync::atomic::AtomicI64::new(0),
+            live: Default::default(),
+            swapping: std::sync::Mutex::new(()),
         }
+    }
+
+    /// A number that changes whenever any layer is swapped, live layers included: anything
+    /// resolved from the catalog's layers is current while it is unchanged.
+    pub fn version(&self) -> i64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether `name` is a live layer (kept in memory by `crate::live`, not in the store).
+    pub fn is_live(&self, name: &str) -> bool {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).contains(name)
+    }
+
+    /// Swaps in new snapshots of live layers (registering their names as live).
+    pub fn put_live(&self, layers: Vec<Arc<LayerData>>) {
+        let _swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = (*self.snapshot()).clone();
+        {
+            let mut live = self.live.write().unwrap_or_else(|e| e.into_inner());
+            for layer in layers {
+                live.insert(layer.meta.name.clone());
+                next.insert(layer.meta.name.clone(), layer);
+            }
+        }
+        self.layers.store(Arc::new(next));
+        self.version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Loads every layer of the store.
@@ -152,8 +189,14 @@ impl Catalog {
         if generation == self.generation.load(std::sync::atomic::Ordering::Acquire) {
             return Ok(Vec::new());
         }
+        let _swapping = self.swapping.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot();
-        let mut next = BTreeMap::new();
+        let live = self.live.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut next: BTreeMap<String, Arc<LayerData>> = current
+            .iter()
+            .filter(|(name, _)| live.contains(*name))
+            .map(|(n, l)| (n.clone(), l.clone()))
+            .collect();
         let mut changed = Vec::new();
         for meta in store.layers()? {
             match current.get(&meta.name) {
@@ -173,6 +216,7 @@ impl Catalog {
         changed.extend(current.keys().filter(|k| !next.contains_key(*k)).cloned());
         self.layers.store(Arc::new(next));
         self.generation.store(generation, std::sync::atomic::Ordering::Release);
+        self.version.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(changed)
     }
 }

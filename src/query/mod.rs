@@ -13,9 +13,9 @@ mod indicators;
 mod input;
 pub(crate) mod output;
 mod params;
-mod region;
+pub(crate) mod region;
 mod search;
-mod stats;
+pub(crate) mod stats;
 
 use std::sync::Arc;
 

@@ -14,6 +14,9 @@ use rstar::{RTree, RTreeObject, AABB};
 use crate::feature::Bbox;
 use crate::index::aabb;
 
+/// Metres per degree of latitude (mean), and of longitude at the equator, for [`Region::near_edge`].
+const METRES_PER_DEGREE: f64 = 111_195.0;
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Edge {
     pub a: Coord<f64>,
@@ -134,6 +137,27 @@ impl Region {
         } else {
             Position::Outside
         }
+    }
+
+    /// Whether some edge of the region passes within `metres` of `p` (a local flat frame: fine
+    /// for the tens of metres of a geofence's hysteresis band, not for kilometres).
+    pub fn near_edge(&self, p: Coord<f64>, metres: f64) -> bool {
+        let (kx, ky) = (METRES_PER_DEGREE * p.y.to_radians().cos(), METRES_PER_DEGREE);
+        let (dx, dy) = (metres / kx.max(1.0), metres / ky);
+        let around = AABB::from_corners([p.x - dx, p.y - dy], [p.x + dx, p.y + dy]);
+        let local = |c: Coord<f64>| ((c.x - p.x) * kx, (c.y - p.y) * ky);
+        self.edges.locate_in_envelope_intersecting(&around).any(|e| {
+            let ((ax, ay), (bx, by)) = (local(e.a), local(e.b));
+            let (ex, ey) = (bx - ax, by - ay);
+            let len2 = ex * ex + ey * ey;
+            let t = if len2 > 0.0 {
+                (-(ax * ex + ay * ey) / len2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let (cx, cy) = (ax + t * ex, ay + t * ey);
+            cx * cx + cy * cy <= metres * metres
+        })
     }
 
     /// Whether any edge of the region enters the box.

@@ -367,7 +367,109 @@ pub fn render(state: &AppState) -> String {
     render_caches(state, &mut out);
     render_layers(state, &mut out);
     render_store(state, &mut out);
+    render_live(state, &mut out);
     out
+}
+
+/// One MQTT source series: name, type, help, and its value in a source's status.
+type SourceSeries = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&crate::live::mqtt::SourceStatus) -> u64,
+);
+
+/// The live layers (when the server has them): messages accepted, late and refused by reason,
+/// devices, the MQTT sources' connections, the store writer.
+fn render_live(state: &AppState, out: &mut String) {
+    let Some(live) = &state.live else { return };
+    let live = &live.live;
+    head(
+        out,
+        "bando_live_messages_total",
+        "counter",
+        "Live messages accepted (newest of their device), late (history only) or refused, by reason.",
+    );
+    for layer in live.layers() {
+        let c = &layer.counters;
+        let name = &layer.name;
+        let _ = writeln!(
+            out,
+            "bando_live_messages_total{{layer=\"{name}\",outcome=\"accepted\"}} {}",
+            c.accepted.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "bando_live_messages_total{{layer=\"{name}\",outcome=\"late\"}} {}",
+            c.late.load(Ordering::Relaxed)
+        );
+        for why in crate::live::message::BadMessage::ALL {
+            let n = c.rejected[why.index()].load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "bando_live_messages_total{{layer=\"{name}\",outcome=\"rejected\",reason=\"{}\"}} {n}",
+                why.as_str()
+            );
+        }
+    }
+    head(out, "bando_live_devices", "gauge", "Devices of each live layer.");
+    for layer in live.layers() {
+        let _ = writeln!(out, "bando_live_devices{{layer=\"{}\"}} {}", layer.name, layer.device_count());
+    }
+    let series: [SourceSeries; 4] = [
+        (
+            "bando_live_source_connected",
+            "gauge",
+            "1 while the MQTT source is connected.",
+            |s| u64::from(s.connected.load(Ordering::Relaxed)),
+        ),
+        (
+            "bando_live_source_connections_total",
+            "counter",
+            "Connections of the MQTT source (each one subscribes).",
+            |s| s.connections.load(Ordering::Relaxed),
+        ),
+        (
+            "bando_live_source_subscriptions_total",
+            "counter",
+            "Subscriptions the broker acknowledged.",
+            |s| s.subscriptions.load(Ordering::Relaxed),
+        ),
+        (
+            "bando_live_source_errors_total",
+            "counter",
+            "Connection errors of the MQTT source (each followed by a back-off).",
+            |s| s.errors.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, kind, help, value) in series {
+        head(out, name, kind, help);
+        for (i, s) in live.sources().iter().enumerate() {
+            let _ = writeln!(out, "{name}{{layer=\"{}\",source=\"{i}\"}} {}", s.layer, value(s));
+        }
+    }
+    let (written, failed) = live.written();
+    gauge(
+        out,
+        "bando_live_written_total",
+        "counter",
+        "Reports and alert changes written to the store.",
+        written,
+    );
+    gauge(
+        out,
+        "bando_live_write_failures_total",
+        "counter",
+        "Batches the store refused after every retry.",
+        failed,
+    );
+    gauge(
+        out,
+        "bando_live_alerts_active",
+        "gauge",
+        "Open and acknowledged alerts.",
+        live.alerts.active().len(),
+    );
 }
 
 /// `GET /metrics`.

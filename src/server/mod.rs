@@ -9,6 +9,7 @@ pub mod city3d;
 mod edge;
 pub mod error;
 mod layers;
+pub mod live;
 pub mod metrics;
 mod ogc;
 mod query;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 
 use crate::index::Catalog;
@@ -78,6 +79,8 @@ pub struct App {
     pub readiness: replica::Readiness,
     /// The counters of `GET /metrics` (one set per process, living as long as it).
     pub metrics: &'static metrics::Metrics,
+    /// Live layers and alerts (`[live]` in bando.toml); `None` without them.
+    pub live: Option<Arc<live::LiveState>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -118,6 +121,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ogc/tiles", get(ogc::dataset_tilesets))
         .route("/ogc/tiles/{tms}", get(ogc::dataset_tileset))
         .route("/ogc/tiles/{tms}/{z}/{row}/{col}", get(ogc::dataset_tile))
+        .route("/live/{layer}", post(live::ingest))
+        .route("/live/{layer}/events", get(live::position_stream))
+        .route("/live/{layer}/track", get(live::track))
+        .route("/alerts", get(live::list_alerts))
+        .route("/alerts/stream", get(live::alert_stream))
+        .route("/alerts/{id}/ack", post(live::acknowledge))
         .route("/scenarios", get(scenarios::list))
         .route("/scenarios/{id}", get(scenarios::detail))
         .route("/scenarios/{id}/style.json", get(scenarios::style_json))
@@ -301,15 +310,19 @@ where
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "bando listening; loading the store");
     let loaded = Arc::new(std::sync::OnceLock::new());
+    let live = Arc::new(std::sync::OnceLock::<Arc<live::LiveState>>::new());
     let failure = Arc::new(std::sync::Mutex::new(None));
     let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
-    let (cell, failure_slot) = (loaded.clone(), failure.clone());
+    let (cell, failure_slot, live_cell) = (loaded.clone(), failure.clone(), live.clone());
     tokio::spawn(async move {
         let outcome = tokio::task::spawn_blocking(load)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(format!("loading the store failed: {e}")).into()));
         match outcome {
             Ok(state) => {
+                if let Some(l) = &state.live {
+                    let _ = live_cell.set(l.clone());
+                }
                 let _ = cell.set(start(state));
             }
             Err(e) => {
@@ -318,11 +331,16 @@ where
             }
         }
     });
-    let stop = async {
+    let streams = live.clone();
+    let stop = async move {
         tokio::select! {
             _ = shutdown_signal() => {}
             // The sender is dropped unused once the state is loaded: then only a signal stops.
             Ok(()) = on_failure => {}
+        }
+        // Event streams never end by themselves; the graceful shutdown waits for them.
+        if let Some(l) = streams.get() {
+            l.close_streams();
         }
     };
     let app = Switch {
@@ -335,6 +353,10 @@ where
     axum::serve(listener, app).with_graceful_shutdown(stop).await?;
     if let Some(auditor) = loaded.get().and_then(edge::Edge::auditor) {
         auditor.flush();
+    }
+    if let Some(l) = live.get().cloned() {
+        // Reports and alert changes still queued reach the store before the process ends.
+        let _ = tokio::task::spawn_blocking(move || l.live.finish()).await;
     }
     let failed = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     failed.map_or(Ok(()), Err)

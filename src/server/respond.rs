@@ -70,6 +70,8 @@ fn not_modified(etag: &str) -> Response {
 /// (`?access_token=` answers need no such care: a proxy keys them on the URL, token included.)
 fn cache_control(freshness: Freshness, shared: bool) -> HeaderValue {
     HeaderValue::from_static(match (freshness, shared) {
+        (Freshness::Second, true) => "public, max-age=1",
+        (Freshness::Second, false) => "private, max-age=1",
         (Freshness::Minute, true) => "public, max-age=60",
         (Freshness::Day, true) => "public, max-age=86400",
         (Freshness::Minute, false) => "private, max-age=60",

@@ -16,7 +16,7 @@ use super::wkb as geom_codec;
 use super::{
     check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError, TokenRecord,
 };
-use super::{gpkg_audit, gpkg_tokens};
+use super::{gpkg_audit, gpkg_live, gpkg_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
@@ -108,6 +108,7 @@ impl GpkgStore {
             }
             gpkg_tokens::create_table(&conn).map_err(|e| write_error(path, e))?;
             gpkg_audit::create_table(&conn).map_err(|e| write_error(path, e))?;
+            gpkg_live::create_tables(&conn).map_err(|e| write_error(path, e))?;
         } else {
             let has_catalog: bool = conn
                 .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
@@ -358,6 +359,28 @@ impl Store for GpkgStore {
 
     fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
         gpkg_audit::rows(&self.reader())
+    }
+
+    fn append_live(&self, batch: &crate::live::LiveBatch) -> Result<(), StoreError> {
+        self.check_writable()?;
+        gpkg_live::append(&self.reader(), batch)
+    }
+
+    fn live_latest(&self) -> Result<Vec<crate::live::StoredPosition>, StoreError> {
+        gpkg_live::latest(&self.reader())
+    }
+
+    fn live_alerts(&self, closed_since: f64) -> Result<Vec<crate::live::alerts::Alert>, StoreError> {
+        gpkg_live::alerts(&self.reader(), closed_since)
+    }
+
+    fn live_track(&self, layer: &str, device: &str, from: f64, to: f64) -> Result<Vec<crate::live::StoredPosition>, StoreError> {
+        gpkg_live::track(&self.reader(), layer, device, from, to)
+    }
+
+    fn prune_live(&self, before: f64) -> Result<u64, StoreError> {
+        self.check_writable()?;
+        gpkg_live::prune(&self.reader(), before)
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod gpkg;
 mod gpkg_audit;
+mod gpkg_live;
 mod gpkg_rtree;
 mod gpkg_tokens;
 pub mod postgis;
@@ -64,6 +65,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("no token with id {0}; `bando token list` shows the tokens")]
     NoSuchToken(i64),
+    /// Something this kind of store does not keep yet; the message says what to use instead.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// The cause of a [`StoreError::Database`] or [`StoreError::Unreachable`], whichever backend raised it.
@@ -206,6 +210,38 @@ pub trait Store: Send + Sync {
 
     /// Every audit row, by id.
     fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError>;
+
+    /// Live layers (`crate::live`): appends reports (history, and each device's newest) and
+    /// alert changes, in one transaction.
+    fn append_live(&self, _batch: &crate::live::LiveBatch) -> Result<(), StoreError> {
+        Err(live_unsupported(&self.describe()))
+    }
+
+    /// The newest report of every device of every live layer.
+    fn live_latest(&self) -> Result<Vec<crate::live::StoredPosition>, StoreError> {
+        Err(live_unsupported(&self.describe()))
+    }
+
+    /// Active alerts, and those opened after `closed_since` (epoch seconds), by id.
+    fn live_alerts(&self, _closed_since: f64) -> Result<Vec<crate::live::alerts::Alert>, StoreError> {
+        Err(live_unsupported(&self.describe()))
+    }
+
+    /// One device's reports between two times (epoch seconds), oldest first.
+    fn live_track(&self, _layer: &str, _device: &str, _from: f64, _to: f64) -> Result<Vec<crate::live::StoredPosition>, StoreError> {
+        Err(live_unsupported(&self.describe()))
+    }
+
+    /// Deletes reports older than `before` (epoch seconds); returns how many.
+    fn prune_live(&self, _before: f64) -> Result<u64, StoreError> {
+        Err(live_unsupported(&self.describe()))
+    }
+}
+
+fn live_unsupported(store: &str) -> StoreError {
+    StoreError::Unsupported(format!(
+        "{store} does not keep live layers yet; serve [live] from a GeoPackage store (--store file.gpkg)"
+    ))
 }
 
 /// A stream of change announcements ([`Store::changes`]).

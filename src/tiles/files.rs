@@ -26,6 +26,14 @@ impl FileSource for LiveTile {
         MVT_TYPE
     }
 
+    fn freshness(&self) -> Freshness {
+        if self.source.live {
+            Freshness::Second
+        } else {
+            Freshness::Minute
+        }
+    }
+
     fn cached(&self, _want_gzip: bool) -> Option<Arc<Encoded>> {
         self.service.cached(&self.source, self.tile)
     }

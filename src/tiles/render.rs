@@ -205,6 +205,7 @@ mod tests {
         TileSource {
             layers: vec![layer],
             key: "test".into(),
+            live: false,
         }
     }
 

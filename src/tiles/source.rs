@@ -75,6 +75,8 @@ pub struct TileSource {
     pub layers: Vec<SourceLayer>,
     /// Shared with every cache entry of this source (a cache lookup clones it, never copies it).
     pub key: Arc<str>,
+    /// Some layer is live (`crate::live`): its tiles change within seconds.
+    pub live: bool,
 }
 
 impl TileSource {
@@ -86,6 +88,7 @@ impl TileSource {
         }
         let mut layers: Vec<SourceLayer> = Vec::with_capacity(names.len());
         let mut key = String::from("L");
+        let mut live = false;
         for name in names {
             if name.is_empty() {
                 return Err(TileError::BadLayerList(
@@ -106,6 +109,7 @@ impl TileSource {
             }
             let members = view.members(catalog, &data);
             push_area(&mut key, view);
+            live |= catalog.is_live(name);
             layers.push(SourceLayer {
                 name: name.to_string(),
                 ladder_key: name.to_string(),
@@ -118,7 +122,11 @@ impl TileSource {
                 maxzoom: MAX_ZOOM,
             });
         }
-        Ok(TileSource { layers, key: key.into() })
+        Ok(TileSource {
+            layers,
+            key: key.into(),
+            live,
+        })
     }
 
     /// The layers of a scenario map. Layers missing from the store are left out (and logged) so
@@ -127,6 +135,7 @@ impl TileSource {
     pub fn from_scenario(catalog: &Catalog, scenario: &Scenario, view: &View) -> Result<TileSource, TileError> {
         let mut key = format!("S:{}:{:x}", scenario.id, scenario.fingerprint);
         let mut layers = Vec::with_capacity(scenario.layers.len());
+        let mut live = false;
         for sl in scenario.layers.iter().filter(|sl| view.may_read(&sl.layer)) {
             let Some(data) = catalog.get(&sl.layer) else {
                 tracing::warn!(scenario = %scenario.id, layer = %sl.layer, "scenario layer is not in the store; left out");
@@ -167,6 +176,7 @@ impl TileSource {
                 zoom_fields.iter().for_each(|(_, f)| push_fields(&mut key, f));
             }
             push_area(&mut key, view);
+            live |= catalog.is_live(&sl.layer);
             let ladder_key = match &filter {
                 None => sl.layer.clone(),
                 Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
@@ -183,7 +193,11 @@ impl TileSource {
                 maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
             });
         }
-        Ok(TileSource { layers, key: key.into() })
+        Ok(TileSource {
+            layers,
+            key: key.into(),
+            live,
+        })
     }
 
     /// Strong ETag of one tile of this source: a function of the layers' import ids, the source
@@ -262,7 +276,7 @@ impl SourceMemo {
 
     /// The source of a layer list as `view` sees it (memoised per view digest).
     pub fn layer_list(&self, catalog: &Catalog, list: &str, view: &View) -> Result<Arc<TileSource>, TileError> {
-        self.resolve(&self.layer_lists, catalog.generation(), (list, 0, view.digest()), || {
+        self.resolve(&self.layer_lists, catalog.version(), (list, 0, view.digest()), || {
             TileSource::from_layer_list(catalog, list, view)
         })
     }
@@ -270,7 +284,7 @@ impl SourceMemo {
     /// The source of a scenario as `view` sees it (memoised per fingerprint and view digest).
     pub fn scenario(&self, catalog: &Catalog, scenario: &Scenario, view: &View) -> Result<Arc<TileSource>, TileError> {
         let name = (scenario.id.as_str(), scenario.fingerprint, view.digest());
-        self.resolve(&self.scenarios, catalog.generation(), name, || {
+        self.resolve(&self.scenarios, catalog.version(), name, || {
             TileSource::from_scenario(catalog, scenario, view)
         })
     }
