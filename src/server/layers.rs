@@ -10,6 +10,13 @@ use super::AppState;
 use crate::error::Error;
 use crate::policy::{Identity, View};
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "liveness, layer count and the policy file's reload error",
+    responses((status = 200, description = "alive", content_type = "application/json", body = Object))
+)]
 pub async fn health(State(state): State<AppState>, identity: Option<Extension<Identity>>) -> Json<Json_> {
     let layers = state.catalog.snapshot();
     Json(json!({
@@ -21,6 +28,13 @@ pub async fn health(State(state): State<AppState>, identity: Option<Extension<Id
 }
 
 /// The layers the request may read, without the fields it may not.
+#[utoipa::path(
+    get,
+    path = "/layers",
+    tag = "layers",
+    summary = "the catalog of layers the caller may see",
+    responses((status = 200, description = "the layers", content_type = "application/json", body = Object))
+)]
 pub async fn list(State(state): State<AppState>, view: View) -> Json<Json_> {
     let layers = state.catalog.snapshot();
     let list: Vec<_> = layers
@@ -32,6 +46,14 @@ pub async fn list(State(state): State<AppState>, view: View) -> Json<Json_> {
 }
 
 /// One layer and its import history; a layer outside the view is not found, like an unknown one.
+#[utoipa::path(
+    get,
+    path = "/layers/{name}",
+    tag = "layers",
+    summary = "one layer: geometry type, count, bbox, fields, import history",
+    params(("name" = String, Path, example = "parcels")),
+    responses((status = 200, description = "the layer", content_type = "application/json", body = Object))
+)]
 pub async fn detail(State(state): State<AppState>, view: View, Path(name): Path<String>) -> ApiResult<Json<Json_>> {
     let layer = state
         .catalog
