@@ -10,10 +10,8 @@ use common::*;
 fn schemathesis_finds_every_operation_as_described() {
     let server = Server::start(&demo_store(500), &[]);
     let (status, doc, content_type) = server.get("/api");
-    assert_eq!(
-        (status, content_type.as_str()),
-        (200, "application/vnd.oai.openapi+json;version=3.1")
-    );
+    // (the client drops the media type's version=3.1 parameter)
+    assert_eq!((status, content_type.as_str()), (200, "application/vnd.oai.openapi+json"));
     let doc: serde_json::Value = serde_json::from_slice(&doc).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
     for path in [
