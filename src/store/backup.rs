@@ -130,7 +130,9 @@ fn read_manifest(store: &GpkgStore, file: &Path) -> Result<Vec<Entry>, BackupErr
     if has.is_none() {
         return Err(BackupError::NotABackup(file.to_path_buf()));
     }
-    let mut stmt = conn.prepare("SELECT item, count, sha256 FROM bando_manifest").map_err(StoreError::from)?;
+    let mut stmt = conn
+        .prepare("SELECT item, count, sha256 FROM bando_manifest")
+        .map_err(StoreError::from)?;
     let rows = stmt
         .query_map([], |r| {
             Ok(Entry {
@@ -156,7 +158,10 @@ pub fn restore(file: &Path, to: &dyn Store, options: CopyOptions) -> Result<Copy
     if backup.describe() == to.describe() {
         return Err(CopyError::SameStore(to.describe()).into());
     }
-    let manifest = read_manifest(&backup, file)?;
+    let manifest = read_manifest(&backup, file).map_err(|e| match e {
+        BackupError::Store(source) => unreadable(source),
+        other => other,
+    })?;
     let mut snapshot = backup.snapshot().map_err(unreadable)?;
     let found = digest::store(snapshot.as_mut()).map_err(unreadable)?;
     let mut differences = digest::differences(&manifest, &found);

@@ -206,7 +206,11 @@ impl std::fmt::Display for CopyReport {
     /// One line per layer, then the tokens and the audit log: what a command prints.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for l in &self.layers {
-            writeln!(f, "layer {}: {} features, geometry and attributes verified", l.name, l.feature_count)?;
+            writeln!(
+                f,
+                "layer {}: {} features, geometry and attributes verified",
+                l.name, l.feature_count
+            )?;
         }
         writeln!(f, "tokens: {} carried", self.tokens)?;
         match &self.audit {

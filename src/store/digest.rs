@@ -195,12 +195,7 @@ pub fn differences(expected: &[Entry], found: &[Entry]) -> Vec<String> {
         match found.iter().find(|f| f.item == e.item) {
             None => out.push(format!("{}: missing", e.item)),
             Some(f) if f.count != e.count => out.push(format!("{}: {} instead of {}", e.item, f.count, e.count)),
-            Some(f) if f.sha256 != e.sha256 => out.push(format!(
-                "{}: checksum {} instead of {}",
-                e.item,
-                &f.sha256[..12],
-                &e.sha256[..12]
-            )),
+            Some(f) if f.sha256 != e.sha256 => out.push(format!("{}: checksum {} instead of {}", e.item, &f.sha256[..12], &e.sha256[..12])),
             Some(_) => {}
         }
     }
@@ -217,7 +212,12 @@ mod tests {
     use geo_types::{point, polygon, MultiPolygon};
 
     fn meta() -> LayerMeta {
-        LayerMeta::new("parcels", LayerKind::Cadastral, GeometryKind::MultiPolygon, vec![FieldDef::new("use", FieldType::Text)])
+        LayerMeta::new(
+            "parcels",
+            LayerKind::Cadastral,
+            GeometryKind::MultiPolygon,
+            vec![FieldDef::new("use", FieldType::Text)],
+        )
     }
 
     fn entries(features: &[Feature]) -> [Entry; 3] {

@@ -14,8 +14,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
 use super::{
-    check_layer_name, next_id, now_iso, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store,
-    StoreError, StoreSnapshot, TokenRecord,
+    check_layer_name, next_id, now_iso, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
+    StoreSnapshot, TokenRecord,
 };
 use super::{gpkg_audit, gpkg_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};

@@ -289,7 +289,12 @@ pub trait LayerWriter: Send {
 
     /// Writes one feature under the id it has in another store (a copy keeps the ids, which
     /// are MVT ids); ids must increase.
-    fn write_with_id(&mut self, id: i64, geometry: &geo_types::Geometry<f64>, properties: &[crate::feature::Value]) -> Result<(), StoreError>;
+    fn write_with_id(
+        &mut self,
+        id: i64,
+        geometry: &geo_types::Geometry<f64>,
+        properties: &[crate::feature::Value],
+    ) -> Result<(), StoreError>;
 
     /// Makes the layer visible, with its catalog entry and a history row, in one transaction.
     fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError>;

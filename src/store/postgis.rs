@@ -671,7 +671,9 @@ fn write_layer(
             .get(0);
         current = Some((id, r));
     }
-    let (import_id, current) = current.ok_or_else(|| StoreError::NoHistory { layer: commit.layer.clone() })?;
+    let (import_id, current) = current.ok_or_else(|| StoreError::NoHistory {
+        layer: commit.layer.clone(),
+    })?;
     let b = commit.bbox;
     tx.execute(
         &format!("INSERT INTO {meta}.layers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),

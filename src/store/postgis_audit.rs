@@ -50,7 +50,14 @@ fn insert_statement(tx: &mut Transaction<'_>, meta: &str) -> Result<Statement, p
 }
 
 /// One row of the chain, as given.
-fn insert_row(tx: &mut Transaction<'_>, insert: &Statement, id: i64, e: &AuditEntry, prev: &str, hash: &str) -> Result<(), postgres::Error> {
+fn insert_row(
+    tx: &mut Transaction<'_>,
+    insert: &Statement,
+    id: i64,
+    e: &AuditEntry,
+    prev: &str,
+    hash: &str,
+) -> Result<(), postgres::Error> {
     tx.execute(
         insert,
         &[
