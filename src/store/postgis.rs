@@ -785,17 +785,17 @@ impl LayerWriter for PostgisLayerWriter {
     }
 
     fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
-        self.finish(History::Import(provenance))
+        (*self).finish(History::Import(provenance))
     }
 
     fn commit_copied(self: Box<Self>, history: Vec<ImportRecord>) -> Result<LayerMeta, StoreError> {
-        self.finish(History::Copied(history))
+        (*self).finish(History::Copied(history))
     }
 }
 
 impl PostgisLayerWriter {
     /// Sends the last rows and the catalog entry, and waits for the COPY thread's COMMIT.
-    fn finish(mut self: Box<Self>, history: History) -> Result<LayerMeta, StoreError> {
+    fn finish(mut self, history: History) -> Result<LayerMeta, StoreError> {
         let rest = std::mem::take(&mut self.chunk);
         self.send(ToWorker::Rows(rest))?;
         let geometry_type = self.geometry_kind.unwrap_or(GeometryKind::Geometry);
