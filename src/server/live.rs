@@ -20,7 +20,7 @@ use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{json, Value as Json_};
 use tokio::sync::broadcast;
 
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, ErrorBody};
 use super::tiles::path_of;
 use super::AppState;
 use crate::error::Error;
@@ -119,6 +119,15 @@ fn require_token(identity: Option<&Extension<Identity>>, what: &'static str) -> 
 }
 
 /// `POST /live/{layer}`: a GeoJSON Feature, a FeatureCollection, or NDJSON lines.
+#[utoipa::path(
+    post,
+    path = "/live/{layer}",
+    tag = "live",
+    summary = "device reports into a live layer: a GeoJSON Feature, a FeatureCollection or NDJSON lines",
+    params(("layer" = String, Path, description = "a live layer declared in [live] of bando.toml")),
+    request_body(content = String, content_type = "application/geo+json", description = "Feature, FeatureCollection, or NDJSON (application/x-ndjson)"),
+    responses((status = 200, description = "how many reports were taken and why the others were refused", content_type = "application/json", body = Object))
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     view: View,
@@ -139,6 +148,14 @@ pub async fn ingest(
 }
 
 /// `GET /alerts?state&layer&rule&since`.
+#[utoipa::path(
+    get,
+    path = "/alerts",
+    tag = "live",
+    summary = "alerts of the live rules, newest first",
+    params(("state" = Option<String>, Query, description = "open, acknowledged or closed"), ("layer" = Option<String>, Query), ("rule" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339 or epoch seconds")),
+    responses((status = 200, description = "{\"alerts\": [{id, rule, layer, device, state, opened_at, lon, lat, zone, unit}]}", content_type = "application/json", body = Object))
+)]
 pub async fn list_alerts(
     State(state): State<AppState>,
     view: View,
@@ -158,6 +175,14 @@ pub async fn list_alerts(
 }
 
 /// `POST /alerts/{id}/ack`.
+#[utoipa::path(
+    post,
+    path = "/alerts/{id}/ack",
+    tag = "live",
+    summary = "acknowledge an open alert",
+    params(("id" = String, Path, description = "the alert's id, from GET /alerts")),
+    responses((status = 200, description = "the acknowledged alert", content_type = "application/json", body = Object), (status = 409, description = "the alert is closed", content_type = "application/json", body = ErrorBody))
+)]
 pub async fn acknowledge(
     State(state): State<AppState>,
     view: View,
@@ -188,6 +213,13 @@ pub async fn acknowledge(
 }
 
 /// `GET /alerts/stream`: the active alerts, then every change, as `event: alert`.
+#[utoipa::path(
+    get,
+    path = "/alerts/stream",
+    tag = "live",
+    summary = "Server-Sent Events: the active alerts, then every change (event: alert)",
+    responses((status = 200, description = "an event stream", content_type = "text/event-stream"))
+)]
 pub async fn alert_stream(State(state): State<AppState>, view: View) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let live = live_of(&state)?;
     // Subscribed before the snapshot is taken, so nothing falls between them.
@@ -229,6 +261,14 @@ fn alert_event(alert: &Alert) -> Event {
 
 /// `GET /live/{layer}/events`: every device's latest position, then the devices that moved,
 /// at most once per publication interval (what a map can draw), as `event: positions`.
+#[utoipa::path(
+    get,
+    path = "/live/{layer}/events",
+    tag = "live",
+    summary = "Server-Sent Events: every device's latest position, then the devices that moved (event: positions)",
+    params(("layer" = String, Path)),
+    responses((status = 200, description = "an event stream", content_type = "text/event-stream"))
+)]
 pub async fn position_stream(
     State(state): State<AppState>,
     view: View,
@@ -285,6 +325,14 @@ fn position_json(feature: &Feature, fields: &[(usize, String)]) -> Json_ {
 
 /// `GET /live/{layer}/track?device=ID&from=T&to=T`: the device's stored reports between two
 /// times (RFC 3339 or epoch seconds; default the last hour), oldest first, as GeoJSON points.
+#[utoipa::path(
+    get,
+    path = "/live/{layer}/track",
+    tag = "live",
+    summary = "one device's stored reports between two times, oldest first, as GeoJSON points",
+    params(("layer" = String, Path), ("device" = String, Query), ("from" = Option<String>, Query, description = "RFC 3339 or epoch seconds (default an hour ago)"), ("to" = Option<String>, Query)),
+    responses((status = 200, description = "a GeoJSON FeatureCollection", content_type = "application/geo+json", body = Object))
+)]
 pub async fn track(
     State(state): State<AppState>,
     view: View,

@@ -16,7 +16,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail, OgcExceptionBody};
-use super::{auth, city3d, layers, metrics, ogc, query, replica, scenarios, tiles, viewer};
+use super::{auth, city3d, layers, live, metrics, ogc, query, replica, scenarios, tiles, viewer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,6 +65,12 @@ use super::{auth, city3d, layers, metrics, ogc, query, replica, scenarios, tiles
         scenarios::detail,
         scenarios::style_json,
         scenarios::tile,
+        live::ingest,
+        live::list_alerts,
+        live::acknowledge,
+        live::alert_stream,
+        live::position_stream,
+        live::track,
         viewer::index_page,
         api,
     ),
