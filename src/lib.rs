@@ -19,6 +19,7 @@ pub mod index;
 pub mod ogc;
 pub mod policy;
 pub mod query;
+pub mod render;
 pub mod scenarios;
 pub mod server;
 pub mod store;

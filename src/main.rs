@@ -584,6 +584,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         let security = Arc::new(security);
         Ok(Arc::new(App {
+            render: Arc::new(bando::render::Renderer::new(tiles.clone(), config.styles_dir.clone(), cache_bytes)),
             store,
             catalog,
             scenarios,
