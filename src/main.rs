@@ -611,9 +611,6 @@ fn open_policy(config: Option<&Path>, catalog: &Catalog, scenarios: &ScenarioFol
         "none ([security] absent): open to all"
     };
     tracing::info!(file = %file.path().display(), policy = state, "configuration read");
-    if file.current().is_some_and(|p| p.roles().any(|r| !r.aggregate.is_empty())) {
-        tracing::warn!("`aggregate` is not enforced yet: a role with it reads those layers' features");
-    }
     Ok(Some(file))
 }
 

@@ -1,7 +1,8 @@
 //! OGC API Features of a real `bando serve`, read by real OGC clients: GDAL's OAPIF driver copies
 //! a layer (same count, attributes and geometry as the store), OWSLib pages through items
-//! compared with an oracle that reads the GeoPackage itself (`tests/py/ogc_check.py`), and
-//! `datetime` selects on a layer's time field as GDAL imported it.
+//! compared with an oracle that reads the GeoPackage itself (`tests/py/ogc_check.py`), CQL2
+//! filters (text and JSON) compared with a shapely + plain Python oracle (`tests/py/cql2_check.py`),
+//! and `datetime` and CQL2 instants select on a layer's time field as GDAL imported it.
 mod common;
 
 use std::process::Command;
@@ -72,6 +73,25 @@ fn owslib_and_the_store_agree() {
 }
 
 #[test]
+fn cql2_filters_agree_with_an_oracle() {
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &[]);
+    let report = run_checker(
+        "python3",
+        &[
+            "tests/py/cql2_check.py",
+            "--store",
+            store.to_str().unwrap(),
+            "--base",
+            &server.base,
+            "--filters",
+            "250",
+        ],
+    );
+    assert!(report.contains(", 0 disagree"), "{report}");
+}
+
+#[test]
 fn datetime_selects_on_the_time_field() {
     let dir = tempfile::tempdir().unwrap();
     let source = dir.path().join("events.geojson");
@@ -123,6 +143,25 @@ fn datetime_selects_on_the_time_field() {
         assert_eq!(ids, want, "{datetime}");
         assert_eq!(body["numberMatched"], want.len(), "{datetime}");
     }
+    // CQL2 compares the time field with DATE and TIMESTAMP literals as instants.
+    for (filter, want) in [
+        ("observed_at > TIMESTAMP('2024-05-01T12:00:00Z')", vec![2, 3, 4]),
+        ("observed_at >= DATE('2024-06-15') AND observed_at < DATE('2025-01-01')", vec![3]),
+        (
+            "observed_at BETWEEN TIMESTAMP('2024-05-01T10:00:00Z') AND TIMESTAMP('2024-05-01T16:30:00Z')",
+            vec![1, 2],
+        ),
+    ] {
+        let (status, body) = server.get_json(&format!("/ogc/collections/events/items?filter={}", encode(filter)));
+        assert_eq!(status, 200, "{filter}: {body}");
+        let ids: Vec<i64> = body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, want, "{filter}");
+    }
     let (status, body) = server.get_json("/ogc/collections/events/items?datetime=2024-13-40");
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["code"], "InvalidParameterValue");
@@ -167,6 +206,41 @@ fn the_policy_view_applies_as_on_every_route() {
         body["description"].as_str().unwrap().contains("unknown parameter 'address'"),
         "{body}"
     );
+    // Queryables leave the hidden field out, and a filter naming it fails like an unknown name.
+    let (_, queryables) = server.get_json("/ogc/collections/parcels/queryables");
+    let names = queryables["properties"].as_object().unwrap();
+    assert!(
+        names.contains_key("land_use") && names.contains_key("geometry") && !names.contains_key("address"),
+        "{queryables}"
+    );
+    for filter in ["address LIKE '1%'", r#"{"op":"isNull","args":[{"property":"address"}]}"#] {
+        let lang = if filter.starts_with('{') { "cql2-json" } else { "cql2-text" };
+        let (status, body) = server.get_json(&format!(
+            "/ogc/collections/parcels/items?filter={}&filter-lang={lang}",
+            encode(filter)
+        ));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("InvalidParameterValue")),
+            "{filter}: {body}"
+        );
+        assert!(
+            body["description"].as_str().unwrap().contains("'address' is not a queryable"),
+            "{body}"
+        );
+    }
+    let (status, _) = server.get_json("/ogc/collections/housing/queryables");
+    assert_eq!(status, 404);
+}
+
+/// `text` percent-encoded for a query string.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The tile (x, y) at zoom `z` holding lon/lat.

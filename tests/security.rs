@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,8 +22,13 @@ fn example_config() -> PathBuf {
 
 /// A store of its own for tests that create tokens (the demo store is shared by the other tests).
 fn own_store(dir: &Path) -> PathBuf {
+    own_store_of(dir, 300)
+}
+
+/// A store of its own with a demo of `parcels` parcels.
+fn own_store_of(dir: &Path, parcels: u32) -> PathBuf {
     let path = dir.join("store.gpkg");
-    let out = bando(&["demo", "--parcels", "300", "--store", path.to_str().unwrap()]);
+    let out = bando(&["demo", "--parcels", &parcels.to_string(), "--store", path.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     path
 }
@@ -941,10 +947,11 @@ fn personal_fields_are_kept_in_the_catalog_and_only_roles_with_personal_data_see
         .filter(|f| f["personal"] == true)
         .collect();
     assert_eq!(marked.len(), 3, "{layer}");
-    for credential in [None, Some(analyst.as_str())] {
+    // The public gets housing only as figures per ward (the example's aggregate).
+    for (credential, numeric) in [(None, "sum_household_size"), (Some(analyst.as_str()), "household_size")] {
         let seen = housing_fields(credential);
         assert!(
-            seen.contains(&"household_size".to_string()) && !PERSONAL.iter().any(|p| seen.contains(&p.to_string())),
+            seen.contains(&numeric.to_string()) && !PERSONAL.iter().any(|p| seen.contains(&p.to_string())),
             "{seen:?}"
         );
     }
@@ -1185,4 +1192,196 @@ fn a_scoped_officer_sees_only_the_features_of_its_units() {
     }
     fids.sort();
     assert_eq!(fids, buildings, "the officer's 3D buildings are the ward's");
+}
+
+/// A public role that gets the households only as figures per ward (the contract's keys).
+const AGGREGATE_POLICY: &str = r#"[security]
+anonymous_role = "public"
+
+[[security.roles]]
+name = "public"
+layers = ["wards", "housing", "social_welfare"]
+aggregate = { housing = "wards" }
+min_count = 5
+
+[[security.roles]]
+name = "analyst"
+layers = ["*"]
+"#;
+
+/// Per ward fid: the oracle's count of `layer`'s features (those with `flag` true, if given) and
+/// sum of `household_size` (shapely over the GeoPackage, not bando's code).
+fn oracle_figures(store: &Path, flag: Option<&str>) -> BTreeMap<i64, (u64, i64)> {
+    let mut args = vec![
+        "tests/py/aggregate_oracle.py",
+        store.to_str().unwrap(),
+        "housing",
+        "wards",
+        "household_size",
+    ];
+    args.extend(flag);
+    let figures: serde_json::Value = serde_json::from_str(&run_checker("python3", &args)).unwrap();
+    figures
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(fid, f)| (fid.parse().unwrap(), (f["count"].as_u64().unwrap(), f["sum"].as_i64().unwrap())))
+        .collect()
+}
+
+/// Every feature of tile layer `layer` in the z14 tiles over the wards, decoded independently:
+/// its properties by feature id.
+fn tiled_features(server: &Server, dir: &Path, path: &str, layer: &str, authorization: Option<&str>) -> BTreeMap<i64, serde_json::Value> {
+    let wards = &get(&server.url("/layers/wards"), None).body["bbox"];
+    let corner = |lon: &str, lat: &str| tile_of(wards[lon].as_f64().unwrap(), wards[lat].as_f64().unwrap(), 14);
+    let ((west, north), (east, south)) = (corner("west", "north"), corner("east", "south"));
+    let mut seen = BTreeMap::new();
+    for x in west..=east {
+        for y in north..=south {
+            let (status, tile, _) = fetch_as(&server.url(&format!("{path}/14/{x}/{y}.mvt")), authorization);
+            assert!([200, 204].contains(&status), "{path}/14/{x}/{y}: {status}");
+            let file = write_bytes(dir, "figures.mvt", &tile);
+            let decoded: serde_json::Value =
+                serde_json::from_str(&run_checker("python3", &["tests/py/mvt_layers.py", "--values", &file])).unwrap();
+            for (id, properties) in decoded[layer]["values"].as_object().into_iter().flatten() {
+                seen.insert(id.parse().unwrap(), properties.clone());
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn an_aggregate_only_layer_is_figures_per_unit_with_small_units_suppressed() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3,000 parcels: wards with more and fewer than 5 households, and poor households.
+    let store = own_store_of(dir.path(), 3_000);
+    let config = write(dir.path(), "bando.toml", AGGREGATE_POLICY);
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let (first, second) = (
+        bearer(&create_token(&store, &config, "public", &[])),
+        bearer(&create_token(&store, &config, "public", &[])),
+    );
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    let oracle = oracle_figures(&store, None);
+    let shown: BTreeMap<i64, (u64, i64)> = oracle.iter().filter(|(_, f)| f.0 >= 5).map(|(k, v)| (*k, *v)).collect();
+    assert!(
+        !shown.is_empty() && shown.len() < oracle.iter().filter(|(_, f)| f.0 > 0).count(),
+        "the demo has wards over and under the least count: {oracle:?}"
+    );
+
+    // Tiles: the wards' polygons with their count and sum, only those of 5 households or more,
+    // and nothing of a household.
+    let tiled = tiled_features(&server, dir.path(), "/tiles/housing", "housing", None);
+    let figures: BTreeMap<i64, (u64, i64)> = tiled
+        .iter()
+        .map(|(id, p)| (*id, (p["count"].as_u64().unwrap(), p["sum_household_size"].as_i64().unwrap())))
+        .collect();
+    assert_eq!(figures, shown, "the public's housing tiles are the oracle's figures per ward");
+    for properties in tiled.values() {
+        let mut keys: Vec<&String> = properties.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["code", "count", "name", "sum_household_size"], "{properties}");
+    }
+    let points = tiled_features(&server, dir.path(), "/tiles/housing", "housing", Some(&analyst));
+    assert!(
+        points.len() as u64 >= oracle.values().map(|f| f.0).sum::<u64>(),
+        "the analyst sees every household"
+    );
+    assert!(points.values().all(|p| p.get("address").is_some() && p.get("count").is_none()));
+
+    // A scenario layer with a filter: poor households per ward.
+    let poor = oracle_figures(&store, Some("poor_household"));
+    let poor_shown: BTreeMap<i64, u64> = poor.iter().filter(|(_, f)| f.0 >= 5).map(|(k, v)| (*k, v.0)).collect();
+    let tiled = tiled_features(&server, dir.path(), "/scenarios/social_welfare", "poor_households", None);
+    let counts: BTreeMap<i64, u64> = tiled.iter().map(|(id, p)| (*id, p["count"].as_u64().unwrap())).collect();
+    assert_eq!(counts, poor_shown, "the public's social-welfare map shows poor households per ward");
+    let officer_view = tiled_features(&server, dir.path(), "/scenarios/social_welfare", "poor_households", Some(&analyst));
+    assert!(
+        officer_view.len() as u64 >= poor.values().map(|f| f.0).sum::<u64>(),
+        "the analyst sees the points"
+    );
+
+    // TileJSON, style and listing say the same.
+    let tilejson = get(&server.url("/tiles/housing.json"), None).body;
+    let mut fields: Vec<&String> = tilejson["vector_layers"][0]["fields"].as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(fields, ["code", "count", "name", "sum_household_size"], "{tilejson}");
+    let style = get(&server.url("/scenarios/social_welfare/style.json"), None).body;
+    for layer in style["layers"].as_array().unwrap() {
+        if layer["source-layer"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("households") || l == "temporary_houses")
+        {
+            assert_eq!(layer["type"], "fill", "figures are drawn as units: {layer}");
+        }
+    }
+    let layers = get(&server.url("/layers"), None).body;
+    let housing = layers["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "housing")
+        .unwrap();
+    assert_eq!(
+        housing["aggregate"],
+        serde_json::json!({"by": "wards", "min_count": 5}),
+        "{housing}"
+    );
+    assert_eq!(housing["feature_count"].as_u64(), Some(shown.len() as u64), "{housing}");
+
+    // Queries find units with counts, never households.
+    let found = get(&server.url("/query/bbox?layers=housing&bbox=107,16,108,17&limit=10000"), None).body;
+    let units: BTreeMap<i64, u64> = found["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["id"].as_i64().unwrap(), f["properties"]["count"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(units, shown.iter().map(|(k, v)| (*k, v.0)).collect(), "{found}");
+    let items = get(&server.url("/ogc/collections/housing/items?limit=1000&f=json"), None).body;
+    assert_eq!(
+        items["features"].as_array().unwrap().len(),
+        shown.len(),
+        "OGC items are the figures too"
+    );
+
+    // Statistics count the store's features, with the small wards suppressed.
+    let stats = get(&server.url("/stats?layer=housing&by=wards"), None).body;
+    for unit in stats["units"].as_array().unwrap_or_else(|| panic!("{stats}")) {
+        let (count, _) = oracle[&unit["id"].as_i64().unwrap()];
+        match count >= 5 {
+            true => assert_eq!(unit["count"].as_u64(), Some(count), "{unit}"),
+            false => assert!(unit["suppressed"] == true && unit.get("count").is_none(), "{unit}"),
+        }
+    }
+    assert_eq!(
+        stats["total"]["count"].as_u64(),
+        Some(shown.values().map(|f| f.0).sum::<u64>()),
+        "the total is of the wards shown"
+    );
+    let indicators = get(&server.url("/scenarios/social_welfare/indicators?indicator=poor_households"), None).body;
+    for unit in indicators["indicators"][0]["units"].as_array().unwrap() {
+        let (count, _) = poor[&unit["id"].as_i64().unwrap()];
+        match count >= 5 {
+            true => assert_eq!(unit["matching"].as_u64(), Some(count), "{unit}"),
+            false => assert!(unit["status"] == "suppressed" && unit["matching"].is_null(), "{unit}"),
+        }
+    }
+
+    // Caches key on the view, never the user: two public tokens share the anonymous tiles.
+    let (lon, lat) = server.middle_of("wards");
+    let (x, y) = tile_of(lon, lat, 14);
+    let path = server.url(&format!("/tiles/housing/14/{x}/{y}.mvt"));
+    let anonymous = fetch_as(&path, None);
+    for token in [&first, &second] {
+        let (status, tile, cache) = fetch_as(&path, Some(token));
+        assert_eq!(
+            (status, cache.as_deref()),
+            (anonymous.0, Some("hit")),
+            "a public token shares the public's tile"
+        );
+        assert_eq!(tile, anonymous.1);
+    }
+    assert_ne!(fetch_as(&path, Some(&analyst)).1, anonymous.1, "the analyst's view is another");
 }

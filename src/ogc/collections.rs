@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::params::Query;
+use super::queryables::SCHEMA_JSON;
 use super::{link, self_links, OgcError, Site, CRS84, GEOJSON, HTML, JSON};
 use crate::index::LayerData;
 
@@ -26,6 +27,7 @@ fn describe(site: &Site, layer: &LayerData) -> Value {
             html,
             link(format!("{href}/items?f=json"), "items", GEOJSON, &format!("{} features", meta.name)),
             link(format!("{href}/items?f=html"), "items", HTML, &format!("{} features (HTML)", meta.name)),
+            link(format!("{href}/queryables?f=json"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA_JSON, &format!("what a filter of {} may name", meta.name)),
             link(format!("{href}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, &format!("{} vector tiles", meta.name)),
         ],
     })

@@ -69,6 +69,22 @@ fn span(text: &str) -> Option<(Instant, Instant)> {
     Some((start, start + DAY_NANOS - 1))
 }
 
+/// The instant a time field's `text` stands for (the start of the day for a date).
+pub fn instant(text: &str) -> Option<Instant> {
+    span(text).map(|(start, _)| start)
+}
+
+/// A CQL2 `DATE('2024-05-01')`: midnight UTC of the day.
+pub fn date(text: &str) -> Option<Instant> {
+    let day = Date::parse(text.trim(), &Iso8601::DATE).ok()?;
+    Some(day.midnight().assume_utc().unix_timestamp_nanos())
+}
+
+/// A CQL2 `TIMESTAMP('2024-05-01T10:00:00Z')` (RFC 3339).
+pub fn timestamp(text: &str) -> Option<Instant> {
+    OffsetDateTime::parse(text.trim(), &Rfc3339).ok().map(|t| t.unix_timestamp_nanos())
+}
+
 /// Parses the `datetime` parameter.
 pub fn parse(text: &str) -> Result<Interval, OgcError> {
     let bad = || {

@@ -1,6 +1,7 @@
 //! `/ogc/collections/{id}/items` and `/items/{featureId}`: features selected through the
-//! layer's R-tree when a box is given (else the layer in id order, which needs no scan to count),
-//! narrowed by `datetime` and property filters, one page of them written as GeoJSON bytes with
+//! layer's R-tree when a box or a filter with a spatial part is given (else the layer in id
+//! order, which needs no scan to count), narrowed by `datetime`, property filters and the CQL2
+//! `filter`, one page of them written as GeoJSON bytes with
 //! `numberMatched`, `numberReturned`, `timeStamp` and `self`/`alternate`/`next`/`prev` links.
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use serde_json::Value as Json;
 use super::params::{ItemsQuery, Query};
 use super::{link, self_links, OgcError, Site, GEOJSON, JSON};
 use crate::feature::Feature;
-use crate::index::{LayerData, Members};
+use crate::index::{aabb, LayerData, Members};
 use crate::query::output::{geometry, string, value};
 
 /// The features a query matched, as indices into the layer, in id order.
@@ -38,30 +39,38 @@ impl Matched {
     }
 }
 
-/// Whether `feature` passes the non-spatial parts of the query.
+/// Whether `feature` passes the parts of the query its R-tree lookup did not settle.
 fn passes(q: &ItemsQuery, feature: &Feature) -> bool {
     q.datetime.as_ref().is_none_or(|(i, span)| span.holds(&feature.properties[*i]))
         && q.equals.iter().all(|(i, v)| &feature.properties[*i] == v)
+        && q.filter.as_ref().is_none_or(|f| f.matches(feature))
 }
 
 /// The features of `layer` the query matches, only those of `members` (a scoped view's area)
-/// when given.
+/// when given. `bbox`, else a filter's spatial part, picks the candidates from the R-tree.
 fn select(layer: &Arc<LayerData>, q: &ItemsQuery, members: Option<&Members>) -> Matched {
-    let filtered = q.datetime.is_some() || !q.equals.is_empty() || members.is_some();
+    let filtered = q.datetime.is_some() || !q.equals.is_empty() || q.filter.is_some() || members.is_some();
     let kept = |i: u32| members.is_none_or(|m| m.contains(i)) && passes(q, &layer.features[i as usize]);
-    let Some(boxes) = &q.boxes else {
-        if !filtered {
-            return Matched::All(layer.features.len());
-        }
+    let mut hits: Vec<u32> = if let Some(boxes) = &q.boxes {
+        let layers = std::slice::from_ref(layer);
+        boxes
+            .iter()
+            .flat_map(|b| crate::query::bbox_hits(layers, b))
+            .map(|h| h.index)
+            .filter(|&i| kept(i))
+            .collect()
+    } else if let Some(envelope) = q.filter.as_ref().and_then(|f| f.envelope()) {
+        envelope
+            .iter()
+            .flat_map(|b| layer.tree.locate_in_envelope_intersecting(&aabb(b)))
+            .map(|entry| entry.index)
+            .filter(|&i| kept(i))
+            .collect()
+    } else if !filtered {
+        return Matched::All(layer.features.len());
+    } else {
         return Matched::Some((0..layer.features.len() as u32).filter(|&i| kept(i)).collect());
     };
-    let layers = std::slice::from_ref(layer);
-    let mut hits: Vec<u32> = boxes
-        .iter()
-        .flat_map(|b| crate::query::bbox_hits(layers, b))
-        .map(|h| h.index)
-        .filter(|&i| kept(i))
-        .collect();
     hits.sort_unstable();
     hits.dedup();
     Matched::Some(hits)

@@ -1,7 +1,8 @@
-//! OGC API Features (Part 1 Core, with GeoJSON and HTML) over the in-memory layers: the landing
-//! page, conformance, collections (one per store layer), items with `bbox` (also across the
-//! antimeridian, and 6 numbers), `limit`/`offset` paging by links, `datetime` on layers with a
-//! time field and property equality filters, and single items by id.
+//! OGC API Features (Part 1 Core, with GeoJSON and HTML; Part 3 Filtering) over the in-memory
+//! layers: the landing page, conformance, collections (one per store layer), items with `bbox`
+//! (also across the antimeridian, and 6 numbers), `limit`/`offset` paging by links, `datetime`
+//! on layers with a time field, property equality filters and CQL2 `filter`s (text or JSON,
+//! [`cql2`], bound and evaluated by `filter`), queryables, and single items by id.
 //!
 //! Owns: the documents' shapes and links, parameter checking (every unknown parameter or bad
 //! value is an [`OgcError`] naming it), selection through the layers' R-trees, and writing the
@@ -11,16 +12,20 @@
 
 mod access;
 mod collections;
+pub mod cql2;
 mod datetime;
+mod filter;
 pub mod html;
 mod items;
 mod params;
+pub mod queryables;
 pub mod tiles;
 
 use serde_json::{json, Value};
 
 pub use collections::{collection, collections};
 pub use items::{item, items};
+pub use queryables::queryables;
 
 use crate::index::Catalog;
 use crate::policy::View;
@@ -31,6 +36,8 @@ pub const MAX_LIMIT: usize = 10_000;
 
 /// The CRS of everything bando stores and, unless asked otherwise, answers in.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+/// WGS 84 with the axis order EPSG gives it: latitude, then longitude.
+pub const EPSG_4326: &str = "http://www.opengis.net/def/crs/EPSG/0/4326";
 
 pub const GEOJSON: &str = "application/geo+json";
 pub const JSON: &str = "application/json";
@@ -121,6 +128,17 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",

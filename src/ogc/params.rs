@@ -5,8 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use geo_types::Coord;
+
+use super::cql2::{self, Lang};
 use super::datetime::{self, Interval};
-use super::{OgcError, CRS84, DEFAULT_LIMIT, MAX_LIMIT};
+use super::filter::Filter;
+use super::{OgcError, CRS84, DEFAULT_LIMIT, EPSG_4326, MAX_LIMIT};
 use crate::feature::{parse_bool, Bbox, FieldType, Value};
 use crate::policy::View;
 use crate::store::LayerMeta;
@@ -15,7 +19,18 @@ use crate::store::LayerMeta;
 pub struct Query(BTreeMap<String, String>);
 
 /// The parameters of `/items` besides the layer's field names.
-const ITEMS_PARAMS: &[&str] = &["f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime"];
+const ITEMS_PARAMS: &[&str] = &[
+    "f",
+    "limit",
+    "offset",
+    "bbox",
+    "bbox-crs",
+    "crs",
+    "datetime",
+    "filter",
+    "filter-lang",
+    "filter-crs",
+];
 
 impl Query {
     /// Parses a raw (percent-encoded) query string.
@@ -80,6 +95,8 @@ pub struct ItemsQuery {
     pub datetime: Option<(usize, Interval)>,
     /// Field index and the value it must equal.
     pub equals: Vec<(usize, Value)>,
+    /// The CQL2 `filter`, bound to the collection.
+    pub filter: Option<Filter>,
 }
 
 impl ItemsQuery {
@@ -115,8 +132,35 @@ impl ItemsQuery {
             boxes: query.get("bbox").map(bbox).transpose()?,
             datetime,
             equals,
+            filter: filter(query, meta, view)?,
         })
     }
+}
+
+/// `filter` in `filter-lang` (CQL2 text unless told) with its geometries in `filter-crs`.
+fn filter(query: &Query, meta: &LayerMeta, view: &View) -> Result<Option<Filter>, OgcError> {
+    let Some(text) = query.get("filter") else {
+        for key in ["filter-lang", "filter-crs"] {
+            if query.get(key).is_some() {
+                return Err(OgcError::bad(key, "is given without a filter; add filter=..."));
+            }
+        }
+        return Ok(None);
+    };
+    let lang = query.get("filter-lang").map(Lang::parse).transpose()?.unwrap_or(Lang::Text);
+    let expr = cql2::parse(text, lang)?;
+    let to_crs84: fn(Coord<f64>) -> Option<Coord<f64>> = match query.get("filter-crs").map(str::trim) {
+        None => Some,
+        Some(CRS84) => Some,
+        Some(EPSG_4326) => |c: Coord<f64>| Some(Coord { x: c.y, y: c.x }),
+        Some(other) => {
+            return Err(OgcError::bad(
+                "filter-crs",
+                format!("'{other}' is not a CRS filters can be written in; use {CRS84} (lon/lat) or {EPSG_4326} (lat/lon)"),
+            ))
+        }
+    };
+    Filter::bind(&expr, meta, view, &to_crs84).map(Some)
 }
 
 /// Until CRS by reference is served, `crs` and `bbox-crs` may only name CRS84.
@@ -225,6 +269,10 @@ mod tests {
             "colour=red",
             "limit=1&limit=2",
             "crs=EPSG:4326",
+            "filter=floors%20%3D%20%27x%27",
+            "filter=floors%3D1&filter-lang=cql",
+            "filter=floors%3D1&filter-crs=EPSG:3857",
+            "filter-lang=cql2-text",
         ] {
             assert!(items(bad).is_err(), "{bad}");
         }

@@ -6,10 +6,10 @@
 //!
 //! Owns the scope of a view and the memo; the rule itself is the statistics'.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::memo::GenerationMemo;
 use crate::index::{Catalog, LayerData, Members};
 
 /// Most (layer, scope) member sets kept; past this the memo starts over.
@@ -57,40 +57,22 @@ type MemoKey = (String, i64, u64);
 /// Member sets by (layer, import id, scope key), valid for one catalog generation (a re-import
 /// of a unit layer moves it, so no set outlives the units it was cut by).
 pub struct AreaMemo {
-    on: bool,
-    sets: Mutex<(i64, HashMap<MemoKey, Arc<Members>>)>,
+    sets: GenerationMemo<MemoKey, Members>,
 }
 
 impl AreaMemo {
     /// `on == false` works every set out afresh (with the caches off).
     pub fn new(on: bool) -> AreaMemo {
         AreaMemo {
-            on,
-            sets: Mutex::new((i64::MIN, HashMap::new())),
+            sets: GenerationMemo::new(on, MEMO_MAX),
         }
     }
 
     fn members(&self, catalog: &Catalog, layer: &LayerData, area: &Area) -> Arc<Members> {
-        let work = || Arc::new(crate::query::members_in_units(catalog, layer, &area.units));
-        if !self.on {
-            return work();
-        }
-        let generation = catalog.generation();
         let key = (layer.meta.name.clone(), layer.meta.import_id, area.key);
-        {
-            let sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(hit) = sets.1.get(&key).filter(|_| sets.0 == generation) {
-                return hit.clone();
-            }
-        }
-        let members = work();
-        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-        if sets.0 != generation || sets.1.len() >= MEMO_MAX {
-            sets.1.clear();
-            sets.0 = generation;
-        }
-        sets.1.insert(key, members.clone());
-        members
+        self.sets.get_or(catalog.generation(), key, || {
+            crate::query::members_in_units(catalog, layer, &area.units)
+        })
     }
 }
 
@@ -102,6 +84,6 @@ impl Default for AreaMemo {
 
 impl std::fmt::Debug for AreaMemo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AreaMemo").field("on", &self.on).finish_non_exhaustive()
+        f.debug_struct("AreaMemo").field("on", &self.sets.is_on()).finish_non_exhaustive()
     }
 }

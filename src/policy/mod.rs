@@ -10,10 +10,12 @@
 //! Does not know HTTP (the server hands it the credential string and maps [`AuthError`] to a
 //! status), and does not store tokens (that is `store`).
 
+pub mod aggregate;
 pub mod area;
 mod file;
 pub mod jwks;
 pub mod jwt;
+mod memo;
 pub mod rate;
 mod section;
 pub mod tokens;
@@ -22,6 +24,7 @@ mod view;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+pub use aggregate::Aggregate;
 pub use file::{PolicyFile, Reload};
 pub use section::{RoleSection, SecuritySection};
 pub use tokens::{AuthError, Identity, Security, TokenGrant};

@@ -13,10 +13,11 @@ use std::time::Instant;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 
+use super::aggregate::AggregateMemo;
 use super::area::AreaMemo;
 use super::jwt::{self, JwtError, JwtGrant};
 use super::rate::{Client, RateLimiter};
-use super::{Policy, PolicyFile, Role, Vocabulary};
+use super::{Policy, PolicyFile, Role, View, Vocabulary};
 use crate::store::{Store, StoreError, TokenRecord};
 
 /// What every bando token starts with, so a leaked one is recognisable (secret scanners, logs).
@@ -259,6 +260,8 @@ pub struct Security {
     tokens: TokenCache,
     limiter: RateLimiter,
     areas: Arc<AreaMemo>,
+    /// The figures layers of aggregate-only layers.
+    figures: Arc<AggregateMemo>,
     /// Hashes a JWT's issuer and subject into its rate-limit bucket.
     subjects: foldhash::fast::RandomState,
     /// Where requests and admin actions are recorded (with a policy in force).
@@ -272,6 +275,7 @@ impl Security {
             tokens,
             limiter: RateLimiter::default(),
             areas: Arc::default(),
+            figures: Arc::default(),
             subjects: foldhash::fast::RandomState::default(),
             audit: None,
         }
@@ -288,15 +292,17 @@ impl Security {
         self.audit.as_ref()
     }
 
-    /// Keeps (or, with `on == false`, does not keep) the member sets of scoped views.
+    /// Keeps (or, with `on == false`, does not keep) the member sets of scoped views and the
+    /// figures of aggregate-only layers.
     pub fn caching_areas(mut self, on: bool) -> Security {
         self.areas = Arc::new(AreaMemo::new(on));
+        self.figures = Arc::new(AggregateMemo::new(on));
         self
     }
 
-    /// The member sets of scoped views.
-    pub fn areas(&self) -> &Arc<AreaMemo> {
-        &self.areas
+    /// The view of a request by `identity` (`None`: no policy in force).
+    pub fn view(&self, identity: Option<&Identity>) -> View {
+        View::of(identity, &self.areas, &self.figures)
     }
 
     pub fn policy_file(&self) -> Option<&PolicyFile> {

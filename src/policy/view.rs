@@ -9,10 +9,12 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use super::aggregate::{Aggregate, AggregateMemo, Recipe};
 use super::area::{Area, AreaMemo};
 use super::{Identity, Role};
+use crate::feature::FieldType;
 use crate::index::{Catalog, LayerData, Members};
-use crate::scenarios::{Scenario, ScenarioError, Scenarios};
+use crate::scenarios::{BoundFilter, Scenario, ScenarioError, Scenarios};
 use crate::store::LayerMeta;
 
 /// What a request may see.
@@ -22,6 +24,8 @@ pub struct View {
     role: Option<Arc<Role>>,
     /// The units a scoped role is limited to (its identity's scope).
     area: Option<Area>,
+    /// The figures layers of aggregate-only layers, shared by every view.
+    figures: Arc<AggregateMemo>,
 }
 
 impl View {
@@ -32,12 +36,13 @@ impl View {
 
     /// The view of an identified request; `None` (no policy in force) is the open view. A
     /// scoped role sees the units of the identity's scope (none without one), its member sets
-    /// kept in `areas`.
-    pub fn of(identity: Option<&Identity>, areas: &Arc<AreaMemo>) -> View {
+    /// kept in `areas`; figures of aggregate-only layers are kept in `figures`.
+    pub fn of(identity: Option<&Identity>, areas: &Arc<AreaMemo>, figures: &Arc<AggregateMemo>) -> View {
         let Some(identity) = identity else { return View::open() };
         View {
             role: Some(identity.role.clone()),
             area: identity.role.scoped.then(|| Area::new(identity.scope(), areas.clone())),
+            figures: figures.clone(),
         }
     }
 
@@ -46,6 +51,7 @@ impl View {
         View {
             role: Some(role),
             area: None,
+            figures: Arc::default(),
         }
     }
 
@@ -54,9 +60,76 @@ impl View {
         self.area.as_ref()
     }
 
-    /// The features of `layer` this view may see, when it is limited to an area (`None`: all).
+    /// The features of `layer` (as [`View::layer`] gives it) this view may see, when it is
+    /// limited to an area (`None`: all). A figures layer's units are all shown: its counts
+    /// already hold only the area's features.
     pub fn members(&self, catalog: &Catalog, layer: &LayerData) -> Option<Arc<Members>> {
+        match self.aggregate(&layer.meta.name) {
+            Some(_) => None,
+            None => self.area_members(catalog, layer),
+        }
+    }
+
+    /// The features of the store's `layer` inside this view's area (`None`: not limited), what
+    /// statistics count and figures are made of.
+    pub fn area_members(&self, catalog: &Catalog, layer: &LayerData) -> Option<Arc<Members>> {
         self.area.as_ref().map(|a| a.members(catalog, layer))
+    }
+
+    /// How this view gets layer `name` only as figures per unit, if it does.
+    pub fn aggregate(&self, name: &str) -> Option<Aggregate<'_>> {
+        let role = self.role.as_ref()?;
+        role.aggregate.get(name).map(|units| Aggregate {
+            units,
+            min_count: role.min_count,
+        })
+    }
+
+    /// The layer `name` as this request sees it (`None` outside the view): the store's layer,
+    /// or for an aggregate-only one its figures per unit (with every numeric field it may see
+    /// summed).
+    pub fn layer(&self, catalog: &Catalog, name: &str) -> Option<Arc<LayerData>> {
+        let data = catalog.get(name).filter(|_| self.may_read(name))?;
+        match self.aggregate(name) {
+            None => Some(data),
+            Some(_) => self.figures(catalog, &data, None, &self.fields(&data.meta)),
+        }
+    }
+
+    /// Every layer this request sees, by name, as [`View::layer`] gives each.
+    pub fn layers(&self, catalog: &Catalog) -> Vec<Arc<LayerData>> {
+        catalog.snapshot().keys().filter_map(|name| self.layer(catalog, name)).collect()
+    }
+
+    /// The figures per unit of `data`'s features that `filter` accepts (with the text naming
+    /// it), summing the numeric fields among `carried`; `None` when `data` is not aggregated
+    /// for this view or its unit layer is gone.
+    pub fn figures(
+        &self,
+        catalog: &Catalog,
+        data: &LayerData,
+        filter: Option<(&str, &BoundFilter)>,
+        carried: &[usize],
+    ) -> Option<Arc<LayerData>> {
+        let aggregate = self.aggregate(&data.meta.name)?;
+        let units = catalog.get(aggregate.units)?;
+        let numeric = |f: &usize| matches!(data.meta.fields[*f].ty, FieldType::Int | FieldType::Float);
+        let recipe = Recipe {
+            data,
+            filter,
+            min_count: aggregate.min_count,
+            sums: carried
+                .iter()
+                .copied()
+                .filter(numeric)
+                .filter(|&f| !self.hides(&data.meta, &data.meta.fields[f].name))
+                .collect(),
+            labels: ["code", "name"].iter().filter_map(|f| self.field_index(&units.meta, f)).collect(),
+            units,
+            members: self.area_members(catalog, data),
+            area: self.area.as_ref().map_or(0, Area::key),
+        };
+        self.figures.figures(catalog, &recipe)
     }
 
     pub fn is_open(&self) -> bool {
@@ -130,7 +203,10 @@ impl View {
             self.may_read(&i.layer) && self.may_read(&i.by) && i.field.as_ref().is_none_or(|f| !hidden(&i.layer, f))
         };
         shown.indicators.retain(readable);
-        shown.three_d = shown.three_d.filter(|t| self.may_read(&t.layer));
+        // A layer given only as figures has no buildings to draw in 3D.
+        shown.three_d = shown
+            .three_d
+            .filter(|t| self.may_read(&t.layer) && self.aggregate(&t.layer).is_none());
         shown
     }
 

@@ -5,19 +5,21 @@
 use serde::Serialize;
 
 use super::stats::{assign, UnitName, Units};
-use super::{layer, Answer, Context, Params, QueryError};
+use super::{counted_layer, Answer, Context, Params, QueryError};
 use crate::scenarios::{Indicator, Measure, Target};
 
 #[derive(Serialize)]
 struct UnitValue {
     #[serde(flatten)]
     unit: UnitName,
-    /// `null` for a share over a unit with no features.
+    /// `null` for a share over a unit with no features, and when suppressed.
     value: Option<f64>,
-    /// Features of the layer in the unit, and how many match the filter.
-    features: u64,
-    matching: u64,
-    /// `ok`, `below_target` (the target is not met), or `no_data`.
+    /// Features of the layer in the unit, and how many match the filter (`null` when suppressed).
+    features: Option<u64>,
+    matching: Option<u64>,
+    /// `ok`, `below_target` (the target is not met), `no_data`, or `suppressed` (of a layer
+    /// the view gets only as figures: fewer matching features, or features, than its least
+    /// count, so nobody is singled out).
     status: &'static str,
 }
 
@@ -36,7 +38,7 @@ struct IndicatorValues<'a> {
 }
 
 fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValues<'a>, QueryError> {
-    let data = layer(ctx, &indicator.layer)?;
+    let (data, least) = counted_layer(ctx, &indicator.layer)?;
     let units = Units::of(ctx, &indicator.by)?;
     let misconfigured = |reason: String| QueryError::BadParameter(format!("indicator '{}': {reason}", indicator.id));
     let filter = indicator.filter.bind(&data.meta).map_err(misconfigured)?;
@@ -50,7 +52,7 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
     };
     // Per unit: features, matching features, sum of the field over matching features.
     let mut tally = vec![(0u64, 0u64, 0.0f64); units.layer.features.len()];
-    let members = ctx.view.members(ctx.catalog, &data);
+    let members = ctx.view.area_members(ctx.catalog, &data);
     for (unit, i) in assign(&data, &units, None, members.as_deref()).pairs {
         let feature = &data.features[i as usize];
         let t = &mut tally[unit as usize];
@@ -65,6 +67,15 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
         .into_iter()
         .map(|u| {
             let (features, matching, sum) = tally[u as usize];
+            if least.is_some_and(|least| matching.min(features) < u64::from(least)) {
+                return UnitValue {
+                    unit: units.name(u),
+                    value: None,
+                    features: None,
+                    matching: None,
+                    status: "suppressed",
+                };
+            }
             let value = match indicator.measure {
                 Measure::Count => Some(matching as f64),
                 Measure::Sum => Some((sum * 1000.0).round() / 1000.0),
@@ -78,8 +89,8 @@ fn evaluate<'a>(ctx: &Context, indicator: &'a Indicator) -> Result<IndicatorValu
             UnitValue {
                 unit: units.name(u),
                 value,
-                features,
-                matching,
+                features: Some(features),
+                matching: Some(matching),
                 status,
             }
         })

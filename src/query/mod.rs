@@ -28,7 +28,7 @@ pub use output::Format;
 pub use params::Params;
 pub use region::{Position, Region, Relation};
 pub use search::{bbox_hits, boundary_hits, nearest_hits, point_hits, radius_hits, Hit, Matches, Predicate};
-pub use stats::members_in_units;
+pub use stats::{members_in_units, tally_per_unit, UnitTally};
 
 /// Most results one page may hold, and the page size when none is asked for.
 pub const MAX_LIMIT: usize = 10_000;
@@ -118,12 +118,24 @@ pub fn run(ctx: &Context, operation: Operation, params: &Params) -> crate::Resul
     }
 }
 
-/// Looks a layer up by name; one outside the view is unknown.
+/// Looks a layer up by name as the view sees it (an aggregate-only layer as its figures per
+/// unit); one outside the view is unknown.
 fn layer(ctx: &Context, name: &str) -> Result<Arc<LayerData>, QueryError> {
-    ctx.catalog
+    ctx.view
+        .layer(ctx.catalog, name)
+        .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))
+}
+
+/// A layer whose features statistics and indicators count: the store's layer (one outside the
+/// view is unknown) and, when the view gets it only as figures, the least count a figure may
+/// show (smaller ones are suppressed, as the figures layer leaves their units out).
+fn counted_layer(ctx: &Context, name: &str) -> Result<(Arc<LayerData>, Option<u32>), QueryError> {
+    let data = ctx
+        .catalog
         .get(name)
         .filter(|_| ctx.view.may_read(name))
-        .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))
+        .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))?;
+    Ok((data, ctx.view.aggregate(name).map(|a| a.min_count)))
 }
 
 /// The feature of an administrative layer whose `code` field equals `code`, as a region.

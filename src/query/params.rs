@@ -113,20 +113,19 @@ impl Params<'_> {
     }
 
     /// `layers=a,b`: the named layers in that order (duplicates dropped), or every layer `view`
-    /// may read; a named layer outside it is unknown.
+    /// may read, each as the view sees it (an aggregate-only layer as its figures per unit, so
+    /// a search finds units with counts, never features); a named layer outside it is unknown.
     pub fn layers(&self, catalog: &Catalog, view: &View) -> Result<Vec<Arc<LayerData>>, QueryError> {
-        let snapshot = catalog.snapshot();
         let Some(names) = self.get("layers") else {
-            return Ok(snapshot.values().filter(|l| view.may_read(&l.meta.name)).cloned().collect());
+            return Ok(view.layers(catalog));
         };
         let mut layers: Vec<Arc<LayerData>> = Vec::new();
         for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let layer = snapshot
-                .get(name)
-                .filter(|_| view.may_read(name))
-                .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))?;
             if !layers.iter().any(|l| l.meta.name == name) {
-                layers.push(layer.clone());
+                let layer = view
+                    .layer(catalog, name)
+                    .ok_or_else(|| QueryError::UnknownLayer(name.to_string()))?;
+                layers.push(layer);
             }
         }
         if layers.len() > u16::MAX as usize {

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::geodesy::{area_m2, length_m};
 use super::region::{Position, Region, Relation};
-use super::{admin_unit, layer, parse_polygon, Answer, Context, LayerData, Params, QueryError};
+use super::{admin_unit, counted_layer, layer, parse_polygon, Answer, Context, LayerData, Params, QueryError};
 use crate::feature::{GeometryKind, Value};
 use crate::index::{Catalog, Members};
 use crate::policy::View;
@@ -155,6 +155,43 @@ pub fn members_in_units(catalog: &Catalog, data: &LayerData, units: &[String]) -
     Members::of(inside.len(), |i| inside[i])
 }
 
+/// One unit's tally: how many features it holds and, per summed field, their total.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UnitTally {
+    pub count: u64,
+    pub sums: Vec<f64>,
+}
+
+/// Per feature of `units` (by index), the features of `data` it holds by the statistics' rule,
+/// counting only those of `members` (when given) that `counted` accepts, with the totals of the
+/// fields `sums`. What aggregate-only layers are drawn from.
+pub fn tally_per_unit(
+    units: Arc<LayerData>,
+    data: &LayerData,
+    members: Option<&Members>,
+    counted: impl Fn(&crate::feature::Feature) -> bool,
+    sums: &[usize],
+) -> Result<Vec<UnitTally>, QueryError> {
+    let units = Units::new(units, &View::open())?;
+    let empty = UnitTally {
+        count: 0,
+        sums: vec![0.0; sums.len()],
+    };
+    let mut tally = vec![empty; units.layer.features.len()];
+    for (unit, i) in assign(data, &units, None, members).pairs {
+        let feature = &data.features[i as usize];
+        if !counted(feature) {
+            continue;
+        }
+        let t = &mut tally[unit as usize];
+        t.count += 1;
+        for (total, &field) in t.sums.iter_mut().zip(sums) {
+            *total += feature.properties[field].as_f64().unwrap_or(0.0);
+        }
+    }
+    Ok(tally)
+}
+
 /// Features of a layer sorted into units.
 pub(crate) struct Assignment {
     /// (unit, feature index) in feature order.
@@ -211,11 +248,29 @@ struct Figures {
     length_m: Option<f64>,
 }
 
+/// Figures as answered: in place of those counting fewer features than an aggregate-only
+/// layer's least count, `"suppressed": true`, so nobody is singled out.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Shown {
+    Figures(Figures),
+    Suppressed { suppressed: bool },
+}
+
+impl Shown {
+    fn of(figures: Figures, least: Option<u32>) -> Shown {
+        match least.is_some_and(|least| figures.count < u64::from(least)) {
+            true => Shown::Suppressed { suppressed: true },
+            false => Shown::Figures(figures.rounded()),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Group {
     value: serde_json::Value,
     #[serde(flatten)]
-    figures: Figures,
+    figures: Shown,
 }
 
 #[derive(Serialize)]
@@ -223,7 +278,7 @@ struct UnitFigures {
     #[serde(flatten)]
     unit: UnitName,
     #[serde(flatten)]
-    figures: Figures,
+    figures: Shown,
     #[serde(skip_serializing_if = "Option::is_none")]
     groups: Option<Vec<Group>>,
 }
@@ -277,6 +332,14 @@ impl Figures {
         }
     }
 
+    /// Adds `other`'s figures (the measures both have) to these.
+    fn merge(&mut self, other: &Figures) {
+        self.count += other.count;
+        self.sum = self.sum.zip(other.sum).map(|(a, b)| a + b);
+        self.area_m2 = self.area_m2.zip(other.area_m2).map(|(a, b)| a + b);
+        self.length_m = self.length_m.zip(other.length_m).map(|(a, b)| a + b);
+    }
+
     fn rounded(mut self) -> Figures {
         let r = |v: Option<f64>| v.map(|x| (x * 1000.0).round() / 1000.0);
         self.sum = r(self.sum);
@@ -303,7 +366,7 @@ fn within(ctx: &Context, params: &Params) -> Result<Option<Region>, QueryError> 
 
 /// `layer, by, within, group_by, sum`.
 pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
-    let data = layer(ctx, params.required("layer")?)?;
+    let (data, least) = counted_layer(ctx, params.required("layer")?)?;
     let units = Units::of(ctx, params.required("by")?)?;
     let area = within(ctx, params)?;
     let field = |key: &str| -> Result<Option<usize>, QueryError> {
@@ -324,7 +387,7 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         length: matches!(kind, GeometryKind::LineString | GeometryKind::MultiLineString),
     };
 
-    let members = ctx.view.members(ctx.catalog, &data);
+    let members = ctx.view.area_members(ctx.catalog, &data);
     let assigned = assign(&data, &units, area.as_ref(), members.as_deref());
     // Per unit, per group key (the group's value as JSON text, which orders and compares).
     let mut table: BTreeMap<u32, BTreeMap<String, (serde_json::Value, Figures)>> = BTreeMap::new();
@@ -348,34 +411,38 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         entry.1.add(sample);
         total.add(sample);
     }
+    let mut shown_total = Figures::empty(measures);
     let rows: Vec<UnitFigures> = units
         .listed(area.as_ref())
         .into_iter()
         .map(|u| {
             let groups = table.remove(&u).unwrap_or_default();
             let mut figures = Figures::empty(measures);
-            for (_, g) in groups.values() {
-                figures.count += g.count;
-                figures.sum = figures.sum.zip(g.sum).map(|(a, b)| a + b);
-                figures.area_m2 = figures.area_m2.zip(g.area_m2).map(|(a, b)| a + b);
-                figures.length_m = figures.length_m.zip(g.length_m).map(|(a, b)| a + b);
+            groups.values().for_each(|(_, g)| figures.merge(g));
+            let suppressed = least.is_some_and(|least| figures.count < u64::from(least));
+            if least.is_some() && !suppressed {
+                shown_total.merge(&figures);
             }
-            let groups = group_by.map(|_| {
+            let groups = group_by.filter(|_| !suppressed).map(|_| {
                 groups
                     .into_values()
                     .map(|(value, f)| Group {
                         value,
-                        figures: f.rounded(),
+                        figures: Shown::of(f, least),
                     })
                     .collect()
             });
             UnitFigures {
                 unit: units.name(u),
-                figures: figures.rounded(),
+                figures: Shown::of(figures, least),
                 groups,
             }
         })
         .collect();
+    // Of an aggregate-only layer, the total of the units shown: the whole layer's total would
+    // give the suppressed units' figures away by subtraction.
+    let total = if least.is_some() { shown_total } else { total };
+    let unassigned = Some(assigned.unassigned).filter(|&n| least.is_none_or(|least| n == 0 || n >= least as usize));
     let body = serde_json::json!({
         "layer": data.meta.name,
         "by": units.layer.meta.name,
@@ -384,8 +451,8 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
         "sum_field": params.get("sum"),
         "units": rows,
         "total": total.rounded(),
-        // Features in the area whose centroid lies in no unit.
-        "unassigned": assigned.unassigned,
+        // Features in the area whose centroid lies in no unit (null when too few to show).
+        "unassigned": unassigned,
     });
     Ok(Answer {
         content_type: "application/json",

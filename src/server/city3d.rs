@@ -63,10 +63,11 @@ fn layer_city(
     name: &str,
     styling: impl FnOnce(&crate::index::LayerData) -> Result<Styling, Error>,
 ) -> Result<(City3d, String), Error> {
+    // A layer the view gets only as figures per unit has no buildings for it.
     let layer = state
         .catalog
         .get(name)
-        .filter(|_| view.may_read(name))
+        .filter(|_| view.may_read(name) && view.aggregate(name).is_none())
         .ok_or_else(|| Error::not_found(format!("no layer named '{name}'; GET /layers lists the layers in the store")))?;
     let styling = styling(&layer)?;
     let shown = view.fields(&layer.meta);

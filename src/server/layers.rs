@@ -20,29 +20,32 @@ pub async fn health(State(state): State<AppState>, identity: Option<Extension<Id
     }))
 }
 
-/// The layers the request may read, without the fields it may not.
+/// The layers the request may read, without the fields it may not (an aggregate-only layer as
+/// its figures per unit).
 pub async fn list(State(state): State<AppState>, view: View) -> Json<Json_> {
-    let layers = state.catalog.snapshot();
-    let list: Vec<_> = layers
-        .values()
-        .filter(|l| view.may_read(&l.meta.name))
-        .map(|l| view.meta(&l.meta))
-        .collect();
+    let list: Vec<Json_> = view.layers(&state.catalog).iter().map(|l| described(&view, l)).collect();
     Json(json!({ "layers": list }))
+}
+
+/// A layer's catalog entry as `view` sees it; a figures layer says what it counts by.
+fn described(view: &View, layer: &crate::index::LayerData) -> Json_ {
+    let mut entry = serde_json::to_value(view.meta(&layer.meta)).unwrap_or_default();
+    if let Some(aggregate) = view.aggregate(&layer.meta.name) {
+        entry["aggregate"] = json!({ "by": aggregate.units, "min_count": aggregate.min_count });
+    }
+    entry
 }
 
 /// One layer and its import history; a layer outside the view is not found, like an unknown one.
 pub async fn detail(State(state): State<AppState>, view: View, Path(name): Path<String>) -> ApiResult<Json<Json_>> {
-    let layer = state
-        .catalog
-        .get(&name)
-        .filter(|_| view.may_read(&name))
+    let layer = view
+        .layer(&state.catalog, &name)
         .ok_or_else(|| Error::not_found(format!("no layer named '{name}'; GET /layers lists the layers in the store")))?;
     let store = state.store.clone();
     let history = tokio::task::spawn_blocking(move || store.history(&name))
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
-    let mut body = serde_json::to_value(view.meta(&layer.meta)).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut body = described(&view, &layer);
     match history {
         Ok(history) => body["history"] = serde_json::to_value(history).map_err(|e| Error::Internal(e.to_string()))?,
         // The store is away (an outage): the layer is still served from memory, without its history.

@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ogc/collections", get(ogc::collections))
         .route("/ogc/collections/{id}", get(ogc::collection))
         .route("/ogc/collections/{id}/items", get(ogc::items))
+        .route("/ogc/collections/{id}/queryables", get(ogc::queryables))
         .route("/ogc/collections/{id}/items/{feature_id}", get(ogc::item))
         .route("/ogc/tileMatrixSets", get(ogc::tile_matrix_sets))
         .route("/ogc/tileMatrixSets/{id}", get(ogc::tile_matrix_set))

@@ -71,8 +71,12 @@ fn reply(format: Format, json: Vec<u8>, json_type: &'static str, title: &str) ->
 }
 
 fn document(format: Format, doc: serde_json::Value, title: &str) -> OgcResult {
+    typed_document(format, doc, ogc::JSON, title)
+}
+
+fn typed_document(format: Format, doc: serde_json::Value, json_type: &'static str, title: &str) -> OgcResult {
     let json = serde_json::to_vec(&doc).map_err(|e| Error::Internal(e.to_string()))?;
-    reply(format, json, ogc::JSON, title)
+    reply(format, json, json_type, title)
 }
 
 fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, OgcException> {
@@ -148,6 +152,19 @@ pub async fn items(
         .await
         .map_err(|e| Error::Internal(format!("items task failed: {e}")))??;
     reply(format, json, ogc::GEOJSON, &title)
+}
+
+pub async fn queryables(
+    State(state): State<AppState>,
+    view: View,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> OgcResult {
+    let id = path_of(path)?;
+    let r = request(&state, view, &headers, q)?;
+    let doc = ogc::queryables(&site(&state, &r), &id, &r.query)?;
+    typed_document(r.format, doc, ogc::queryables::SCHEMA_JSON, &format!("queryables of {id}"))
 }
 
 pub async fn item(

@@ -99,25 +99,34 @@ pub async fn style_json(
     )?))
 }
 
-/// What of a style source the view shows: a scenario's or a layer list's tile layers, or nothing
-/// when the scenario or a listed layer is outside it.
+/// What of a style source the view shows: a scenario's or a layer list's tile layers (and which
+/// of them are figures of aggregate-only layers), or nothing when the scenario or a listed
+/// layer is outside it.
 fn style_source(view: &View, scenarios: &Scenarios, catalog: &Catalog, url: &str) -> style::Shown {
     if let Some(id) = url.strip_prefix("/scenarios/").and_then(|u| u.strip_suffix(".json")) {
         return match view.scenario(scenarios, id) {
-            Ok(s) => style::Shown::Layers(
-                view.scenario_shown(s, catalog)
-                    .layers
-                    .iter()
-                    .map(|l| l.tile_id().to_string())
-                    .collect(),
-            ),
+            Ok(s) => {
+                let layers = view.scenario_shown(s, catalog).layers;
+                let ids = |of_figures: bool| {
+                    layers
+                        .iter()
+                        .filter(|l| !of_figures || view.aggregate(&l.layer).is_some())
+                        .map(|l| l.tile_id().to_string())
+                        .collect()
+                };
+                style::Shown::Layers {
+                    ids: ids(false),
+                    figures: ids(true),
+                }
+            }
             Err(_) => style::Shown::Hidden,
         };
     }
     if let Some(list) = url.strip_prefix("/tiles/").and_then(|u| u.strip_suffix(".json")) {
         let names: Vec<String> = list.split(',').map(str::to_string).collect();
+        let figures = names.iter().filter(|n| view.aggregate(n).is_some()).cloned().collect();
         return match names.iter().all(|n| view.may_read(n)) {
-            true => style::Shown::Layers(names),
+            true => style::Shown::Layers { ids: names, figures },
             false => style::Shown::Hidden,
         };
     }

@@ -14,6 +14,6 @@ impl FromRequestParts<AppState> for View {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<View, Infallible> {
-        Ok(View::of(parts.extensions.get::<Identity>(), state.security.areas()))
+        Ok(state.security.view(parts.extensions.get::<Identity>()))
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::feature::FieldType;
 use crate::index::{Catalog, LayerData, Members};
-use crate::policy::View;
+use crate::policy::{Aggregate, View};
 use crate::scenarios::{BoundFilter, Scenario};
 
 use super::math::{TileId, MAX_ZOOM};
@@ -95,23 +95,25 @@ impl TileSource {
             if layers.iter().any(|l| l.name == name) {
                 return Err(TileError::BadLayerList(format!("layer '{name}' is listed twice")));
             }
-            let data = catalog
-                .get(name)
-                .filter(|_| view.may_read(name))
+            let data = view
+                .layer(catalog, name)
                 .ok_or_else(|| TileError::UnknownLayer(name.escape_default().to_string()))?;
             key.push_str(&format!(":{name}@{}", data.meta.import_id));
             let fields = view.fields(&data.meta);
             if !view.sees_all_fields(&data.meta) {
                 push_fields(&mut key, &fields);
             }
-            let members = view.members(catalog, &data);
             push_area(&mut key, view);
+            let ladder_key = match view.aggregate(name) {
+                None => name.to_string(),
+                Some(aggregate) => figures_ladder(&mut key, catalog, aggregate, &data),
+            };
             layers.push(SourceLayer {
                 name: name.to_string(),
-                ladder_key: name.to_string(),
+                ladder_key,
+                members: view.members(catalog, &data),
                 data,
                 filter: None,
-                members,
                 fields,
                 zoom_fields: Vec::new(),
                 minzoom: 0,
@@ -161,16 +163,38 @@ impl TileSource {
                 .iter()
                 .map(|zf| Ok((zf.maxzoom, resolve(&zf.fields)?)))
                 .collect::<Result<Vec<_>, TileError>>()?;
+            let ladder_key = match &filter {
+                None => sl.layer.clone(),
+                Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
+            };
+            if let Some(aggregate) = view.aggregate(&sl.layer) {
+                // Figures per unit of the features the layer draws, summing the fields it shows.
+                let counted = filter.as_ref().map(|f| (ladder_key.as_str(), f));
+                let Some(figures) = view.figures(catalog, &data, counted, &fields) else {
+                    tracing::warn!(scenario = %scenario.id, layer = %sl.layer, units = aggregate.units, "the units of an aggregate-only layer are not in the store; left out");
+                    continue;
+                };
+                key.push_str(&format!(":{}@{}", sl.layer, figures.meta.import_id));
+                push_area(&mut key, view);
+                layers.push(SourceLayer {
+                    name: sl.tile_id().to_string(),
+                    ladder_key: figures_ladder(&mut key, catalog, aggregate, &figures),
+                    members: None,
+                    fields: view.fields(&figures.meta),
+                    data: figures,
+                    filter: None,
+                    zoom_fields: Vec::new(),
+                    minzoom: sl.minzoom.unwrap_or(0),
+                    maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
+                });
+                continue;
+            }
             key.push_str(&format!(":{}@{}", sl.layer, data.meta.import_id));
             if !view.sees_all_fields(&data.meta) {
                 push_fields(&mut key, &fields);
                 zoom_fields.iter().for_each(|(_, f)| push_fields(&mut key, f));
             }
             push_area(&mut key, view);
-            let ladder_key = match &filter {
-                None => sl.layer.clone(),
-                Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
-            };
             layers.push(SourceLayer {
                 name: sl.tile_id().to_string(),
                 ladder_key,
@@ -212,6 +236,15 @@ fn push_fields(key: &mut String, fields: &[usize]) {
         }
         key.push_str(&i.to_string());
     }
+}
+
+/// Records in a source's cache key the unit layer a figures layer was counted by (so a
+/// re-import of the units forgets its tiles), and returns the figures' ladder key: the store
+/// layer's name (which a re-import of it forgets) and the figures' own id.
+fn figures_ladder(key: &mut String, catalog: &Catalog, aggregate: Aggregate, figures: &LayerData) -> String {
+    let units = catalog.get(aggregate.units).map_or(0, |u| u.meta.import_id);
+    key.push_str(&format!(":{}@{units}", aggregate.units));
+    format!("{}|figures:{:x}", figures.meta.name, figures.meta.import_id)
 }
 
 /// Records in a source's cache key the area a scoped view is limited to (its units, not its user).

@@ -16,8 +16,10 @@ use super::TileError;
 pub enum Shown {
     /// Not bando's (another server's tiles): left as it is.
     Whole,
-    /// Only these tile layers (`source-layer`s).
-    Layers(Vec<String>),
+    /// Only the tile layers (`source-layer`s) `ids`; those among `figures` carry an
+    /// aggregate-only layer's figures per unit, so the style layers drawing them are redrawn
+    /// as units filled by their `count` ([`as_figures`]).
+    Layers { ids: Vec<String>, figures: Vec<String> },
     /// Nothing: the source and every style layer drawing from it are left out.
     Hidden,
 }
@@ -42,13 +44,55 @@ pub fn restrict(style: &mut Json, shown: impl Fn(&str) -> Shown) {
             match by_source.get(source) {
                 None | Some(Shown::Whole) => true,
                 Some(Shown::Hidden) => false,
-                Some(Shown::Layers(ids)) => layer
+                Some(Shown::Layers { ids, .. }) => layer
                     .get("source-layer")
                     .and_then(Json::as_str)
                     .is_none_or(|id| ids.iter().any(|i| i == id)),
             }
         });
+        for layer in layers.iter_mut() {
+            let source = layer.get("source").and_then(Json::as_str).unwrap_or("");
+            let source_layer = layer.get("source-layer").and_then(Json::as_str).unwrap_or("");
+            if let Some(Shown::Layers { figures, .. }) = by_source.get(source) {
+                if figures.iter().any(|f| f == source_layer) {
+                    as_figures(layer);
+                }
+            }
+        }
     }
+}
+
+/// Paint properties whose plain colour a figures layer keeps, in order of preference.
+const COLOUR_PAINTS: [&str; 5] = ["fill-color", "circle-color", "line-color", "icon-color", "text-color"];
+
+/// Redraws a style layer of an aggregate-only layer for its figures: whatever it drew (circles
+/// of households, their labels), it now fills the units in the layer's colour, stronger the more
+/// features a unit holds. Its filter and its paint named the features' own fields, which the
+/// figures do not carry, so both go.
+fn as_figures(layer: &mut Json) {
+    let paint = layer.get("paint");
+    let colour = COLOUR_PAINTS
+        .iter()
+        .find_map(|p| paint.and_then(|paint| paint.get(*p)).and_then(Json::as_str))
+        .unwrap_or("#888888")
+        .to_string();
+    let mut figures = serde_json::json!({
+        "id": layer["id"],
+        "type": "fill",
+        "source": layer["source"],
+        "source-layer": layer["source-layer"],
+        "paint": {
+            "fill-color": colour,
+            "fill-outline-color": colour,
+            "fill-opacity": ["interpolate", ["linear"], ["get", "count"], 0, 0.15, 100, 0.75],
+        },
+    });
+    for zoom in ["minzoom", "maxzoom"] {
+        if let Some(z) = layer.get(zoom) {
+            figures[zoom] = z.clone();
+        }
+    }
+    *layer = figures;
 }
 
 /// Reads `dir/file` and makes its source, tile, glyph and sprite URLs absolute under `base`.
