@@ -279,7 +279,7 @@ pub fn line(canvas: &mut Pixmap, brush: &Brush, feature: &dyn Feature, parts: &[
         .map(|d| (*d as f32 * width).max(0.01))
         .collect();
     let dash = (dashes.len() >= 2).then(|| {
-        let even = if dashes.len() % 2 == 0 {
+        let even = if dashes.len().is_multiple_of(2) {
             dashes.clone()
         } else {
             [dashes.clone(), dashes].concat()

@@ -536,7 +536,7 @@ fn arg<'a>(op: &str, items: &'a [serde_json::Value], i: usize) -> Result<&'a ser
 }
 
 fn stop_pairs(op: &str, items: &[serde_json::Value]) -> Result<Vec<(f64, Expr)>, RenderError> {
-    if items.len() % 2 != 0 || items.is_empty() {
+    if !items.len().is_multiple_of(2) || items.is_empty() {
         return Err(bad(format!("'{op}' needs input/output pairs of stops")));
     }
     items
@@ -564,7 +564,7 @@ fn compile_call(items: &[serde_json::Value]) -> Result<Expr, RenderError> {
         "zoom" => Expr::Zoom,
         "geometry-type" => Expr::GeometryType,
         "match" => {
-            if items.len() < 5 || items.len() % 2 == 0 {
+            if items.len() < 5 || items.len().is_multiple_of(2) {
                 return Err(bad("'match' takes an input, label/output pairs and a default"));
             }
             let arms = items[2..items.len() - 1]
@@ -584,7 +584,7 @@ fn compile_call(items: &[serde_json::Value]) -> Result<Expr, RenderError> {
             }
         }
         "case" => {
-            if items.len() < 4 || items.len() % 2 != 0 {
+            if items.len() < 4 || !items.len().is_multiple_of(2) {
                 return Err(bad("'case' takes condition/output pairs and a default"));
             }
             let arms = items[1..items.len() - 1]

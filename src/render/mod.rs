@@ -94,13 +94,16 @@ impl Sources {
     }
 }
 
+/// A compiled style with the modification time and length of the file it came from.
+type StyleStamp = (std::time::SystemTime, u64, Arc<LoadedStyle>);
+
 /// Draws styles: holds the fonts, the compiled styles and the raster tile cache.
 pub struct Renderer {
     tiles: Arc<TileService>,
     pub fonts: Arc<Fonts>,
     styles_dir: PathBuf,
     /// Compiled styles by file, with the file's modification time and length (off with the cache).
-    styles: Option<Mutex<HashMap<String, (std::time::SystemTime, u64, Arc<LoadedStyle>)>>>,
+    styles: Option<Mutex<HashMap<String, StyleStamp>>>,
     cache: TileCache,
 }
 

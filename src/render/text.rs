@@ -23,15 +23,18 @@ const LINE_HEIGHT: f32 = 1.2;
 /// lower-case letters the way MapLibre's glyph metrics do).
 const BASELINE_BELOW_MIDDLE: f32 = 0.32;
 
+/// Finds the file of a font name.
+pub type FontLocator = Box<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>;
+
 /// The fonts of label text, loaded on first use by font name (`Noto Sans Bold`).
 pub struct Fonts {
-    locate: Box<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>,
+    locate: FontLocator,
     loaded: Mutex<HashMap<String, Option<FontArc>>>,
 }
 
 impl Fonts {
     /// `locate` finds the file of a font name (the glyph ranges' index of installed fonts).
-    pub fn new(locate: Box<dyn Fn(&str) -> Option<PathBuf> + Send + Sync>) -> Fonts {
+    pub fn new(locate: FontLocator) -> Fonts {
         Fonts {
             locate,
             loaded: Mutex::new(HashMap::new()),

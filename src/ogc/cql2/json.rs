@@ -119,10 +119,12 @@ impl Reader {
                 arity(1)?;
                 Expr::IsNull(self.operand(&args[0])?)
             }
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "unknown operator '{op}': this server's filters take and, or, not, =, <>, <, <=, >, >=, like, between, in, isNull and {}",
                 SPATIAL_FUNCTIONS.to_ascii_lowercase()
-            )),
+            ))
+            }
         })
     }
 
