@@ -42,6 +42,7 @@ pub const EPSG_4326: &str = "http://www.opengis.net/def/crs/EPSG/0/4326";
 pub const GEOJSON: &str = "application/geo+json";
 pub const JSON: &str = "application/json";
 pub const HTML: &str = "text/html";
+pub const OPENAPI: &str = "application/vnd.oai.openapi+json;version=3.1";
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -117,6 +118,7 @@ pub fn landing(base: &str, raw_query: &str) -> Result<Value, OgcError> {
             link(format!("{base}/collections"), "http://www.opengis.net/def/rel/ogc/1.0/data", JSON, "collections"),
             link(format!("{base}/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", JSON, "tile matrix sets"),
             link(format!("{base}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, "vector tiles of all collections"),
+            link(format!("{}/api", base.trim_end_matches("/ogc")), "service-desc", OPENAPI, "the OpenAPI document of all of bando"),
         ],
     }))
 }
@@ -169,7 +171,7 @@ mod tests {
             .iter()
             .map(|l| l["rel"].as_str().unwrap())
             .collect();
-        for rel in ["self", "alternate", "conformance", "data"] {
+        for rel in ["self", "alternate", "conformance", "data", "service-desc"] {
             assert!(rels.contains(&rel), "{rels:?}");
         }
         assert_eq!(page["links"][0]["href"], "http://h/ogc?f=json");

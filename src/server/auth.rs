@@ -84,6 +84,13 @@ fn take_access_token(request: &mut Request) -> Option<String> {
 }
 
 /// `GET /whoami`: the identity the server gives this request (the viewer's token login, scripts).
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "service",
+    summary = "the identity the server gives the request",
+    responses((status = 200, description = "role, token id, scope", content_type = "application/json", body = Object))
+)]
 pub async fn whoami(State(state): State<AppState>, identity: Option<Extension<Identity>>) -> Json<Json_> {
     let policy = state.security.policy_file().and_then(|f| f.current()).is_some();
     let Some(Extension(identity)) = identity else {

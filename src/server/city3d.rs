@@ -180,6 +180,14 @@ fn scenario_variant(state: &AppState, view: &View, id: &str, file: File) -> Resu
     Ok((format!("scenario:{id}:{:x}{seen}", scenario.fingerprint), city, file))
 }
 
+#[utoipa::path(
+    get,
+    path = "/3d/{layer}/tileset.json",
+    tag = "3d",
+    summary = "3D Tiles 1.1 tileset of a building layer",
+    params(("layer" = String, Path, example = "buildings")),
+    responses((status = 200, description = "tileset.json", content_type = "application/json", body = Object))
+)]
 pub async fn layer_tileset(
     State(state): State<AppState>,
     view: View,
@@ -190,6 +198,14 @@ pub async fn layer_tileset(
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/3d/{layer}/tiles/{file}",
+    tag = "3d",
+    summary = "one 3D tile (GLB)",
+    params(("layer" = String, Path, example = "buildings"), ("file" = String, Path, description = "tile id and extension, e.g. 0.glb")),
+    responses((status = 200, description = "GLB with EXT_mesh_features", content_type = "model/gltf-binary"))
+)]
 pub async fn layer_tile(
     State(state): State<AppState>,
     view: View,
@@ -200,6 +216,14 @@ pub async fn layer_tile(
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/3d/tileset.json",
+    tag = "3d",
+    summary = "the 3D Tiles tileset of a scenario's [three_d] variant",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "tileset.json", content_type = "application/json", body = Object))
+)]
 pub async fn scenario_tileset(
     State(state): State<AppState>,
     view: View,
@@ -210,6 +234,14 @@ pub async fn scenario_tileset(
     respond(City3dFile::new(&state, variant, city, file), &headers).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/3d/tiles/{file}",
+    tag = "3d",
+    summary = "one 3D tile of a scenario",
+    params(("id" = String, Path), ("file" = String, Path, description = "tile id and extension, e.g. 0.glb")),
+    responses((status = 200, description = "GLB", content_type = "model/gltf-binary"))
+)]
 pub async fn scenario_tile(
     State(state): State<AppState>,
     view: View,

@@ -30,9 +30,28 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
     }
 }
 
+/// The body of every error but the OGC routes': `{"error": {"message": "...", "status": N}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// What went wrong and how to fix it.
+    pub message: &'a str,
+    /// The HTTP status, repeated.
+    pub status: u16,
+}
+
 /// A JSON error body with the given status (also used for axum's own rejections).
 pub fn json_error(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "error": { "status": status.as_u16(), "message": message } });
+    let body = ErrorBody {
+        error: ErrorDetail {
+            message,
+            status: status.as_u16(),
+        },
+    };
     (status, Json(body)).into_response()
 }
 
@@ -85,6 +104,17 @@ impl<E: Into<Error>> From<E> for OgcException {
     }
 }
 
+/// The body of an `/ogc` error (OGC API Common's exception).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct OgcExceptionBody<'a> {
+    /// `NotFound`, `InvalidParameterValue` or `NoApplicableCode`.
+    pub code: &'a str,
+    /// What went wrong and how to fix it.
+    pub description: &'a str,
+    /// The HTTP status, repeated.
+    pub status: u16,
+}
+
 impl IntoResponse for OgcException {
     fn into_response(self) -> Response {
         let status = status_of(self.0.kind());
@@ -96,7 +126,12 @@ impl IntoResponse for OgcException {
             s if s.is_client_error() => "InvalidParameterValue",
             _ => "NoApplicableCode",
         };
-        let body = serde_json::json!({ "code": code, "description": self.0.to_string(), "status": status.as_u16() });
+        let description = self.0.to_string();
+        let body = OgcExceptionBody {
+            code,
+            description: &description,
+            status: status.as_u16(),
+        };
         (status, Json(body)).into_response()
     }
 }

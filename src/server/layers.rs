@@ -10,6 +10,13 @@ use super::AppState;
 use crate::error::Error;
 use crate::policy::{Identity, View};
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "service",
+    summary = "liveness, layer count and the policy file's reload error",
+    responses((status = 200, description = "alive", content_type = "application/json", body = Object))
+)]
 pub async fn health(State(state): State<AppState>, identity: Option<Extension<Identity>>) -> Json<Json_> {
     let layers = state.catalog.snapshot();
     Json(json!({
@@ -22,6 +29,13 @@ pub async fn health(State(state): State<AppState>, identity: Option<Extension<Id
 
 /// The layers the request may read, without the fields it may not (an aggregate-only layer as
 /// its figures per unit).
+#[utoipa::path(
+    get,
+    path = "/layers",
+    tag = "layers",
+    summary = "the catalog of layers the caller may see",
+    responses((status = 200, description = "the layers", content_type = "application/json", body = Object))
+)]
 pub async fn list(State(state): State<AppState>, view: View) -> Json<Json_> {
     let list: Vec<Json_> = view.layers(&state.catalog).iter().map(|l| described(&view, l)).collect();
     Json(json!({ "layers": list }))
@@ -37,6 +51,14 @@ fn described(view: &View, layer: &crate::index::LayerData) -> Json_ {
 }
 
 /// One layer and its import history; a layer outside the view is not found, like an unknown one.
+#[utoipa::path(
+    get,
+    path = "/layers/{name}",
+    tag = "layers",
+    summary = "one layer: geometry type, count, bbox, fields, import history",
+    params(("name" = String, Path, example = "parcels")),
+    responses((status = 200, description = "the layer", content_type = "application/json", body = Object))
+)]
 pub async fn detail(State(state): State<AppState>, view: View, Path(name): Path<String>) -> ApiResult<Json<Json_>> {
     let layer = view
         .layer(&state.catalog, &name)

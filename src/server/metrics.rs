@@ -371,6 +371,13 @@ pub fn render(state: &AppState) -> String {
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "service",
+    summary = "Prometheus metrics",
+    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4; charset=utf-8"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let body = tokio::task::spawn_blocking(move || render(&state)).await.unwrap_or_default();
     let mut response = body.into_response();

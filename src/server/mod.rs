@@ -11,6 +11,7 @@ pub mod error;
 mod layers;
 pub mod metrics;
 mod ogc;
+mod openapi;
 mod query;
 mod raster;
 mod replica;
@@ -87,6 +88,7 @@ pub struct App {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(viewer::routes(&state.config.web_dir))
+        .route("/api", get(openapi::api))
         .route("/health", get(layers::health))
         .route("/ready", get(replica::ready))
         .route("/metrics", get(metrics::metrics))

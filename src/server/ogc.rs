@@ -110,21 +110,53 @@ fn site<'a>(state: &'a AppState, r: &'a Request) -> Site<'a> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc",
+    tag = "ogc",
+    summary = "OGC API landing page",
+    params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "landing page", content(("application/json"), ("text/html"))))
+)]
 pub async fn landing(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
     let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::landing(&r.base, &r.query)?, "bando")
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/conformance",
+    tag = "ogc",
+    summary = "conformance classes",
+    params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "conformsTo", content(("application/json"), ("text/html"))))
+)]
 pub async fn conformance(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
     let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::conformance(&r.query)?, "conformance")
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections",
+    tag = "ogc",
+    summary = "the collections (layers) the caller may see",
+    params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "collections", content(("application/json"), ("text/html"))))
+)]
 pub async fn collections(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
     let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::collections(&site(&state, &r), &r.query)?, "collections")
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}",
+    tag = "ogc",
+    summary = "one collection",
+    params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "collection", content(("application/json"), ("text/html"))))
+)]
 pub async fn collection(
     State(state): State<AppState>,
     view: View,
@@ -137,6 +169,14 @@ pub async fn collection(
     document(r.format, ogc::collection(&site(&state, &r), &id, &r.query)?, &id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}/items",
+    tag = "ogc",
+    summary = "features of a collection (Part 1, Part 3 filter)",
+    params(("id" = String, Path, example = "parcels"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000), ("offset" = Option<u32>, Query), ("bbox" = Option<String>, Query, description = "w,s,e,n or w,s,zmin,e,n,zmax in CRS84"), ("datetime" = Option<String>, Query, description = "instant or start/end with .. open"), ("filter" = Option<String>, Query, description = "CQL2 text or JSON"), ("filter-lang" = Option<String>, Query, description = "cql2-text or cql2-json"), ("filter-crs" = Option<String>, Query), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "FeatureCollection", content(("application/geo+json"), ("text/html"))))
+)]
 pub async fn items(
     State(state): State<AppState>,
     view: View,
@@ -154,6 +194,14 @@ pub async fn items(
     reply(format, json, ogc::GEOJSON, &title)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}/queryables",
+    tag = "ogc",
+    summary = "JSON Schema of what a filter may name",
+    params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "queryables", content(("application/schema+json"), ("text/html"))))
+)]
 pub async fn queryables(
     State(state): State<AppState>,
     view: View,
@@ -167,6 +215,14 @@ pub async fn queryables(
     typed_document(r.format, doc, ogc::queryables::SCHEMA_JSON, &format!("queryables of {id}"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}/items/{feature_id}",
+    tag = "ogc",
+    summary = "one feature",
+    params(("id" = String, Path, example = "parcels"), ("feature_id" = String, Path, example = "1"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "Feature", content(("application/geo+json"), ("text/html"))))
+)]
 pub async fn item(
     State(state): State<AppState>,
     view: View,
@@ -180,6 +236,14 @@ pub async fn item(
     reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/tileMatrixSets",
+    tag = "ogc",
+    summary = "tile matrix sets",
+    params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "tileMatrixSets", content(("application/json"), ("text/html"))))
+)]
 pub async fn tile_matrix_sets(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
     let r = request(&state, view, &headers, q)?;
     document(
@@ -189,6 +253,14 @@ pub async fn tile_matrix_sets(State(state): State<AppState>, view: View, headers
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/tileMatrixSets/{id}",
+    tag = "ogc",
+    summary = "one tile matrix set",
+    params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "tile matrix set", content(("application/json"), ("text/html"))))
+)]
 pub async fn tile_matrix_set(
     State(state): State<AppState>,
     view: View,
@@ -201,6 +273,14 @@ pub async fn tile_matrix_set(
     document(r.format, ogc::tiles::tile_matrix_set(&site(&state, &r), &id, &r.query)?, &id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}/tiles",
+    tag = "ogc",
+    summary = "tilesets of a collection",
+    params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "tilesets", content(("application/json"), ("text/html"))))
+)]
 pub async fn collection_tilesets(
     State(state): State<AppState>,
     view: View,
@@ -213,6 +293,14 @@ pub async fn collection_tilesets(
     document(r.format, ogc::tiles::tilesets(&site(&state, &r), Some(&id), &r.query)?, &id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}/tiles/{tms}",
+    tag = "ogc",
+    summary = "tileset metadata of a collection",
+    params(("id" = String, Path, example = "parcels"), ("tms" = String, Path, example = "WebMercatorQuad"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "tileset", content(("application/json"), ("text/html"))))
+)]
 pub async fn collection_tileset(
     State(state): State<AppState>,
     view: View,
@@ -225,11 +313,27 @@ pub async fn collection_tileset(
     document(r.format, ogc::tiles::tileset_of(&site(&state, &r), Some(&id), &tms, &r.query)?, &id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/tiles",
+    tag = "ogc",
+    summary = "tilesets of the dataset",
+    params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "tilesets", content(("application/json"), ("text/html"))))
+)]
 pub async fn dataset_tilesets(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
     let r = request(&state, view, &headers, q)?;
     document(r.format, ogc::tiles::tilesets(&site(&state, &r), None, &r.query)?, "tilesets")
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/tiles/{tms}",
+    tag = "ogc",
+    summary = "tileset metadata of the dataset",
+    params(("tms" = String, Path, example = "WebMercatorQuad"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "tileset", content(("application/json"), ("text/html"))))
+)]
 pub async fn dataset_tileset(
     State(state): State<AppState>,
     view: View,
@@ -273,6 +377,14 @@ async fn tile(
 /// Collection, tile matrix set, tile matrix, row, column.
 type CollectionTilePath = (String, String, String, String, String);
 
+#[utoipa::path(
+    get,
+    path = "/ogc/collections/{id}/tiles/{tms}/{z}/{row}/{col}",
+    tag = "ogc",
+    summary = "a vector tile of a collection (the /tiles tile)",
+    params(("id" = String, Path, example = "parcels"), ("tms" = String, Path, example = "WebMercatorQuad"), ("z" = u8, Path, description = "tile matrix (zoom)"), ("row" = u32, Path), ("col" = u32, Path)),
+    responses((status = 200, description = "MVT", content_type = "application/vnd.mapbox-vector-tile"), (status = 204, description = "empty tile"))
+)]
 pub async fn collection_tile(
     State(state): State<AppState>,
     view: View,
@@ -283,6 +395,14 @@ pub async fn collection_tile(
     tile(state, view, Some(id), (tms, z, row, col), request).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/ogc/tiles/{tms}/{z}/{row}/{col}",
+    tag = "ogc",
+    summary = "a vector tile of several collections",
+    params(("tms" = String, Path, example = "WebMercatorQuad"), ("z" = u8, Path, description = "tile matrix (zoom)"), ("row" = u32, Path), ("col" = u32, Path), ("collections" = Option<String>, Query, description = "comma list (default: every visible collection)")),
+    responses((status = 200, description = "MVT", content_type = "application/vnd.mapbox-vector-tile"), (status = 204, description = "empty tile"))
+)]
 pub async fn dataset_tile(
     State(state): State<AppState>,
     view: View,

@@ -10,7 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::error::{json_error, ApiResult};
+use super::error::{json_error, ApiResult, ErrorBody};
 use super::AppState;
 use crate::error::Error;
 use crate::policy::View;
@@ -55,26 +55,75 @@ async fn run(state: AppState, view: View, params: RawParams, job: Job) -> ApiRes
     Ok(([(CONTENT_TYPE, answer.content_type)], answer.body).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/query/point",
+    tag = "query",
+    summary = "polygons containing a point, points and lines within a tolerance",
+    params(("lon" = f64, Query, description = "longitude (WGS84)"), ("lat" = f64, Query, description = "latitude (WGS84)"), ("layers" = Option<String>, Query, description = "comma list of layer names (default: every visible layer)"), ("tolerance_m" = Option<f64>, Query, minimum = 0), ("fields" = Option<String>, Query, description = "comma list of the attributes to return"), ("format" = Option<String>, Query, description = "geojson (default) or csv"), ("limit" = Option<u32>, Query, minimum = 1), ("offset" = Option<u32>, Query)),
+    responses((status = 200, description = "the features as GeoJSON (or CSV with format=csv)", content(("application/geo+json"), ("text/csv"))))
+)]
 pub async fn point(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Point).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/query/radius",
+    tag = "query",
+    summary = "features within a radius (ellipsoidal metres), by distance",
+    params(("lon" = f64, Query, description = "longitude (WGS84)"), ("lat" = f64, Query, description = "latitude (WGS84)"), ("radius_m" = f64, Query, exclusive_minimum = 0, maximum = 50000), ("layers" = Option<String>, Query, description = "comma list of layer names (default: every visible layer)"), ("fields" = Option<String>, Query, description = "comma list of the attributes to return"), ("format" = Option<String>, Query, description = "geojson (default) or csv"), ("limit" = Option<u32>, Query, minimum = 1), ("offset" = Option<u32>, Query)),
+    responses((status = 200, description = "the features as GeoJSON (or CSV with format=csv)", content(("application/geo+json"), ("text/csv"))))
+)]
 pub async fn radius(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Radius).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/query/bbox",
+    tag = "query",
+    summary = "features intersecting a box",
+    params(("bbox" = String, Query, description = "west,south,east,north"), ("layers" = Option<String>, Query, description = "comma list of layer names (default: every visible layer)"), ("fields" = Option<String>, Query, description = "comma list of the attributes to return"), ("format" = Option<String>, Query, description = "geojson (default) or csv"), ("limit" = Option<u32>, Query, minimum = 1), ("offset" = Option<u32>, Query)),
+    responses((status = 200, description = "the features as GeoJSON (or CSV with format=csv)", content(("application/geo+json"), ("text/csv"))))
+)]
 pub async fn bbox(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Bbox).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/query/nearest",
+    tag = "query",
+    summary = "the k nearest features",
+    params(("lon" = f64, Query, description = "longitude (WGS84)"), ("lat" = f64, Query, description = "latitude (WGS84)"), ("k" = Option<u32>, Query, minimum = 1), ("layers" = Option<String>, Query, description = "comma list of layer names (default: every visible layer)"), ("fields" = Option<String>, Query, description = "comma list of the attributes to return"), ("format" = Option<String>, Query, description = "geojson (default) or csv"), ("limit" = Option<u32>, Query, minimum = 1), ("offset" = Option<u32>, Query)),
+    responses((status = 200, description = "the features as GeoJSON (or CSV with format=csv)", content(("application/geo+json"), ("text/csv"))))
+)]
 pub async fn nearest(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Nearest).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/query/boundary",
+    tag = "query",
+    summary = "features intersecting (or within) an administrative unit",
+    params(("admin" = String, Query, description = "layer:code of the unit"), ("predicate" = Option<String>, Query, description = "intersects (default) or within"), ("layers" = Option<String>, Query, description = "comma list of layer names (default: every visible layer)"), ("fields" = Option<String>, Query, description = "comma list of the attributes to return"), ("format" = Option<String>, Query, description = "geojson (default) or csv"), ("limit" = Option<u32>, Query, minimum = 1), ("offset" = Option<u32>, Query)),
+    responses((status = 200, description = "the features as GeoJSON (or CSV with format=csv)", content(("application/geo+json"), ("text/csv"))))
+)]
 pub async fn boundary_by_admin(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Boundary(None)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/query/boundary",
+    tag = "query",
+    summary = "features intersecting (or within) a GeoJSON polygon",
+    params(("predicate" = Option<String>, Query, description = "intersects (default) or within"), ("layers" = Option<String>, Query, description = "comma list of layer names (default: every visible layer)"), ("fields" = Option<String>, Query, description = "comma list of the attributes to return"), ("format" = Option<String>, Query, description = "geojson (default) or csv"), ("limit" = Option<u32>, Query, minimum = 1), ("offset" = Option<u32>, Query)),
+    request_body(content = Object, description = "GeoJSON Polygon, MultiPolygon or a Feature holding one", content_type = "application/geo+json"),
+    responses((status = 200, description = "the features as GeoJSON (or CSV with format=csv)", content(("application/geo+json"), ("text/csv"))), (status = 413, description = "the polygon has too many vertices", content_type = "application/json", body = ErrorBody))
+)]
 pub async fn boundary_by_polygon(State(s): State<AppState>, view: View, p: RawParams, body: Body) -> Response {
     match read_limited(body, MAX_BODY_BYTES).await {
         Ok(body) => run(s, view, p, Job::Boundary(Some(body))).await.into_response(),
@@ -120,10 +169,26 @@ async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, Response> {
     Ok(kept.freeze())
 }
 
+#[utoipa::path(
+    get,
+    path = "/stats",
+    tag = "query",
+    summary = "figures per administrative unit",
+    params(("layer" = String, Query), ("by" = String, Query, description = "the administrative layer"), ("within" = Option<String>, Query, description = "layer:code or a GeoJSON polygon"), ("group_by" = Option<String>, Query), ("sum" = Option<String>, Query), ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, description = "count, sum, area or length per unit", content(("application/json"), ("text/csv"))))
+)]
 pub async fn stats(State(s): State<AppState>, view: View, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Stats).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/indicators",
+    tag = "scenarios",
+    summary = "each unit's value of a scenario's indicators, with target and status",
+    params(("id" = String, Path), ("indicator" = Option<String>, Query), ("format" = Option<String>, Query, description = "json (default) or csv")),
+    responses((status = 200, description = "values per unit", content(("application/json"), ("text/csv"))))
+)]
 pub async fn indicators(State(s): State<AppState>, view: View, Path(id): Path<String>, p: RawParams) -> ApiResult<Response> {
     run(s, view, p, Job::Indicators(id)).await
 }

@@ -54,6 +54,13 @@ impl Readiness {
 /// `GET /ready`: 200 while the layers are loaded and the store is reachable, 503 `degraded`
 /// while it is not (tiles and queries are still answered from memory). The server answers
 /// `starting` itself until its layers are loaded.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "service",
+    summary = "readiness for a load balancer",
+    responses((status = 200, description = "ready", content_type = "application/json", body = Object), (status = 503, description = "starting or degraded", content_type = "application/json", body = Object))
+)]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let ready = &state.readiness;
     if ready.is_down() {

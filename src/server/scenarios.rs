@@ -32,6 +32,13 @@ fn summary(s: &Scenario, base: &str) -> Json_ {
 }
 
 /// The scenarios the request may read, each with only the layers it may read.
+#[utoipa::path(
+    get,
+    path = "/scenarios",
+    tag = "scenarios",
+    summary = "the scenario maps with their TileJSON, style and tile URLs",
+    responses((status = 200, description = "the scenarios", content_type = "application/json", body = Object))
+)]
 pub async fn list(State(state): State<AppState>, view: View, headers: HeaderMap) -> Json<Json_> {
     let base = base_url(&state, &headers);
     let scenarios = state.scenarios.current();
@@ -47,6 +54,14 @@ pub async fn list(State(state): State<AppState>, view: View, headers: HeaderMap)
 }
 
 /// `/scenarios/{id}` (the scenario, with its URLs) or `/scenarios/{id}.json` (its TileJSON).
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}",
+    tag = "scenarios",
+    summary = "one scenario (or its TileJSON as {id}.json)",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "the scenario", content_type = "application/json", body = Object))
+)]
 pub async fn detail(
     State(state): State<AppState>,
     view: View,
@@ -80,6 +95,14 @@ pub async fn detail(
     Ok(Json(body).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/style.json",
+    tag = "scenarios",
+    summary = "the scenario's MapLibre style v8",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "style", content_type = "application/json", body = Object))
+)]
 pub async fn style_json(
     State(state): State<AppState>,
     view: View,
@@ -133,6 +156,14 @@ fn style_source(view: &View, scenarios: &Scenarios, catalog: &Catalog, url: &str
     style::Shown::Whole
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/{z}/{x}/{y}",
+    tag = "scenarios",
+    summary = "a scenario's vector tile",
+    params(("id" = String, Path), ("z" = u8, Path, maximum = 22), ("x" = u32, Path), ("y" = String, Path, description = "row and extension, e.g. 12.mvt")),
+    responses((status = 200, description = "MVT", content_type = "application/vnd.mapbox-vector-tile"), (status = 204, description = "empty tile"))
+)]
 pub async fn tile(
     State(state): State<AppState>,
     view: View,

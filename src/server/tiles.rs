@@ -58,6 +58,14 @@ pub fn strip_mvt(y: &str) -> ApiResult<&str> {
 }
 
 /// The request comes last and whole (not as a `HeaderMap`, which axum would copy).
+#[utoipa::path(
+    get,
+    path = "/tiles/{layers}/{z}/{x}/{y}",
+    tag = "tiles",
+    summary = "vector tile of one layer, a comma list, or a PMTiles archive",
+    params(("layers" = String, Path, example = "parcels,roads"), ("z" = u8, Path, maximum = 22), ("x" = u32, Path), ("y" = String, Path, description = "row and extension, e.g. 12.mvt")),
+    responses((status = 200, description = "MVT (gzip when accepted)", content_type = "application/vnd.mapbox-vector-tile"), (status = 204, description = "empty tile"))
+)]
 pub async fn layer_tile(
     State(state): State<AppState>,
     view: View,
@@ -107,6 +115,14 @@ fn archive_tilejson(archive: &PmtilesArchive, base: &str) -> serde_json::Value {
     doc
 }
 
+#[utoipa::path(
+    get,
+    path = "/tiles/{file}",
+    tag = "tiles",
+    summary = "TileJSON 3.0.0 of layers",
+    params(("file" = String, Path, description = "{layers}.json", example = "parcels.json")),
+    responses((status = 200, description = "TileJSON", content_type = "application/json", body = Object))
+)]
 pub async fn layer_tilejson(
     State(state): State<AppState>,
     view: View,
@@ -130,6 +146,14 @@ pub async fn layer_tilejson(
 }
 
 /// `/fonts/{fontstack}/{range}.pbf`: SDF glyphs for map labels.
+#[utoipa::path(
+    get,
+    path = "/fonts/{fontstack}/{range}",
+    tag = "tiles",
+    summary = "SDF glyphs for map labels",
+    params(("fontstack" = String, Path, example = "Noto Sans Regular"), ("range" = String, Path, description = "e.g. 0-255.pbf")),
+    responses((status = 200, description = "glyph protobuf", content_type = "application/x-protobuf"))
+)]
 pub async fn glyphs(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -56,7 +56,14 @@ pub fn routes(web_dir: &Path) -> Router<AppState> {
 }
 
 /// The page itself, always revalidated so a redeployed viewer is picked up at once.
-async fn index_page(path: PathBuf) -> Response {
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "viewer",
+    summary = "the web viewer (MapLibre + CesiumJS); its files are under /viewer/ and /vendor/",
+    responses((status = 200, description = "the viewer page", content_type = "text/html; charset=utf-8"))
+)]
+pub(super) async fn index_page(path: PathBuf) -> Response {
     match tokio::fs::read_to_string(&path).await {
         Ok(html) => ([(header::CACHE_CONTROL, "no-cache")], Html(html)).into_response(),
         Err(e) => {
