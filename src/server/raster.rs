@@ -62,6 +62,20 @@ pub fn style_file(state: &AppState, view: &View, id: &str) -> Result<String, Err
     Ok(scenario.style.clone().ok_or_else(|| TileError::NoStyle(id.to_string()))?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/raster/{z}/{x}/{y}",
+    tag = "scenarios",
+    summary = "a raster tile of the scenario's style, drawn by bando",
+    params(
+        ("id" = String, Path),
+        ("z" = u8, Path, maximum = 22),
+        ("x" = u32, Path),
+        ("y" = String, Path, description = "row, optional @2x, extension: 12.png, 12@2x.webp, 12.jpg"),
+        ("tile_size" = Option<u32>, Query, description = "256 (default) or 512 CSS pixels")
+    ),
+    responses((status = 200, description = "the tile", content(("image/png"), ("image/jpeg"), ("image/webp"))))
+)]
 pub async fn tile(
     State(state): State<AppState>,
     view: View,
@@ -91,6 +105,14 @@ pub async fn tile(
 }
 
 /// `/scenarios/{id}/raster.json`: TileJSON of the raster tiles (`?tile_size=512` for 512-pixel ones).
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/raster.json",
+    tag = "scenarios",
+    summary = "TileJSON of the scenario's raster tiles",
+    params(("id" = String, Path), ("tile_size" = Option<u32>, Query, description = "256 (default) or 512")),
+    responses((status = 200, description = "TileJSON 3.0.0", content_type = "application/json", body = Object))
+)]
 pub async fn tilejson(
     State(state): State<AppState>,
     view: View,

@@ -46,6 +46,23 @@ fn decor_of(query: Option<&str>) -> Result<Decor, Error> {
     Ok(decor)
 }
 
+#[utoipa::path(
+    get,
+    path = "/scenarios/{id}/static/{place}/{size}",
+    tag = "scenarios",
+    summary = "a static map of the scenario's style",
+    params(
+        ("id" = String, Path),
+        ("place" = String, Path, description = "lon,lat,zoom or west,south,east,north"),
+        ("size" = String, Path, description = "WIDTHxHEIGHT[@2x].png|jpg|webp, at most 2048 a side"),
+        ("overlay" = Option<String>, Query, description = "GeoJSON geometry, Feature or FeatureCollection"),
+        ("markers" = Option<String>, Query, description = "lon,lat[,RRGGBB] separated by ;"),
+        ("scale_bar" = Option<bool>, Query),
+        ("north_arrow" = Option<bool>, Query),
+        ("legend" = Option<bool>, Query)
+    ),
+    responses((status = 200, description = "the picture", content(("image/png"), ("image/jpeg"), ("image/webp"))))
+)]
 pub async fn picture(
     State(state): State<AppState>,
     view: crate::policy::View,
