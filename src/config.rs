@@ -89,6 +89,9 @@ pub struct ServerSection {
     pub max_radius_m: Option<f64>,
     pub pmtiles: Option<Vec<PathBuf>>,
     pub log_format: Option<LogFormat>,
+    pub cors_origins: Option<Vec<String>>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// How log lines are written (`--log-format`, `[server] log_format`): `text` for people, or

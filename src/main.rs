@@ -330,6 +330,16 @@ struct ServeArgs {
     /// its X-Request-Id (default: BANDO_LOG_FORMAT, else text).
     #[arg(long)]
     log_format: Option<LogFormat>,
+    /// A web origin (scheme://host[:port]) whose pages may read this server (repeatable). Without
+    /// it an open server allows every origin and a server with [security] none; "*" allows all.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -557,7 +567,19 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         access_log: log_format == LogFormat::Json,
+        cors: server::cors::Cors::new(
+            if args.cors_origins.is_empty() {
+                server.cors_origins.as_deref().unwrap_or_default()
+            } else {
+                &args.cors_origins
+            },
+            file.security.is_some(),
+        )
+        .context("--cors-origin (cors_origins)")?,
     };
+    let tls = tls_files(args.tls_cert.or(server.tls_cert.clone()), args.tls_key.or(server.tls_key.clone()))?
+        .map(|files| files.acceptor())
+        .transpose()?;
     let pmtiles = if args.pmtiles.is_empty() {
         server.pmtiles.clone().unwrap_or_default()
     } else {
@@ -597,8 +619,17 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         }))
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(server::serve(addr, load))?;
+    runtime.block_on(server::serve(addr, tls, load))?;
     Ok(())
+}
+
+/// The certificate and key of HTTPS: both or neither.
+fn tls_files(cert: Option<PathBuf>, key: Option<PathBuf>) -> anyhow::Result<Option<server::tls::TlsFiles>> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some(server::tls::TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        _ => anyhow::bail!("--tls-cert and --tls-key (tls_cert, tls_key) go together: give both for HTTPS, or neither"),
+    }
 }
 
 /// The policy file of `serve --config`, checked against the loaded layers and scenarios.

@@ -1,5 +1,6 @@
 //! The server's edge: one tower layer around the whole router doing what every response needs.
-//! CORS for map clients served from another origin (preflights answered here, before routing),
+//! CORS for map clients served from another origin (`cors` decides; preflights answered here,
+//! before routing),
 //! the identity of every request (`auth::admit`, before routing, so no route can skip it), its
 //! audit record when it is authenticated or refused (`audit`, queued, never waited for),
 //! JSON bodies for the error responses axum makes itself, a logged JSON 500 for a panicking
@@ -24,9 +25,10 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderValue, Method};
+use axum::response::Response;
 
+use super::cors::{Allowed, Cors};
 use super::metrics::{Family, Metrics};
 use super::{audit, auth, error};
 use crate::audit::{AuditEntry, Auditor};
@@ -40,6 +42,8 @@ pub struct EdgeLayer {
     pub metrics: Option<&'static Metrics>,
     /// Logs every request line at info level (the JSON log format), not only at debug level.
     pub access_log: bool,
+    /// The origins whose pages may read the answers.
+    pub cors: Cors,
 }
 
 impl<S> tower::Layer<S> for EdgeLayer {
@@ -51,6 +55,7 @@ impl<S> tower::Layer<S> for EdgeLayer {
             security: self.security.clone(),
             metrics: self.metrics,
             access_log: self.access_log,
+            cors: self.cors.clone(),
         }
     }
 }
@@ -61,6 +66,7 @@ pub struct Edge<S> {
     security: Option<Arc<Security>>,
     metrics: Option<&'static Metrics>,
     access_log: bool,
+    cors: Cors,
 }
 
 impl<S> Edge<S> {
@@ -69,11 +75,6 @@ impl<S> Edge<S> {
         self.security.as_ref().and_then(|s| s.audit())
     }
 }
-
-const ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET, HEAD, POST, OPTIONS");
-const ANY: HeaderValue = HeaderValue::from_static("*");
-/// Browsers may reuse a preflight answer for a day (Chromium caps it at two hours).
-const PREFLIGHT_MAX_AGE: HeaderValue = HeaderValue::from_static("86400");
 
 /// What the edge keeps of a request until its response: for the counters, the request id and
 /// (only when it is logged) the request line.
@@ -129,8 +130,9 @@ where
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        let allowed = self.cors.allowed(request.headers());
         if request.method() == Method::OPTIONS && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-            return EdgeFuture::done(preflight());
+            return EdgeFuture::done(allowed.preflight());
         }
         let logged = self.access_log || tracing::enabled!(tracing::Level::DEBUG);
         let observed = Observed {
@@ -158,6 +160,7 @@ where
                     state: Some(State::Ready(response)),
                     observed: Some(observed),
                     record: None,
+                    allowed: Some(allowed),
                 };
             }
             record = security
@@ -172,18 +175,9 @@ where
             state: Some(state),
             observed: Some(observed),
             record,
+            allowed: Some(allowed),
         }
     }
-}
-
-/// Answers a CORS preflight: any origin, the methods bando serves, any request header.
-fn preflight() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    let h = response.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, ANY);
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, PREFLIGHT_MAX_AGE);
-    response
 }
 
 enum State<F> {
@@ -199,6 +193,8 @@ pub struct EdgeFuture<F> {
     observed: Option<Observed>,
     /// The audit record of an authenticated request, completed with its status.
     record: Option<(Arc<Auditor>, AuditEntry)>,
+    /// The CORS headers of the answer (a preflight has its own).
+    allowed: Option<Allowed>,
 }
 
 impl<F> EdgeFuture<F> {
@@ -207,11 +203,14 @@ impl<F> EdgeFuture<F> {
             state: Some(State::Ready(response)),
             observed: None,
             record: None,
+            allowed: None,
         }
     }
 
     fn finish(&mut self, mut response: Response) -> Poll<Result<Response, Infallible>> {
-        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY);
+        if let Some(allowed) = self.allowed.take() {
+            allowed.apply(response.headers_mut());
+        }
         if let Some((auditor, mut entry)) = self.record.take() {
             entry.status = i64::from(response.status().as_u16());
             auditor.record(entry);
@@ -282,6 +281,7 @@ where
 #[cfg(test)]
 mod tests {
     use axum::body::Body;
+    use axum::http::StatusCode;
     use axum::routing::get;
     use axum::Router;
     use tower::{Layer, ServiceExt};

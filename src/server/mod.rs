@@ -6,6 +6,7 @@
 mod audit;
 mod auth;
 pub mod city3d;
+pub mod cors;
 mod edge;
 pub mod error;
 mod layers;
@@ -19,6 +20,7 @@ mod respond;
 mod scenarios;
 mod static_map;
 mod tiles;
+pub mod tls;
 mod view;
 mod viewer;
 
@@ -60,6 +62,8 @@ pub struct ServerConfig {
     pub query_limits: crate::query::Limits,
     /// Logs a line for every request at info level (with the JSON log format).
     pub access_log: bool,
+    /// The web origins whose pages may read the answers.
+    pub cors: cors::Cors,
 }
 
 /// What every handler can reach, behind one `Arc`: axum clones the state for every request.
@@ -302,15 +306,19 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing open requests");
 }
 
-/// Listens on `addr` at once and answers `starting` while `load` builds the server's state on a
-/// blocking thread (the layers are loaded there), then serves it until SIGINT/SIGTERM. A failed
-/// load stops the server with its error.
-pub async fn serve<E>(addr: SocketAddr, load: impl FnOnce() -> Result<AppState, E> + Send + 'static) -> Result<(), E>
+/// Listens on `addr` at once (HTTPS with `tls`) and answers `starting` while `load` builds the
+/// server's state on a blocking thread (the layers are loaded there), then serves it until
+/// SIGINT/SIGTERM. A failed load stops the server with its error.
+pub async fn serve<E>(
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    load: impl FnOnce() -> Result<AppState, E> + Send + 'static,
+) -> Result<(), E>
 where
     E: From<std::io::Error> + Send + 'static,
 {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "bando listening; loading the store");
+    tracing::info!(addr = %listener.local_addr()?, https = tls.is_some(), "bando listening; loading the store");
     let loaded = Arc::new(std::sync::OnceLock::new());
     let failure = Arc::new(std::sync::Mutex::new(None));
     let (failed, on_failure) = tokio::sync::oneshot::channel::<()>();
@@ -343,7 +351,14 @@ where
     };
     // With the peer address in every request: the rate limit of requests without a token is per IP.
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-    axum::serve(listener, app).with_graceful_shutdown(stop).await?;
+    match tls {
+        None => axum::serve(listener, app).with_graceful_shutdown(stop).await?,
+        Some(acceptor) => {
+            // axum passes the peer address (ConnectInfo) of a listener of its own only through `tap_io`.
+            let listener = axum::serve::ListenerExt::tap_io(tls::TlsListener::new(listener, acceptor)?, |_| ());
+            axum::serve(listener, app).with_graceful_shutdown(stop).await?
+        }
+    }
     if let Some(auditor) = loaded.get().and_then(edge::Edge::auditor) {
         auditor.flush();
     }
@@ -365,6 +380,7 @@ fn start(state: AppState) -> edge::Edge<Router> {
         security: Some(state.security.clone()),
         metrics: Some(state.metrics),
         access_log: state.config.access_log,
+        cors: state.config.cors.clone(),
     };
     tower::Layer::layer(&edge, router(state))
 }
