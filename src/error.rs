@@ -118,7 +118,8 @@ impl Error {
                 | StoreError::Corrupt { .. }
                 | StoreError::Unreachable { .. }
                 | StoreError::WrongLogin { .. }
-                | StoreError::NoPostgis { .. } => ErrorKind::Unavailable,
+                | StoreError::NoPostgis { .. }
+                | StoreError::Busy { .. } => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
             Error::Import(e) => match e {

@@ -51,6 +51,53 @@ enum Command {
     Token(TokenCommand),
     /// Export the audit log (requests by identities, refused requests, admin actions), or verify its hash chain.
     Audit(AuditArgs),
+    /// Copy a whole store into another (GeoPackage to PostGIS and back) and verify the copy.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Write a consistent snapshot of a store, with a manifest of checksums, to a new GeoPackage file.
+    Backup(BackupArgs),
+    /// Restore a backup file into a store, after checking it against its manifest.
+    Restore(RestoreArgs),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Every layer, the catalog and history, tokens and audit log, from one snapshot; exits 1 if the verification fails.
+    Copy(StoreCopyArgs),
+}
+
+#[derive(Args)]
+struct StoreCopyArgs {
+    /// The store to read (a GeoPackage file or a PostGIS URL).
+    #[arg(long)]
+    from: String,
+    /// The store to write.
+    #[arg(long)]
+    to: String,
+    /// Swap in layers the target already has (one transaction each) instead of refusing.
+    #[arg(long)]
+    replace: bool,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    at: TokenStoreArgs,
+    /// The backup file to write (a new GeoPackage; never overwritten).
+    #[arg(long)]
+    to: PathBuf,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    /// A file `bando backup` wrote.
+    file: PathBuf,
+    /// The store to restore into (a GeoPackage file or a PostGIS URL).
+    #[arg(long)]
+    to: String,
+    /// Swap in layers the store already has (one transaction each) instead of refusing.
+    #[arg(long)]
+    replace: bool,
 }
 
 #[derive(Args)]
@@ -390,6 +437,9 @@ fn main() {
             ..
         }) => run_audit_verify(args),
         Command::Audit(args) => run_audit_export(args),
+        Command::Store(StoreCommand::Copy(args)) => run_store_copy(args),
+        Command::Backup(args) => run_backup(args),
+        Command::Restore(args) => run_restore(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -950,4 +1000,26 @@ fn run_audit_verify(args: AuditVerifyArgs) -> anyhow::Result<()> {
         }
         Err(broken) => anyhow::bail!("audit log of {} is broken: {broken}", store.describe()),
     }
+}
+
+fn run_store_copy(args: StoreCopyArgs) -> anyhow::Result<()> {
+    let (from, to) = (store::open(&args.from)?, store::open(&args.to)?);
+    let report = store::copy::copy(from.as_ref(), to.as_ref(), store::copy::CopyOptions { replace: args.replace })?;
+    println!("{report}\ncopied {} into {}", from.describe(), to.describe());
+    Ok(())
+}
+
+fn run_backup(args: BackupArgs) -> anyhow::Result<()> {
+    let (from, _) = token_store(&args.at)?;
+    let report = store::backup::backup(from.as_ref(), &args.to)?;
+    println!("{report}\nbackup of {} written to {}", from.describe(), args.to.display());
+    Ok(())
+}
+
+fn run_restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let to = store::open(&args.to)?;
+    let options = store::copy::CopyOptions { replace: args.replace };
+    let report = store::backup::restore(&args.file, to.as_ref(), options)?;
+    println!("{report}\nrestored {} into {}", args.file.display(), to.describe());
+    Ok(())
 }

@@ -33,6 +33,7 @@ fn metrics_count_requests_caches_and_layers_and_request_ids_reach_the_json_log()
         assert_eq!(server.get(&tile).0, 200, "{tile}");
     }
     assert_eq!(server.get("/no/such/route").0, 404);
+    assert_eq!(server.get("/ogc/collections?f=json").0, 200);
 
     assert_eq!(request_id(&server, &tile, Some("wall-display-7")), "wall-display-7");
     let (a, b) = (request_id(&server, "/layers", None), request_id(&server, "/layers", None));
@@ -47,6 +48,8 @@ fn metrics_count_requests_caches_and_layers_and_request_ids_reach_the_json_log()
     assert_eq!(tiles_ok, Some(4.0));
     let not_found = sample(&m, "bando_http_requests_total", &[("family", "other"), ("status", "404")]);
     assert_eq!(not_found, Some(1.0));
+    let ogc = sample(&m, "bando_http_requests_total", &[("family", "ogc"), ("status", "200")]);
+    assert_eq!(ogc, Some(1.0), "OGC API routes are a family of their own");
     let counted = sample(&m, "bando_http_request_duration_seconds_count", &[("family", "tiles")]);
     let inf = sample(
         &m,

@@ -246,27 +246,7 @@ fn tiles_keep_coming_while_postgresql_is_down_and_ready_reports_degraded_until_i
     // No cache: every tile is drawn from the layers in memory while the database is away.
     let server = common::Server::start(&pg.url, &["--watch-seconds", "0.2", "--no-cache"]);
     let (lon, lat) = server.middle_of("parcels");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load: Vec<_> = (0..2)
-        .map(|t| {
-            let (base, stop) = (server.base.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let (mut ok, mut failed) = (0u32, Vec::new());
-                let mut i = 0u32;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let z = 10 + (i + t) % 6;
-                    let (x, y) = common::tile_of(lon, lat, z as u8);
-                    let url = format!("{base}/tiles/parcels,wards,roads/{z}/{x}/{y}.mvt");
-                    match common::fetch(&url).0 {
-                        200 | 204 => ok += 1,
-                        status => failed.push(format!("{url}: {status}")),
-                    }
-                    i += 1;
-                }
-                (ok, failed)
-            })
-        })
-        .collect();
+    let load = TileLoad::start(&server, lon, lat);
     std::thread::sleep(std::time::Duration::from_millis(300));
     pg.halt();
     let status = |s: &common::Server| {
@@ -290,19 +270,96 @@ fn tiles_keep_coming_while_postgresql_is_down_and_ready_reports_degraded_until_i
     within(std::time::Duration::from_secs(5), "the import after the outage is served", || {
         feature_count(&server, "lights") == Some(3)
     });
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (mut ok, mut failed) = (0, Vec::new());
-    for thread in load {
-        let (o, f) = thread.join().unwrap();
-        ok += o;
-        failed.extend(f);
+    load.finish_without_failures(50);
+}
+
+/// Two threads asking a server for tiles around a point, over and over, until finished.
+struct TileLoad {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<(u32, Vec<String>)>>,
+}
+
+impl TileLoad {
+    fn start(server: &common::Server, lon: f64, lat: f64) -> TileLoad {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..2)
+            .map(|t| {
+                let (base, stop) = (server.base.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let (mut ok, mut failed) = (0u32, Vec::new());
+                    let mut i = 0u32;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let z = 10 + (i + t) % 6;
+                        let (x, y) = common::tile_of(lon, lat, z as u8);
+                        let url = format!("{base}/tiles/parcels,wards,roads/{z}/{x}/{y}.mvt");
+                        // A refused connection is a failure to count, not a panic.
+                        match ureq::get(&url).call().map(|r| r.status()) {
+                            Ok(200 | 204) => ok += 1,
+                            Ok(status) | Err(ureq::Error::Status(status, _)) => failed.push(format!("{url}: {status}")),
+                            Err(e) => failed.push(format!("{url}: {e}")),
+                        }
+                        i += 1;
+                    }
+                    (ok, failed)
+                })
+            })
+            .collect();
+        TileLoad { stop, threads }
     }
-    assert!(
-        failed.is_empty(),
-        "{} of {} tile requests failed: {:?}",
-        failed.len(),
-        ok as usize + failed.len(),
-        &failed[..failed.len().min(5)]
+
+    /// Stops the load: the requests answered, and what failed.
+    fn finish(self) -> (u32, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut ok, mut failed) = (0, Vec::new());
+        for thread in self.threads {
+            let (o, f) = thread.join().unwrap();
+            ok += o;
+            failed.extend(f);
+        }
+        (ok, failed)
+    }
+
+    /// Stops the load; panics if any request failed or fewer than `at_least` were made.
+    fn finish_without_failures(self, at_least: u32) {
+        let (ok, failed) = self.finish();
+        assert!(
+            failed.is_empty(),
+            "{} of {} tile requests failed: {:?}",
+            failed.len(),
+            ok as usize + failed.len(),
+            &failed[..failed.len().min(5)]
+        );
+        assert!(ok > at_least, "only {ok} tile requests made");
+    }
+}
+
+#[test]
+fn a_replica_killed_under_load_leaves_the_other_answering_and_following_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = common::pg_database();
+    let out = common::bando(&["demo", "--parcels", "300", "--store", &store]);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let mut doomed = common::Server::start(&store, &["--no-cache"]);
+    let survivor = common::Server::start(&store, &["--no-cache"]);
+    let (lon, lat) = survivor.middle_of("parcels");
+    let on_doomed = TileLoad::start(&doomed, lon, lat);
+    let on_survivor = TileLoad::start(&survivor, lon, lat);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    doomed.child.kill().unwrap(); // SIGKILL: no goodbye to the database, no shutdown
+    doomed.child.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = bando_import(&store, &lights_csv(dir.path(), "a.csv", 3), "lights", &LIGHTS);
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    within(
+        std::time::Duration::from_secs(5),
+        "the survivor serves an import made after the kill",
+        || feature_count(&survivor, "lights") == Some(3),
     );
-    assert!(ok > 50, "only {ok} tile requests made");
+    let (status, body) = survivor.get_json("/ready");
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+    on_survivor.finish_without_failures(50);
+    // The killed replica's own clients fail once it is gone (a load balancer's /ready check
+    // takes it out); it was answering until then.
+    let (answered, _) = on_doomed.finish();
+    assert!(answered > 10, "the killed replica was under load: {answered} answers");
 }

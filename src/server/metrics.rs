@@ -32,10 +32,12 @@ pub enum Family {
     Metrics,
     Whoami,
     Viewer,
+    /// OGC API Features and Tiles (`/ogc/...`).
+    Ogc,
     Other,
 }
 
-const FAMILIES: [Family; 13] = [
+const FAMILIES: [Family; 14] = [
     Family::Tiles,
     Family::Scenarios,
     Family::ThreeD,
@@ -48,6 +50,7 @@ const FAMILIES: [Family; 13] = [
     Family::Metrics,
     Family::Whoami,
     Family::Viewer,
+    Family::Ogc,
     Family::Other,
 ];
 
@@ -66,7 +69,8 @@ impl Family {
             "ready" => Family::Ready,
             "metrics" => Family::Metrics,
             "whoami" => Family::Whoami,
-            "" | "viewer" | "vendor" => Family::Viewer,
+            "" | "index.html" | "viewer" | "vendor" => Family::Viewer,
+            "ogc" => Family::Ogc,
             _ => Family::Other,
         }
     }
@@ -85,6 +89,7 @@ impl Family {
             Family::Metrics => "metrics",
             Family::Whoami => "whoami",
             Family::Viewer => "viewer",
+            Family::Ogc => "ogc",
             Family::Other => "other",
         }
     }
@@ -402,6 +407,11 @@ mod tests {
             ("/", Family::Viewer),
             ("/vendor/cesium/x.js", Family::Viewer),
             ("/metrics", Family::Metrics),
+            ("/index.html", Family::Viewer),
+            ("/ogc", Family::Ogc),
+            ("/ogc/collections/parcels/items", Family::Ogc),
+            ("/ogc/tiles/WebMercatorQuad/14/7000/13000", Family::Ogc),
+            ("/ogcx", Family::Other),
             ("/nope", Family::Other),
         ];
         for (path, family) in cases {

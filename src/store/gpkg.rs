@@ -14,7 +14,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
 use super::{
-    check_layer_name, now_iso, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError, TokenRecord,
+    check_layer_name, next_id, now_iso, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
+    StoreSnapshot, TokenRecord,
 };
 use super::{gpkg_audit, gpkg_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
@@ -136,7 +137,7 @@ impl GpkgStore {
         Ok(())
     }
 
-    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite in a bad state; keep serving.
         self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -210,62 +211,112 @@ fn layer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LayerMeta> {
     })
 }
 
+/// The catalog: every layer with the provenance of its current import.
+fn read_layers(conn: &Connection) -> Result<Vec<LayerMeta>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
+         FROM bando_layers l JOIN bando_imports i ON i.id = l.import_id ORDER BY l.name",
+    )?;
+    let rows = stmt.query_map([], layer_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_history(conn: &Connection, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM bando_imports WHERE layer = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([layer], |r| {
+        Ok(ImportRecord {
+            id: r.get("id")?,
+            layer: r.get("layer")?,
+            source_file: r.get("source_file")?,
+            source_sha256: r.get("source_sha256")?,
+            source_crs: r.get("source_crs")?,
+            imported_at: r.get("imported_at")?,
+            read: r.get::<_, i64>("read")? as u64,
+            written: r.get::<_, i64>("written")? as u64,
+            skipped: r.get::<_, i64>("skipped")? as u64,
+            repaired: r.get::<_, i64>("repaired")? as u64,
+            seconds: r.get("seconds")?,
+            replaced: r.get::<_, i64>("replaced")? != 0,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_features(conn: &Connection, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
+    let columns: String = layer.fields.iter().map(|f| format!(", {}", quote_ident(&f.name))).collect();
+    let sql = format!("SELECT fid, geom{columns} FROM {} ORDER BY fid", quote_ident(&layer.name));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let blob = row.get_ref(1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
+        let Some(blob) = blob else { continue };
+        let geometry = geom_codec::decode_gpkg(blob).map_err(|source| StoreError::BadGeometry {
+            layer: layer.name.clone(),
+            fid: id,
+            source,
+        })?;
+        let Some(geometry) = geometry else { continue };
+        let mut properties = Vec::with_capacity(layer.fields.len());
+        for (i, field) in layer.fields.iter().enumerate() {
+            properties.push(read_value(row.get_ref(i + 2)?, field));
+        }
+        visit(Feature { id, geometry, properties });
+    }
+    Ok(())
+}
+
+/// A read transaction on a connection of its own: in WAL mode it sees the file as it was at
+/// its first read, whatever imports commit meanwhile.
+struct GpkgSnapshot {
+    conn: Connection,
+}
+
+impl GpkgSnapshot {
+    fn open(path: &Path) -> Result<GpkgSnapshot, StoreError> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| corrupt(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // BEGIN is deferred: the read that follows is what fixes the snapshot.
+        conn.execute_batch("BEGIN")?;
+        conn.query_row("SELECT value FROM bando_meta WHERE key = 'generation'", [], |r| r.get::<_, i64>(0))?;
+        Ok(GpkgSnapshot { conn })
+    }
+}
+
+impl StoreSnapshot for GpkgSnapshot {
+    fn layers(&mut self) -> Result<Vec<LayerMeta>, StoreError> {
+        read_layers(&self.conn)
+    }
+
+    fn history(&mut self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
+        read_history(&self.conn, layer)
+    }
+
+    fn for_each_feature(&mut self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
+        read_features(&self.conn, layer, visit)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError> {
+        gpkg_tokens::list(&self.conn)
+    }
+
+    fn audit_rows(&mut self) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
+        gpkg_audit::rows(&self.conn)
+    }
+}
+
 impl Store for GpkgStore {
     fn layers(&self) -> Result<Vec<LayerMeta>, StoreError> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(
-            "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
-             FROM bando_layers l JOIN bando_imports i ON i.id = l.import_id ORDER BY l.name",
-        )?;
-        let rows = stmt.query_map([], layer_from_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_layers(&self.reader())
     }
 
     fn history(&self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached("SELECT * FROM bando_imports WHERE layer = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([layer], |r| {
-            Ok(ImportRecord {
-                id: r.get("id")?,
-                layer: r.get("layer")?,
-                source_file: r.get("source_file")?,
-                source_sha256: r.get("source_sha256")?,
-                source_crs: r.get("source_crs")?,
-                imported_at: r.get("imported_at")?,
-                read: r.get::<_, i64>("read")? as u64,
-                written: r.get::<_, i64>("written")? as u64,
-                skipped: r.get::<_, i64>("skipped")? as u64,
-                repaired: r.get::<_, i64>("repaired")? as u64,
-                seconds: r.get("seconds")?,
-                replaced: r.get::<_, i64>("replaced")? != 0,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        read_history(&self.reader(), layer)
     }
 
     fn for_each_feature(&self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
-        let columns: String = layer.fields.iter().map(|f| format!(", {}", quote_ident(&f.name))).collect();
-        let sql = format!("SELECT fid, geom{columns} FROM {} ORDER BY fid", quote_ident(&layer.name));
-        let conn = self.reader();
-        let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let id: i64 = row.get(0)?;
-            let blob = row.get_ref(1)?.as_blob_or_null().map_err(rusqlite::Error::from)?;
-            let Some(blob) = blob else { continue };
-            let geometry = geom_codec::decode_gpkg(blob).map_err(|source| StoreError::BadGeometry {
-                layer: layer.name.clone(),
-                fid: id,
-                source,
-            })?;
-            let Some(geometry) = geometry else { continue };
-            let mut properties = Vec::with_capacity(layer.fields.len());
-            for (i, field) in layer.fields.iter().enumerate() {
-                properties.push(read_value(row.get_ref(i + 2)?, field));
-            }
-            visit(Feature { id, geometry, properties });
-        }
-        Ok(())
+        read_features(&self.reader(), layer, visit)
     }
 
     fn begin_layer(&self, spec: NewLayer) -> Result<Box<dyn LayerWriter>, StoreError> {
@@ -309,14 +360,15 @@ impl Store for GpkgStore {
             ),
             [],
         )?;
-        let placeholders: String = (0..spec.fields.len()).map(|i| format!(", ?{}", i + 2)).collect();
-        let insert_sql = format!("INSERT INTO {} VALUES (NULL, ?1{placeholders})", quote_ident(&spec.name));
+        let placeholders: String = (0..spec.fields.len()).map(|i| format!(", ?{}", i + 3)).collect();
+        let insert_sql = format!("INSERT INTO {} VALUES (?1, ?2{placeholders})", quote_ident(&spec.name));
         Ok(Box::new(GpkgLayerWriter {
             conn: Some(conn),
             spec,
             insert_sql,
             replaced: exists,
             count: 0,
+            last_id: 0,
             bbox: None,
             geometry_kind: None,
             blob: Vec::with_capacity(256),
@@ -358,6 +410,20 @@ impl Store for GpkgStore {
 
     fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
         gpkg_audit::rows(&self.reader())
+    }
+
+    fn snapshot(&self) -> Result<Box<dyn StoreSnapshot>, StoreError> {
+        Ok(Box::new(GpkgSnapshot::open(&self.path)?))
+    }
+
+    fn restore_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        self.check_writable()?;
+        gpkg_tokens::restore(&self.reader(), tokens)
+    }
+
+    fn restore_audit(&self, rows: &[crate::audit::AuditRow]) -> Result<bool, StoreError> {
+        self.check_writable()?;
+        gpkg_audit::restore(&self.reader(), rows)
     }
 }
 
@@ -452,6 +518,8 @@ struct GpkgLayerWriter {
     insert_sql: String,
     replaced: bool,
     count: u64,
+    /// The id of the last feature written; the next one's must be greater.
+    last_id: i64,
     bbox: Option<Bbox>,
     geometry_kind: Option<GeometryKind>,
     blob: Vec<u8>,
@@ -480,32 +548,56 @@ fn to_sql(value: &Value) -> rusqlite::types::ToSqlOutput<'_> {
 
 impl LayerWriter for GpkgLayerWriter {
     fn write(&mut self, geometry: &geo_types::Geometry<f64>, properties: &[Value]) -> Result<i64, StoreError> {
+        let fid = self.last_id + 1;
+        self.write_with_id(fid, geometry, properties)?;
+        Ok(fid)
+    }
+
+    fn write_with_id(&mut self, id: i64, geometry: &geo_types::Geometry<f64>, properties: &[Value]) -> Result<(), StoreError> {
+        let fid = next_id(&self.spec.name, self.last_id, id)?;
         let conn = self.conn.as_ref().expect("writer used after commit");
         let bbox = Bbox::of(geometry);
         self.blob.clear();
         geom_codec::encode_gpkg(geometry, bbox, &mut self.blob);
         let mut stmt = conn.prepare_cached(&self.insert_sql)?;
-        stmt.raw_bind_parameter(1, &self.blob[..])?;
+        stmt.raw_bind_parameter(1, fid)?;
+        stmt.raw_bind_parameter(2, &self.blob[..])?;
         for (i, value) in properties.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 2, to_sql(value))?;
+            stmt.raw_bind_parameter(i + 3, to_sql(value))?;
         }
         stmt.raw_execute()?;
         self.count += 1;
-        let fid = conn.last_insert_rowid();
+        self.last_id = fid;
         if let Some(b) = bbox {
             self.bbox = Some(self.bbox.map_or(b, |acc| acc.union(b)));
             self.rtree_entries.push(RtreeEntry::new(fid, b.west, b.east, b.south, b.north));
         }
         let kind = GeometryKind::of(geometry);
         self.geometry_kind = Some(self.geometry_kind.map_or(kind, |k| k.merge(kind)));
-        Ok(fid)
+        Ok(())
     }
 
-    fn commit(mut self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
+    fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
+        self.finish(History::Import(provenance))
+    }
+
+    fn commit_copied(self: Box<Self>, history: Vec<ImportRecord>) -> Result<LayerMeta, StoreError> {
+        self.finish(History::Copied(history))
+    }
+}
+
+impl GpkgLayerWriter {
+    /// The commit of an import or a copy: registration, history, catalog entry, R-tree and
+    /// generation, then COMMIT; any failure rolls the whole layer back.
+    fn finish(mut self: Box<Self>, history: History) -> Result<LayerMeta, StoreError> {
         let conn = self.conn.take().expect("commit called twice");
-        let name = &self.spec.name;
+        let name = self.spec.name.clone();
         let geometry_type = self.geometry_kind.unwrap_or(GeometryKind::Geometry);
-        let imported_at = now_iso();
+        let rows = history.rows(&name, self.count, self.replaced, &now_iso());
+        let Some(current) = rows.last().cloned() else {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(StoreError::NoHistory { layer: name });
+        };
         let (min_x, min_y, max_x, max_y) = match self.bbox {
             Some(b) => (Some(b.west), Some(b.south), Some(b.east), Some(b.north)),
             None => (None, None, None, None),
@@ -514,30 +606,36 @@ impl LayerWriter for GpkgLayerWriter {
             conn.execute(
                 "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change, min_x, min_y, max_x, max_y, srs_id)
                  VALUES (?1, 'features', ?1, ?2, ?3, ?4, ?5, ?6, 4326)",
-                params![name, imported_at, min_x, min_y, max_x, max_y],
+                params![name, current.imported_at, min_x, min_y, max_x, max_y],
             )?;
             conn.execute(
                 "INSERT INTO gpkg_geometry_columns VALUES (?1, 'geom', ?2, 4326, 0, 0)",
                 params![name, geometry_type.as_str()],
             )?;
-            conn.execute(
-                "INSERT INTO bando_imports (layer, source_file, source_sha256, source_crs, imported_at, read, written, skipped, repaired, seconds, replaced)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    name,
-                    provenance.source_file,
-                    provenance.source_sha256,
-                    provenance.source_crs,
-                    imported_at,
-                    provenance.read as i64,
-                    self.count as i64,
-                    provenance.skipped as i64,
-                    provenance.repaired as i64,
-                    provenance.seconds,
-                    self.replaced
-                ],
-            )?;
-            let import_id = conn.last_insert_rowid();
+            if history.replaces_history() {
+                conn.execute("DELETE FROM bando_imports WHERE layer = ?1", [&name])?;
+            }
+            let mut import_id = 0;
+            for r in &rows {
+                conn.execute(
+                    "INSERT INTO bando_imports (layer, source_file, source_sha256, source_crs, imported_at, read, written, skipped, repaired, seconds, replaced)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        name,
+                        r.source_file,
+                        r.source_sha256,
+                        r.source_crs,
+                        r.imported_at,
+                        r.read as i64,
+                        r.written as i64,
+                        r.skipped as i64,
+                        r.repaired as i64,
+                        r.seconds,
+                        r.replaced
+                    ],
+                )?;
+                import_id = conn.last_insert_rowid();
+            }
             conn.execute(
                 "INSERT INTO bando_layers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
@@ -553,7 +651,7 @@ impl LayerWriter for GpkgLayerWriter {
                     import_id
                 ],
             )?;
-            create_spatial_index(&conn, name, std::mem::take(&mut self.rtree_entries))?;
+            create_spatial_index(&conn, &name, std::mem::take(&mut self.rtree_entries))?;
             conn.execute("UPDATE bando_meta SET value = value + 1 WHERE key = 'generation'", [])?;
             conn.execute_batch("COMMIT")?;
             Ok(import_id)
@@ -566,16 +664,16 @@ impl LayerWriter for GpkgLayerWriter {
             }
         };
         Ok(LayerMeta {
-            name: name.clone(),
+            name,
             kind: self.spec.kind,
             geometry_type,
             feature_count: self.count,
             bbox: self.bbox,
             fields: self.spec.fields.clone(),
-            source_file: provenance.source_file,
-            source_sha256: provenance.source_sha256,
-            source_crs: provenance.source_crs,
-            imported_at,
+            source_file: current.source_file,
+            source_sha256: current.source_sha256,
+            source_crs: current.source_crs,
+            imported_at: current.imported_at,
             import_id,
         })
     }

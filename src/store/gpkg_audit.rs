@@ -46,27 +46,33 @@ fn append_in(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError
         })
         .optional()?;
     let (mut id, mut prev) = last.unwrap_or((0, GENESIS.to_string()));
-    let mut insert = conn.prepare_cached("INSERT INTO bando_audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
     for e in entries {
         id += 1;
         let hash = chain_hash(&prev, id, e);
-        insert.execute(params![
-            id,
-            e.time,
-            e.action,
-            e.identity,
-            e.role,
-            e.client_ip,
-            e.route,
-            e.layers,
-            e.area,
-            e.features,
-            e.status,
-            prev,
-            hash
-        ])?;
+        insert(conn, id, e, &prev, &hash)?;
         prev = hash;
     }
+    Ok(())
+}
+
+/// One row of the chain, as given.
+fn insert(conn: &Connection, id: i64, e: &AuditEntry, prev_hash: &str, hash: &str) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached("INSERT INTO bando_audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
+    stmt.execute(params![
+        id,
+        e.time,
+        e.action,
+        e.identity,
+        e.role,
+        e.client_ip,
+        e.route,
+        e.layers,
+        e.area,
+        e.features,
+        e.status,
+        prev_hash,
+        hash
+    ])?;
     Ok(())
 }
 
@@ -96,4 +102,23 @@ pub(super) fn rows(conn: &Connection) -> Result<Vec<AuditRow>, StoreError> {
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Appends another store's rows verbatim when this log is empty (`Store::restore_audit`).
+pub(super) fn restore(conn: &Connection, rows: &[AuditRow]) -> Result<bool, StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let written = restore_in(conn, rows);
+    conn.execute_batch(if matches!(written, Ok(true)) { "COMMIT" } else { "ROLLBACK" })?;
+    written
+}
+
+fn restore_in(conn: &Connection, rows: &[AuditRow]) -> Result<bool, StoreError> {
+    let has_rows: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM bando_audit)", [], |r| r.get(0))?;
+    if has_rows {
+        return Ok(false);
+    }
+    for r in rows {
+        insert(conn, r.id, &r.entry, &r.prev_hash, &r.hash)?;
+    }
+    Ok(true)
 }

@@ -115,3 +115,33 @@ pub(super) fn generation(conn: &Connection) -> Result<i64, StoreError> {
         .optional()?
         .unwrap_or(0))
 }
+
+/// Carries tokens of another store over (`Store::restore_tokens`), in one transaction.
+pub(super) fn restore(conn: &Connection, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+    let tx = conn.unchecked_transaction()?;
+    for t in tokens {
+        // A new hash takes its own id when that id is free here (NULL: the next one).
+        tx.execute(
+            "INSERT INTO bando_tokens (id, hash, role, scope, created_unix, expires_unix, note, revoked_unix)
+             VALUES ((SELECT CASE WHEN EXISTS (SELECT 1 FROM bando_tokens WHERE id = ?1) THEN NULL ELSE ?1 END),
+                     ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (hash) DO UPDATE SET revoked_unix =
+               CASE WHEN revoked_unix IS NULL THEN excluded.revoked_unix
+                    WHEN excluded.revoked_unix IS NULL THEN revoked_unix
+                    ELSE min(revoked_unix, excluded.revoked_unix) END",
+            params![
+                t.id,
+                hex::encode(t.hash),
+                t.role,
+                t.scope.join(","),
+                t.created_unix,
+                t.expires_unix,
+                t.note,
+                t.revoked_unix
+            ],
+        )?;
+    }
+    bump_generation(&tx)?;
+    tx.commit()?;
+    Ok(())
+}

@@ -3,11 +3,17 @@
 //! OGC GeoPackage file that ogrinfo and QGIS open as an ordinary GeoPackage;
 //! [`postgis::PostgisStore`] keeps the same layers as plain PostGIS tables for deployments that
 //! share one database. [`open`] decides from the `--store` string which one it is.
+//! [`copy`] moves a whole store to another (and `bando backup` / `bando restore` are copies to
+//! and from a GeoPackage snapshot with a manifest), through [`Store::snapshot`] and
+//! [`LayerWriter::commit_copied`], the same on both backends; [`digest`] is what it verifies.
 //!
 //! Owns: table layout, transactions, the catalog and import history. Does not know about file
 //! formats of survey data (that is `import`), coordinate systems (everything stored is EPSG:4326),
 //! spatial indexes in memory (`index`) or HTTP.
 
+pub mod backup;
+pub mod copy;
+pub mod digest;
 pub mod gpkg;
 mod gpkg_audit;
 mod gpkg_rtree;
@@ -64,6 +70,12 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("no token with id {0}; `bando token list` shows the tokens")]
     NoSuchToken(i64),
+    #[error("feature id {id} of layer '{layer}' does not follow id {last}: a copy writes ids in increasing order; the source store is damaged, restore it from a backup")]
+    IdOrder { layer: String, id: i64, last: i64 },
+    #[error("PostgreSQL at {target}: imports kept creating layers (the last '{layer}') while a snapshot was being taken; try again when they are done")]
+    Busy { target: String, layer: String },
+    #[error("layer '{layer}' copied from another store has no import history; the source store is damaged, restore it from a backup")]
+    NoHistory { layer: String },
 }
 
 /// The cause of a [`StoreError::Database`] or [`StoreError::Unreachable`], whichever backend raised it.
@@ -206,6 +218,35 @@ pub trait Store: Send + Sync {
 
     /// Every audit row, by id.
     fn audit_rows(&self) -> Result<Vec<crate::audit::AuditRow>, StoreError>;
+
+    /// A consistent read view of the whole store, on a connection of its own: what it reads is
+    /// the store as one moment left it, whatever commits meanwhile (a read transaction on the
+    /// GeoPackage, a REPEATABLE READ transaction on PostGIS).
+    fn snapshot(&self) -> Result<Box<dyn StoreSnapshot>, StoreError>;
+
+    /// Carries tokens of another store over, in one transaction: a token whose hash is new is
+    /// added (with its own id when that id is free here), one already here keeps its row but
+    /// takes the earlier revocation (a revocation is never undone).
+    fn restore_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError>;
+
+    /// Appends another store's audit rows verbatim (ids and hashes), in one transaction, when
+    /// this store's log is empty; returns false and writes nothing when it has rows of its own
+    /// (a chain cannot take another chain's rows).
+    fn restore_audit(&self, rows: &[crate::audit::AuditRow]) -> Result<bool, StoreError>;
+}
+
+/// A consistent read view of a store ([`Store::snapshot`]); dropping it ends its transaction.
+pub trait StoreSnapshot {
+    /// Every layer in the catalog, by name.
+    fn layers(&mut self) -> Result<Vec<LayerMeta>, StoreError>;
+    /// Import history of a layer, oldest first.
+    fn history(&mut self, layer: &str) -> Result<Vec<ImportRecord>, StoreError>;
+    /// Streams all features of a layer in id order.
+    fn for_each_feature(&mut self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError>;
+    /// Every token, by id.
+    fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Every audit row, by id.
+    fn audit_rows(&mut self) -> Result<Vec<crate::audit::AuditRow>, StoreError>;
 }
 
 /// A stream of change announcements ([`Store::changes`]).
@@ -246,8 +287,70 @@ pub trait LayerWriter: Send {
     /// Writes one feature; its id is assigned by the store (1, 2, 3 ... in write order).
     fn write(&mut self, geometry: &geo_types::Geometry<f64>, properties: &[crate::feature::Value]) -> Result<i64, StoreError>;
 
+    /// Writes one feature under the id it has in another store (a copy keeps the ids, which
+    /// are MVT ids); ids must increase.
+    fn write_with_id(
+        &mut self,
+        id: i64,
+        geometry: &geo_types::Geometry<f64>,
+        properties: &[crate::feature::Value],
+    ) -> Result<(), StoreError>;
+
     /// Makes the layer visible, with its catalog entry and a history row, in one transaction.
     fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError>;
+
+    /// Makes a layer copied from another store visible, in one transaction, with that store's
+    /// history of it (oldest first, the last row the current import): the layer's earlier
+    /// history here is replaced, the rows get this store's ids.
+    fn commit_copied(self: Box<Self>, history: Vec<ImportRecord>) -> Result<LayerMeta, StoreError>;
+}
+
+/// What a layer write adds to the import history when it commits.
+enum History {
+    /// A new import: one row.
+    Import(Provenance),
+    /// A copy: the source's rows, replacing this store's rows of the layer.
+    Copied(Vec<ImportRecord>),
+}
+
+impl History {
+    /// The rows to insert, oldest first, with `written` and `replaced` of a new import filled in.
+    fn rows(&self, layer: &str, written: u64, replaced: bool, imported_at: &str) -> Vec<ImportRecord> {
+        match self {
+            History::Import(p) => vec![ImportRecord {
+                id: 0,
+                layer: layer.to_string(),
+                source_file: p.source_file.clone(),
+                source_sha256: p.source_sha256.clone(),
+                source_crs: p.source_crs.clone(),
+                imported_at: imported_at.to_string(),
+                read: p.read,
+                written,
+                skipped: p.skipped,
+                repaired: p.repaired,
+                seconds: p.seconds,
+                replaced,
+            }],
+            History::Copied(rows) => rows.clone(),
+        }
+    }
+
+    fn replaces_history(&self) -> bool {
+        matches!(self, History::Copied(_))
+    }
+}
+
+/// The next id of a layer write: `id` when it follows `last`, else the copy is out of order.
+fn next_id(layer: &str, last: i64, id: i64) -> Result<i64, StoreError> {
+    if id > last {
+        Ok(id)
+    } else {
+        Err(StoreError::IdOrder {
+            layer: layer.to_string(),
+            id,
+            last,
+        })
+    }
 }
 
 /// Opens the store a `--store` value names: a `postgresql://` (or `postgres://`) URL is a PostGIS

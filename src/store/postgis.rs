@@ -23,8 +23,8 @@ use postgres::{Client, Config, NoTls};
 use super::postgis_listen::PgChangeFeed;
 use super::wkb as geom_codec;
 use super::{
-    check_layer_name, now_iso, ChangeFeed, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
-    TokenRecord,
+    check_layer_name, next_id, now_iso, ChangeFeed, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store,
+    StoreError, StoreSnapshot, TokenRecord,
 };
 use super::{postgis_audit, postgis_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
@@ -308,74 +308,154 @@ fn layer_from_row(row: &postgres::Row) -> Result<LayerMeta, postgres::Error> {
     })
 }
 
+/// The catalog: every layer with the provenance of its current import.
+fn read_layers(c: &mut Client, at: &Location) -> Result<Vec<LayerMeta>, StoreError> {
+    let meta = quote_ident(&at.meta);
+    let sql = format!(
+        "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
+         FROM {meta}.layers l JOIN {meta}.imports i ON i.id = l.import_id ORDER BY l.name"
+    );
+    let rows = c.query(&sql, &[])?;
+    Ok(rows.iter().map(layer_from_row).collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_history(c: &mut Client, at: &Location, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
+    let meta = quote_ident(&at.meta);
+    let rows = c.query(&format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id"), &[&layer])?;
+    let record = |r: &postgres::Row| -> Result<ImportRecord, postgres::Error> {
+        Ok(ImportRecord {
+            id: r.try_get("id")?,
+            layer: r.try_get("layer")?,
+            source_file: r.try_get("source_file")?,
+            source_sha256: r.try_get("source_sha256")?,
+            source_crs: r.try_get("source_crs")?,
+            imported_at: r.try_get("imported_at")?,
+            read: r.try_get::<_, i64>("read")? as u64,
+            written: r.try_get::<_, i64>("written")? as u64,
+            skipped: r.try_get::<_, i64>("skipped")? as u64,
+            repaired: r.try_get::<_, i64>("repaired")? as u64,
+            seconds: r.try_get("seconds")?,
+            replaced: r.try_get("replaced")?,
+        })
+    };
+    Ok(rows.iter().map(record).collect::<Result<Vec<_>, _>>()?)
+}
+
+fn read_features(c: &mut Client, at: &Location, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
+    let columns: String = layer
+        .fields
+        .iter()
+        .map(|f| format!(", {}::{}", quote_ident(&f.name), pg_type(f.ty)))
+        .collect();
+    let sql = format!(
+        "COPY (SELECT fid, ST_AsBinary(geom){columns} FROM {} ORDER BY fid) TO STDOUT (FORMAT binary)",
+        at.table(&layer.name)
+    );
+    let mut copy = c.copy_out(&sql)?;
+    let mut rows = CopyRows::start(&mut copy)?;
+    let mut field = Vec::new();
+    while rows.next_row(2 + layer.fields.len())? {
+        let id = rows.field(&mut field)?.map(decode_i64).unwrap_or(0);
+        let geometry = match rows.field(&mut field)? {
+            Some(wkb) => geom_codec::decode_wkb(wkb).map_err(|source| StoreError::BadGeometry {
+                layer: layer.name.clone(),
+                fid: id,
+                source,
+            })?,
+            None => None,
+        };
+        let mut properties = Vec::with_capacity(layer.fields.len());
+        for f in &layer.fields {
+            properties.push(rows.field(&mut field)?.map_or(Value::Null, |bytes| decode_value(bytes, f.ty)));
+        }
+        // As in the GeoPackage: an empty geometry is no feature to serve.
+        if let Some(geometry) = geometry.filter(|g| Bbox::of(g).is_some()) {
+            visit(Feature { id, geometry, properties });
+        }
+    }
+    Ok(())
+}
+
+/// How many times a snapshot is tried while imports keep creating layers under it.
+const SNAPSHOT_ATTEMPTS: usize = 5;
+
+/// A REPEATABLE READ, READ ONLY transaction on a connection of its own. Every layer table it
+/// may read is locked (ACCESS SHARE) before the snapshot is taken: PostgreSQL resolves table
+/// names against the current catalog, not the snapshot, so a `--replace` committed meanwhile
+/// would otherwise hand it the new table's name with rows it cannot see. The lock makes such
+/// an import wait for the snapshot to end instead.
+struct PgSnapshot {
+    client: Client,
+    location: Location,
+}
+
+impl PgSnapshot {
+    fn open(at: &Location) -> Result<PgSnapshot, StoreError> {
+        let mut last_missing = String::new();
+        for _ in 0..SNAPSHOT_ATTEMPTS {
+            let names: Vec<String> = {
+                let mut probe = at.connect()?;
+                read_layers(&mut probe, at)?.into_iter().map(|l| l.name).collect()
+            };
+            let mut client = at.connect()?;
+            client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+            // LOCK takes no snapshot: the first SELECT below does, after every lock is held.
+            let tables: Vec<String> = names.iter().map(|n| at.table(n)).collect();
+            if !tables.is_empty() {
+                client.batch_execute(&format!("LOCK TABLE {} IN ACCESS SHARE MODE", tables.join(", ")))?;
+            }
+            let in_snapshot = read_layers(&mut client, at)?;
+            match in_snapshot.iter().find(|l| !names.contains(&l.name)) {
+                // A layer created between the listing and the locks: list and lock again.
+                Some(new) => last_missing = new.name.clone(),
+                None => {
+                    return Ok(PgSnapshot {
+                        client,
+                        location: at.clone(),
+                    })
+                }
+            }
+        }
+        Err(StoreError::Busy {
+            target: at.target.clone(),
+            layer: last_missing,
+        })
+    }
+}
+
+impl StoreSnapshot for PgSnapshot {
+    fn layers(&mut self) -> Result<Vec<LayerMeta>, StoreError> {
+        read_layers(&mut self.client, &self.location)
+    }
+
+    fn history(&mut self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
+        read_history(&mut self.client, &self.location, layer)
+    }
+
+    fn for_each_feature(&mut self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
+        read_features(&mut self.client, &self.location, layer, visit)
+    }
+
+    fn tokens(&mut self) -> Result<Vec<TokenRecord>, StoreError> {
+        postgis_tokens::list(&mut self.client, &quote_ident(&self.location.meta))
+    }
+
+    fn audit_rows(&mut self) -> Result<Vec<crate::audit::AuditRow>, StoreError> {
+        postgis_audit::rows(&mut self.client, &quote_ident(&self.location.meta))
+    }
+}
+
 impl Store for PostgisStore {
     fn layers(&self) -> Result<Vec<LayerMeta>, StoreError> {
-        let meta = quote_ident(&self.location.meta);
-        let sql = format!(
-            "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
-             FROM {meta}.layers l JOIN {meta}.imports i ON i.id = l.import_id ORDER BY l.name"
-        );
-        let rows = self.read(|c| Ok(c.query(&sql, &[])?))?;
-        Ok(rows.iter().map(layer_from_row).collect::<Result<Vec<_>, _>>()?)
+        self.read(|c| read_layers(c, &self.location))
     }
 
     fn history(&self, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
-        let meta = quote_ident(&self.location.meta);
-        let sql = format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id");
-        let rows = self.read(|c| Ok(c.query(&sql, &[&layer])?))?;
-        let record = |r: &postgres::Row| -> Result<ImportRecord, postgres::Error> {
-            Ok(ImportRecord {
-                id: r.try_get("id")?,
-                layer: r.try_get("layer")?,
-                source_file: r.try_get("source_file")?,
-                source_sha256: r.try_get("source_sha256")?,
-                source_crs: r.try_get("source_crs")?,
-                imported_at: r.try_get("imported_at")?,
-                read: r.try_get::<_, i64>("read")? as u64,
-                written: r.try_get::<_, i64>("written")? as u64,
-                skipped: r.try_get::<_, i64>("skipped")? as u64,
-                repaired: r.try_get::<_, i64>("repaired")? as u64,
-                seconds: r.try_get("seconds")?,
-                replaced: r.try_get("replaced")?,
-            })
-        };
-        Ok(rows.iter().map(record).collect::<Result<Vec<_>, _>>()?)
+        self.read(|c| read_history(c, &self.location, layer))
     }
 
     fn for_each_feature(&self, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
-        let columns: String = layer
-            .fields
-            .iter()
-            .map(|f| format!(", {}::{}", quote_ident(&f.name), pg_type(f.ty)))
-            .collect();
-        let sql = format!(
-            "COPY (SELECT fid, ST_AsBinary(geom){columns} FROM {} ORDER BY fid) TO STDOUT (FORMAT binary)",
-            self.location.table(&layer.name)
-        );
-        let mut reader = self.reader()?;
-        let mut copy = reader.copy_out(&sql)?;
-        let mut rows = CopyRows::start(&mut copy)?;
-        let mut field = Vec::new();
-        while rows.next_row(2 + layer.fields.len())? {
-            let id = rows.field(&mut field)?.map(decode_i64).unwrap_or(0);
-            let geometry = match rows.field(&mut field)? {
-                Some(wkb) => geom_codec::decode_wkb(wkb).map_err(|source| StoreError::BadGeometry {
-                    layer: layer.name.clone(),
-                    fid: id,
-                    source,
-                })?,
-                None => None,
-            };
-            let mut properties = Vec::with_capacity(layer.fields.len());
-            for f in &layer.fields {
-                properties.push(rows.field(&mut field)?.map_or(Value::Null, |bytes| decode_value(bytes, f.ty)));
-            }
-            // As in the GeoPackage: an empty geometry is no feature to serve.
-            if let Some(geometry) = geometry.filter(|g| Bbox::of(g).is_some()) {
-                visit(Feature { id, geometry, properties });
-            }
-        }
-        Ok(())
+        read_features(&mut *self.reader()?, &self.location, layer, visit)
     }
 
     fn begin_layer(&self, spec: NewLayer) -> Result<Box<dyn LayerWriter>, StoreError> {
@@ -429,6 +509,7 @@ impl Store for PostgisStore {
             spec,
             replaced: exists,
             count: 0,
+            last_id: 0,
             bbox: None,
             geometry_kind: None,
         }))
@@ -477,6 +558,18 @@ impl Store for PostgisStore {
         let meta = quote_ident(&self.location.meta);
         self.read(|c| postgis_audit::rows(c, &meta))
     }
+
+    fn snapshot(&self) -> Result<Box<dyn StoreSnapshot>, StoreError> {
+        Ok(Box::new(PgSnapshot::open(&self.location)?))
+    }
+
+    fn restore_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        postgis_tokens::restore(&mut *self.reader()?, &quote_ident(&self.location.meta), tokens)
+    }
+
+    fn restore_audit(&self, rows: &[crate::audit::AuditRow]) -> Result<bool, StoreError> {
+        postgis_audit::restore(&mut *self.reader()?, &quote_ident(&self.location.meta), rows)
+    }
 }
 
 /// What the COPY thread receives: rows in binary COPY form, then the catalog entry to commit.
@@ -493,11 +586,11 @@ struct Commit {
     count: u64,
     bbox: Option<Bbox>,
     replaced: bool,
-    provenance: Provenance,
+    history: History,
 }
 
-/// What a committed layer write returns: its import id and commit time.
-type Committed = (i64, String);
+/// What a committed layer write returns: its import id and the history row it points at.
+type Committed = (i64, ImportRecord);
 
 /// The COPY thread: owns the connection and its open transaction. A closed channel without a
 /// `Commit` (the writer was dropped, the process is dying) ends it uncommitted: the server
@@ -546,32 +639,42 @@ fn write_layer(
          CREATE INDEX {} ON {target} USING gist (geom);",
         quote_ident(&format!("{}_geom_idx", commit.layer))
     ))?;
-    let p = &commit.provenance;
     // Taken last, just before COMMIT, so replicas can measure how long they took to pick it up.
-    let imported_at = now_iso();
-    let import_id: i64 = tx
-        .query_one(
-            &format!(
-                "INSERT INTO {meta}.imports (layer, source_file, source_sha256, source_crs, imported_at, read, written, skipped, repaired, seconds, replaced)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
-            ),
-            &[
-                &commit.layer,
-                &p.source_file,
-                &p.source_sha256,
-                &p.source_crs,
-                &imported_at,
-                &(p.read as i64),
-                &(commit.count as i64),
-                &(p.skipped as i64),
-                &(p.repaired as i64),
-                &p.seconds,
-                &commit.replaced,
-            ],
-        )?
-        .get(0);
-    let b = commit.bbox;
+    let rows = commit.history.rows(&commit.layer, commit.count, commit.replaced, &now_iso());
     tx.execute(&format!("DELETE FROM {meta}.layers WHERE name = $1"), &[&commit.layer])?;
+    if commit.history.replaces_history() {
+        tx.execute(&format!("DELETE FROM {meta}.imports WHERE layer = $1"), &[&commit.layer])?;
+    }
+    let insert = tx.prepare(&format!(
+        "INSERT INTO {meta}.imports (layer, source_file, source_sha256, source_crs, imported_at, read, written, skipped, repaired, seconds, replaced)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id"
+    ))?;
+    let mut current = None;
+    for r in rows {
+        let id: i64 = tx
+            .query_one(
+                &insert,
+                &[
+                    &commit.layer,
+                    &r.source_file,
+                    &r.source_sha256,
+                    &r.source_crs,
+                    &r.imported_at,
+                    &(r.read as i64),
+                    &(r.written as i64),
+                    &(r.skipped as i64),
+                    &(r.repaired as i64),
+                    &r.seconds,
+                    &r.replaced,
+                ],
+            )?
+            .get(0);
+        current = Some((id, r));
+    }
+    let (import_id, current) = current.ok_or_else(|| StoreError::NoHistory {
+        layer: commit.layer.clone(),
+    })?;
+    let b = commit.bbox;
     tx.execute(
         &format!("INSERT INTO {meta}.layers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
         &[
@@ -590,7 +693,7 @@ fn write_layer(
     tx.execute(&format!("UPDATE {meta}.generation SET value = value + 1"), &[])?;
     tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &commit.layer])?;
     tx.batch_execute("COMMIT")?;
-    Ok((import_id, imported_at))
+    Ok((import_id, current))
 }
 
 struct PostgisLayerWriter {
@@ -601,6 +704,8 @@ struct PostgisLayerWriter {
     spec: NewLayer,
     replaced: bool,
     count: u64,
+    /// The id of the last feature written; the next one's must be greater.
+    last_id: i64,
     bbox: Option<Bbox>,
     geometry_kind: Option<GeometryKind>,
 }
@@ -641,8 +746,15 @@ impl Drop for PostgisLayerWriter {
 
 impl LayerWriter for PostgisLayerWriter {
     fn write(&mut self, geometry: &geo_types::Geometry<f64>, properties: &[Value]) -> Result<i64, StoreError> {
+        let fid = self.last_id + 1;
+        self.write_with_id(fid, geometry, properties)?;
+        Ok(fid)
+    }
+
+    fn write_with_id(&mut self, id: i64, geometry: &geo_types::Geometry<f64>, properties: &[Value]) -> Result<(), StoreError> {
+        let fid = next_id(&self.spec.name, self.last_id, id)?;
         self.count += 1;
-        let fid = self.count as i64;
+        self.last_id = fid;
         let out = &mut self.chunk;
         out.extend_from_slice(&((2 + self.spec.fields.len()) as i16).to_be_bytes());
         out.extend_from_slice(&8i32.to_be_bytes());
@@ -669,10 +781,21 @@ impl LayerWriter for PostgisLayerWriter {
             let full = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK_BYTES + 4096));
             self.send(ToWorker::Rows(full))?;
         }
-        Ok(fid)
+        Ok(())
     }
 
-    fn commit(mut self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
+    fn commit(self: Box<Self>, provenance: Provenance) -> Result<LayerMeta, StoreError> {
+        (*self).finish(History::Import(provenance))
+    }
+
+    fn commit_copied(self: Box<Self>, history: Vec<ImportRecord>) -> Result<LayerMeta, StoreError> {
+        (*self).finish(History::Copied(history))
+    }
+}
+
+impl PostgisLayerWriter {
+    /// Sends the last rows and the catalog entry, and waits for the COPY thread's COMMIT.
+    fn finish(mut self, history: History) -> Result<LayerMeta, StoreError> {
         let rest = std::mem::take(&mut self.chunk);
         self.send(ToWorker::Rows(rest))?;
         let geometry_type = self.geometry_kind.unwrap_or(GeometryKind::Geometry);
@@ -684,9 +807,9 @@ impl LayerWriter for PostgisLayerWriter {
             count: self.count,
             bbox: self.bbox,
             replaced: self.replaced,
-            provenance: provenance.clone(),
+            history,
         })))?;
-        let (import_id, imported_at) = self.join()?;
+        let (import_id, current) = self.join()?;
         Ok(LayerMeta {
             name: self.spec.name.clone(),
             kind: self.spec.kind,
@@ -694,10 +817,10 @@ impl LayerWriter for PostgisLayerWriter {
             feature_count: self.count,
             bbox: self.bbox,
             fields: self.spec.fields.clone(),
-            source_file: provenance.source_file,
-            source_sha256: provenance.source_sha256,
-            source_crs: provenance.source_crs,
-            imported_at,
+            source_file: current.source_file,
+            source_sha256: current.source_sha256,
+            source_crs: current.source_crs,
+            imported_at: current.imported_at,
             import_id,
         })
     }

@@ -3,7 +3,7 @@
 //! advisory lock and reads the last row first, so concurrent writers make one chain; a trigger
 //! refuses UPDATE, DELETE and TRUNCATE.
 
-use postgres::{Client, Row};
+use postgres::{Client, Row, Statement, Transaction};
 
 use super::StoreError;
 use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
@@ -32,34 +32,66 @@ pub(super) fn append(client: &mut Client, meta: &str, entries: &[AuditEntry]) ->
         Some(row) => (row.try_get(0)?, row.try_get(1)?),
         None => (0, GENESIS.to_string()),
     };
-    let insert = tx.prepare(&format!(
-        "INSERT INTO {meta}.audit VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))?;
+    let insert = insert_statement(&mut tx, meta)?;
     for e in entries {
         id += 1;
         let hash = chain_hash(&prev, id, e);
-        tx.execute(
-            &insert,
-            &[
-                &id,
-                &e.time,
-                &e.action,
-                &e.identity,
-                &e.role,
-                &e.client_ip,
-                &e.route,
-                &e.layers,
-                &e.area,
-                &e.features,
-                &e.status,
-                &prev,
-                &hash,
-            ],
-        )?;
+        insert_row(&mut tx, &insert, id, e, &prev, &hash)?;
         prev = hash;
     }
     tx.commit()?;
     Ok(())
+}
+
+fn insert_statement(tx: &mut Transaction<'_>, meta: &str) -> Result<Statement, postgres::Error> {
+    tx.prepare(&format!(
+        "INSERT INTO {meta}.audit VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+}
+
+/// One row of the chain, as given.
+fn insert_row(
+    tx: &mut Transaction<'_>,
+    insert: &Statement,
+    id: i64,
+    e: &AuditEntry,
+    prev: &str,
+    hash: &str,
+) -> Result<(), postgres::Error> {
+    tx.execute(
+        insert,
+        &[
+            &id,
+            &e.time,
+            &e.action,
+            &e.identity,
+            &e.role,
+            &e.client_ip,
+            &e.route,
+            &e.layers,
+            &e.area,
+            &e.features,
+            &e.status,
+            &prev,
+            &hash,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Appends another store's rows verbatim when this log is empty (`Store::restore_audit`).
+pub(super) fn restore(client: &mut Client, meta: &str, rows: &[AuditRow]) -> Result<bool, StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&format!("{meta}.audit")])?;
+    if tx.query_opt(&format!("SELECT 1 FROM {meta}.audit LIMIT 1"), &[])?.is_some() {
+        return Ok(false);
+    }
+    let insert = insert_statement(&mut tx, meta)?;
+    for r in rows {
+        insert_row(&mut tx, &insert, r.id, &r.entry, &r.prev_hash, &r.hash)?;
+    }
+    tx.commit()?;
+    Ok(true)
 }
 
 fn row_of(r: &Row) -> Result<AuditRow, postgres::Error> {

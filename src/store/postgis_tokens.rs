@@ -95,3 +95,42 @@ pub(super) fn generation(client: &mut Client, meta: &str) -> Result<i64, StoreEr
         .query_one(&format!("SELECT tokens FROM {meta}.generation"), &[])?
         .try_get(0)?)
 }
+
+/// Carries tokens of another store over (`Store::restore_tokens`), in one transaction.
+pub(super) fn restore(client: &mut Client, meta: &str, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    let sequence = format!("{meta}.tokens_id_seq");
+    // The sequence first passes every id either store has, so an id it hands out below never
+    // meets one given explicitly.
+    let highest = tokens.iter().map(|t| t.id).max().unwrap_or(0);
+    tx.execute(
+        &format!("SELECT setval('{sequence}', GREATEST((SELECT max(id) FROM {meta}.tokens), $1)) WHERE GREATEST((SELECT max(id) FROM {meta}.tokens), $1) > 0"),
+        &[&highest],
+    )?;
+    // A new hash takes its own id when that id is free here; LEAST skips NULL, so the earlier
+    // of two revocations wins and a revocation is never undone.
+    let upsert = tx.prepare(&format!(
+        "INSERT INTO {meta}.tokens (id, hash, role, scope, created_unix, expires_unix, note, revoked_unix)
+         VALUES (CASE WHEN EXISTS (SELECT 1 FROM {meta}.tokens WHERE id = $1) THEN nextval('{sequence}') ELSE $1 END,
+                 $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (hash) DO UPDATE SET revoked_unix = LEAST({meta}.tokens.revoked_unix, excluded.revoked_unix)"
+    ))?;
+    for t in tokens {
+        tx.execute(
+            &upsert,
+            &[
+                &t.id,
+                &hex::encode(t.hash),
+                &t.role,
+                &t.scope.join(","),
+                &t.created_unix,
+                &t.expires_unix,
+                &t.note,
+                &t.revoked_unix,
+            ],
+        )?;
+    }
+    tx.execute(&format!("UPDATE {meta}.generation SET tokens = tokens + 1"), &[])?;
+    tx.commit()?;
+    Ok(())
+}

@@ -36,6 +36,11 @@ pub fn encode_gpkg(geometry: &Geometry<f64>, bbox: Option<Bbox>, out: &mut Vec<u
     write_wkb(geometry, out);
 }
 
+/// Appends `geometry` as ISO WKB (little endian, xy), the form checksums of stored geometry hash.
+pub fn encode_wkb(geometry: &Geometry<f64>, out: &mut Vec<u8>) {
+    write_wkb(geometry, out);
+}
+
 /// Appends `geometry` as PostGIS EWKB with SRID 4326 (little endian), the binary form a
 /// `geometry(..., 4326)` column takes in `COPY ... (FORMAT binary)`.
 pub fn encode_ewkb_4326(geometry: &Geometry<f64>, out: &mut Vec<u8>) {
