@@ -11,6 +11,7 @@ use crate::ogc::OgcError;
 use crate::policy::tokens::TokenError;
 use crate::policy::AuthError;
 use crate::query::QueryError;
+use crate::render::RenderError;
 use crate::scenarios::ScenarioError;
 use crate::store::StoreError;
 use crate::tiles::TileError;
@@ -32,6 +33,8 @@ pub enum Error {
     Query(#[from] QueryError),
     #[error(transparent)]
     Tile(#[from] TileError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -102,6 +105,13 @@ impl Error {
                 TileError::BadTile(_) | TileError::TooManyLayers(_) | TileError::BadLayerList(_) | TileError::BadGlyphs(_) => {
                     ErrorKind::BadRequest
                 }
+            },
+            Error::Render(e) => match e {
+                RenderError::BadPicture(_) | RenderError::TooLarge(_) => ErrorKind::BadRequest,
+                RenderError::BadExpression(_)
+                | RenderError::BadStyle { .. }
+                | RenderError::StyleFile { .. }
+                | RenderError::Encode { .. } => ErrorKind::Internal,
             },
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) | StoreError::NoSuchToken(_) => ErrorKind::NotFound,

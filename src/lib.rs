@@ -20,6 +20,7 @@ pub mod live;
 pub mod ogc;
 pub mod policy;
 pub mod query;
+pub mod render;
 pub mod scenarios;
 pub mod server;
 pub mod store;

@@ -658,6 +658,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         let security = Arc::new(security);
         let live = server::live::start(&live_section, args.config.as_deref(), store.clone(), catalog.clone(), tiles.clone())?;
         Ok(Arc::new(App {
+            render: Arc::new(bando::render::Renderer::new(tiles.clone(), config.styles_dir.clone(), cache_bytes)),
             store,
             catalog,
             scenarios,

@@ -15,9 +15,11 @@ pub mod metrics;
 mod ogc;
 mod openapi;
 mod query;
+mod raster;
 mod replica;
 mod respond;
 mod scenarios;
+mod static_map;
 mod tiles;
 pub mod tls;
 mod view;
@@ -76,6 +78,8 @@ pub struct App {
     pub config: Arc<ServerConfig>,
     /// 3D Tiles options and response cache.
     pub city3d: Arc<city3d::City3dState>,
+    /// The server-side renderer of scenario styles (raster tiles, static images) and its cache.
+    pub render: Arc<crate::render::Renderer>,
     /// Tile making: generalisation ladders, the tile cache, PMTiles archives, glyphs.
     pub tiles: Arc<TileService>,
     /// The access policy (reloaded when its file changes) and the API tokens.
@@ -137,6 +141,9 @@ pub fn router(state: AppState) -> Router {
         .route("/scenarios", get(scenarios::list))
         .route("/scenarios/{id}", get(scenarios::detail))
         .route("/scenarios/{id}/style.json", get(scenarios::style_json))
+        .route("/scenarios/{id}/raster.json", get(raster::tilejson))
+        .route("/scenarios/{id}/raster/{z}/{x}/{y}", get(raster::tile))
+        .route("/scenarios/{id}/static/{place}/{size}", get(static_map::picture))
         .route("/scenarios/{id}/{z}/{x}/{y}", get(scenarios::tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)
@@ -191,6 +198,7 @@ fn spawn_store_watch(state: AppState, wake: Arc<tokio::sync::Notify>) {
                 tracing::info!(changed = ?layers, lag_ms = lag.map(|l| l.as_millis() as u64), "store changed; layers reloaded");
                 state.metrics.reloaded(layers.len(), lag);
                 state.tiles.forget_layers(&layers);
+                state.render.forget_layers(&layers);
             }
             if !scenarios.is_empty() {
                 tracing::info!(changed = ?scenarios, "scenario files changed; scenarios reloaded");

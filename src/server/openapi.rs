@@ -16,7 +16,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail, OgcExceptionBody};
-use super::{auth, city3d, layers, live, metrics, ogc, query, replica, scenarios, tiles, viewer};
+use super::{auth, city3d, layers, live, metrics, ogc, query, raster, replica, scenarios, static_map, tiles, viewer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -71,6 +71,9 @@ use super::{auth, city3d, layers, live, metrics, ogc, query, replica, scenarios,
         live::alert_stream,
         live::position_stream,
         live::track,
+        raster::tile,
+        raster::tilejson,
+        static_map::picture,
         viewer::index_page,
         api,
     ),

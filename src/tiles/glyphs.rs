@@ -104,6 +104,12 @@ impl Glyphs {
         }
     }
 
+    /// The file of a font name (`Noto Sans Bold`), as glyph ranges find it; the server-side
+    /// renderer draws labels from the same files.
+    pub fn font_file(&self, font_name: &str) -> Option<PathBuf> {
+        file_stem_of(font_name).and_then(|stem| self.files.get(&stem).cloned())
+    }
+
     /// The glyph PBF of `range` (e.g. `0-255`) for the first font of `fontstack` this machine has.
     pub fn range(&self, fontstack: &str, range: &str) -> Result<Bytes, TileError> {
         check_fontstack(fontstack)?;
