@@ -189,12 +189,21 @@ fn check_tile_layers(fixture: &Fixture, role: &Role, what: &str, layers: &serde_
     assert!(!layers.is_empty(), "{}: {what} holds no layer", role.name);
     for (name, layer) in layers {
         assert!(role.may_read(name), "{}: {what} holds layer '{name}'", role.name);
-        let properties: Vec<&str> = layer["properties"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let properties: Vec<&str> = layer["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
         for field in role.withheld(name) {
             assert!(!properties.contains(&field), "{}: {what} carries {name}.{field}", role.name);
         }
         for field in role.shown(name) {
-            assert!(properties.contains(&field), "{}: {what} lacks {name}.{field}: {properties:?}", role.name);
+            assert!(
+                properties.contains(&field),
+                "{}: {what} lacks {name}.{field}: {properties:?}",
+                role.name
+            );
         }
         let ids = layer["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap());
         if role.figures && name == "housing" {
@@ -266,7 +275,10 @@ fn a_pmtiles_export_holds_only_what_its_role_may_see() {
         (vec!["--layers", "roads"], "no layer named 'roads'"),
         (vec!["--scenario", "social_welfare"], "no scenario 'social_welfare'"),
         (vec!["--layers", "parcels", "--role", "mayor"], "role 'mayor' is not in the policy"),
-        (vec!["--layers", "parcels", "--role", "officer"], "role 'officer' is scoped: give --scope"),
+        (
+            vec!["--layers", "parcels", "--role", "officer"],
+            "role 'officer' is scoped: give --scope",
+        ),
         (
             vec!["--layers", "parcels", "--role", "analyst", "--scope", "wards:19918"],
             "role 'analyst' is not scoped",
@@ -276,11 +288,25 @@ fn a_pmtiles_export_holds_only_what_its_role_may_see() {
     for (args, want) in refused {
         let answer = fixture.export(&args, &out);
         assert!(!answer.status.success(), "{args:?} should be refused");
-        assert!(stderr_of(&answer).contains(want), "{args:?}: want '{want}' in {}", stderr_of(&answer));
+        assert!(
+            stderr_of(&answer).contains(want),
+            "{args:?}: want '{want}' in {}",
+            stderr_of(&answer)
+        );
         assert!(!out.exists(), "{args:?} wrote an archive");
     }
     let store = fixture.store.to_str().unwrap();
-    let answer = bando(&["export", "pmtiles", "--store", store, "--layers", "parcels", "--role", "public", out.to_str().unwrap()]);
+    let answer = bando(&[
+        "export",
+        "pmtiles",
+        "--store",
+        store,
+        "--layers",
+        "parcels",
+        "--role",
+        "public",
+        out.to_str().unwrap(),
+    ]);
     assert!(
         !answer.status.success() && stderr_of(&answer).contains("--role and --scope need --config"),
         "{}",
