@@ -639,8 +639,8 @@ fn queries(m: &Matrix, role: &Role, (lon, lat): (f64, f64)) {
         format!("/query/radius?{layers}&lon={lon}&lat={lat}&radius_m=1500&limit=10000"),
         format!("/query/nearest?{layers}&lon={lon}&lat={lat}&k=50"),
         format!("/query/boundary?{layers}&admin=wards:{WARD}&limit=10000"),
-        format!("/ogc/collections/parcels/items?limit=10000&f=json"),
-        format!("/ogc/collections/housing/items?limit=10000&f=json"),
+        "/ogc/collections/parcels/items?limit=10000&f=json".to_string(),
+        "/ogc/collections/housing/items?limit=10000&f=json".to_string(),
     ];
     for path in &asked {
         let only = path.strip_prefix("/ogc/collections/").and_then(|p| p.split('/').next());
@@ -749,6 +749,9 @@ fn city3d(m: &Matrix, role: &Role) {
     }
 }
 
+/// One route family's checks of what a role receives.
+type Family = dyn Fn(&Matrix, &Role);
+
 #[test]
 fn every_route_family_hands_each_role_only_what_it_may_see() {
     let m = Matrix::start();
@@ -757,11 +760,11 @@ fn every_route_family_hands_each_role_only_what_it_may_see() {
     let ward = m.json(officer, &format!("/query/boundary?layers=parcels&admin=wards:{WARD}&limit=1"));
     let vertex = &ward["features"][0]["geometry"]["coordinates"][0][0];
     let here = (vertex[0].as_f64().unwrap(), vertex[1].as_f64().unwrap());
-    let families: [(&str, &dyn Fn(&Matrix, &Role)); 6] = [
+    let families: [(&str, &Family); 6] = [
         ("hidden names", &hidden_names_are_unknown),
         ("listings", &listings),
-        ("tiles", &|m: &Matrix, r: &Role| tiles(m, r, here)),
-        ("queries", &|m: &Matrix, r: &Role| queries(m, r, here)),
+        ("tiles", &move |m: &Matrix, r: &Role| tiles(m, r, here)),
+        ("queries", &move |m: &Matrix, r: &Role| queries(m, r, here)),
         ("statistics", &statistics),
         ("3D", &city3d),
     ];
