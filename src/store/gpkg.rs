@@ -13,12 +13,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
+use super::{catalog_row, gpkg_audit, gpkg_live, gpkg_tokens};
 use super::{
     check_layer_name, next_id, now_iso, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
     StoreSnapshot, TokenRecord,
 };
-use super::{gpkg_audit, gpkg_live, gpkg_tokens};
-use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
+use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
 const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
@@ -185,61 +185,19 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn layer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LayerMeta> {
-    let fields: String = row.get("fields")?;
-    let kind: String = row.get("kind")?;
-    let bbox = match (
-        row.get::<_, Option<f64>>("min_x")?,
-        row.get("min_y")?,
-        row.get("max_x")?,
-        row.get("max_y")?,
-    ) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
-        _ => None,
-    };
-    Ok(LayerMeta {
-        name: row.get("name")?,
-        kind: kind.parse().unwrap_or(LayerKind::Poi),
-        geometry_type: GeometryKind::parse(&row.get::<_, String>("geometry_type")?),
-        feature_count: row.get::<_, i64>("feature_count")? as u64,
-        bbox,
-        fields: serde_json::from_str(&fields).unwrap_or_default(),
-        source_file: row.get("source_file")?,
-        source_sha256: row.get("source_sha256")?,
-        source_crs: row.get("source_crs")?,
-        imported_at: row.get("imported_at")?,
-        import_id: row.get("import_id")?,
-    })
-}
-
 /// The catalog: every layer with the provenance of its current import.
 fn read_layers(conn: &Connection) -> Result<Vec<LayerMeta>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
          FROM bando_layers l JOIN bando_imports i ON i.id = l.import_id ORDER BY l.name",
     )?;
-    let rows = stmt.query_map([], layer_from_row)?;
+    let rows = stmt.query_map([], |r| catalog_row::layer_meta(r))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn read_history(conn: &Connection, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT * FROM bando_imports WHERE layer = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([layer], |r| {
-        Ok(ImportRecord {
-            id: r.get("id")?,
-            layer: r.get("layer")?,
-            source_file: r.get("source_file")?,
-            source_sha256: r.get("source_sha256")?,
-            source_crs: r.get("source_crs")?,
-            imported_at: r.get("imported_at")?,
-            read: r.get::<_, i64>("read")? as u64,
-            written: r.get::<_, i64>("written")? as u64,
-            skipped: r.get::<_, i64>("skipped")? as u64,
-            repaired: r.get::<_, i64>("repaired")? as u64,
-            seconds: r.get("seconds")?,
-            replaced: r.get::<_, i64>("replaced")? != 0,
-        })
-    })?;
+    let rows = stmt.query_map([layer], |r| catalog_row::import_record(r))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -705,7 +663,7 @@ impl GpkgLayerWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feature::FieldType;
+    use crate::feature::{FieldType, LayerKind};
     use geo_types::{point, polygon};
 
     fn spec(name: &str, replace: bool) -> NewLayer {

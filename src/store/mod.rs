@@ -12,6 +12,7 @@
 //! spatial indexes in memory (`index`) or HTTP.
 
 pub mod backup;
+mod catalog_row;
 pub mod copy;
 pub mod digest;
 pub mod gpkg;

@@ -22,11 +22,11 @@ use postgres::{Client, Config, NoTls};
 
 use super::postgis_listen::PgChangeFeed;
 use super::wkb as geom_codec;
+use super::{catalog_row, postgis_audit, postgis_tokens};
 use super::{
     check_layer_name, next_id, now_iso, ChangeFeed, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store,
     StoreError, StoreSnapshot, TokenRecord,
 };
-use super::{postgis_audit, postgis_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
 
 const DEFAULT_SCHEMA: &str = "bando";
@@ -281,33 +281,6 @@ fn create_schemas(client: &mut Client, at: &Location) -> Result<(), StoreError> 
     Ok(())
 }
 
-fn layer_from_row(row: &postgres::Row) -> Result<LayerMeta, postgres::Error> {
-    let bbox = match (
-        row.try_get::<_, Option<f64>>("min_x")?,
-        row.try_get::<_, Option<f64>>("min_y")?,
-        row.try_get::<_, Option<f64>>("max_x")?,
-        row.try_get::<_, Option<f64>>("max_y")?,
-    ) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
-        _ => None,
-    };
-    let kind: String = row.try_get("kind")?;
-    let fields: String = row.try_get("fields")?;
-    Ok(LayerMeta {
-        name: row.try_get("name")?,
-        kind: kind.parse().unwrap_or(LayerKind::Poi),
-        geometry_type: GeometryKind::parse(row.try_get("geometry_type")?),
-        feature_count: row.try_get::<_, i64>("feature_count")? as u64,
-        bbox,
-        fields: serde_json::from_str(&fields).unwrap_or_default(),
-        source_file: row.try_get("source_file")?,
-        source_sha256: row.try_get("source_sha256")?,
-        source_crs: row.try_get("source_crs")?,
-        imported_at: row.try_get("imported_at")?,
-        import_id: row.try_get("import_id")?,
-    })
-}
-
 /// The catalog: every layer with the provenance of its current import.
 fn read_layers(c: &mut Client, at: &Location) -> Result<Vec<LayerMeta>, StoreError> {
     let meta = quote_ident(&at.meta);
@@ -316,29 +289,13 @@ fn read_layers(c: &mut Client, at: &Location) -> Result<Vec<LayerMeta>, StoreErr
          FROM {meta}.layers l JOIN {meta}.imports i ON i.id = l.import_id ORDER BY l.name"
     );
     let rows = c.query(&sql, &[])?;
-    Ok(rows.iter().map(layer_from_row).collect::<Result<Vec<_>, _>>()?)
+    Ok(rows.iter().map(catalog_row::layer_meta).collect::<Result<Vec<_>, _>>()?)
 }
 
 fn read_history(c: &mut Client, at: &Location, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
     let meta = quote_ident(&at.meta);
     let rows = c.query(&format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id"), &[&layer])?;
-    let record = |r: &postgres::Row| -> Result<ImportRecord, postgres::Error> {
-        Ok(ImportRecord {
-            id: r.try_get("id")?,
-            layer: r.try_get("layer")?,
-            source_file: r.try_get("source_file")?,
-            source_sha256: r.try_get("source_sha256")?,
-            source_crs: r.try_get("source_crs")?,
-            imported_at: r.try_get("imported_at")?,
-            read: r.try_get::<_, i64>("read")? as u64,
-            written: r.try_get::<_, i64>("written")? as u64,
-            skipped: r.try_get::<_, i64>("skipped")? as u64,
-            repaired: r.try_get::<_, i64>("repaired")? as u64,
-            seconds: r.try_get("seconds")?,
-            replaced: r.try_get("replaced")?,
-        })
-    };
-    Ok(rows.iter().map(record).collect::<Result<Vec<_>, _>>()?)
+    Ok(rows.iter().map(catalog_row::import_record).collect::<Result<Vec<_>, _>>()?)
 }
 
 fn read_features(c: &mut Client, at: &Location, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
