@@ -396,6 +396,13 @@ type SourceSeries = (
 fn render_live(state: &AppState, out: &mut String) {
     let Some(live) = &state.live else { return };
     let live = &live.live;
+    render_live_messages(live, out);
+    render_live_sources(live, out);
+    render_live_writes(live, out);
+}
+
+/// Messages by layer and outcome, and devices by layer.
+fn render_live_messages(live: &crate::live::Live, out: &mut String) {
     head(
         out,
         "bando_live_messages_total",
@@ -428,6 +435,10 @@ fn render_live(state: &AppState, out: &mut String) {
     for layer in live.layers() {
         let _ = writeln!(out, "bando_live_devices{{layer=\"{}\"}} {}", layer.name, layer.device_count());
     }
+}
+
+/// The state of each MQTT source.
+fn render_live_sources(live: &crate::live::Live, out: &mut String) {
     let series: [SourceSeries; 4] = [
         (
             "bando_live_source_connected",
@@ -460,6 +471,10 @@ fn render_live(state: &AppState, out: &mut String) {
             let _ = writeln!(out, "{name}{{layer=\"{}\",source=\"{i}\"}} {}", s.layer, value(s));
         }
     }
+}
+
+/// What the live writer stored, and the alerts open.
+fn render_live_writes(live: &crate::live::Live, out: &mut String) {
     let (written, failed) = live.written();
     gauge(
         out,

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
-use super::{catalog_row, gpkg_audit, gpkg_live, gpkg_tokens};
+use super::{catalog_row, gpkg_audit, gpkg_live, gpkg_tokens, Written};
 use super::{
     check_layer_name, next_id, now_iso, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
     StoreSnapshot, TokenRecord,
@@ -91,18 +91,18 @@ impl GpkgStore {
         if exists {
             check_is_geopackage(&conn, path)?;
         }
+        let has_catalog: bool = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| corrupt(path, e))?
+            > 0;
         if writable {
             conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| corrupt(path, e))?;
             if !exists {
                 conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID)?;
                 conn.pragma_update(None, "user_version", GPKG_USER_VERSION)?;
             }
-            let has_catalog: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(|e| corrupt(path, e))?
-                > 0;
             if !has_catalog {
                 conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
                     .map_err(|e| write_error(path, e))?;
@@ -110,16 +110,8 @@ impl GpkgStore {
             gpkg_tokens::create_table(&conn).map_err(|e| write_error(path, e))?;
             gpkg_audit::create_table(&conn).map_err(|e| write_error(path, e))?;
             gpkg_live::create_tables(&conn).map_err(|e| write_error(path, e))?;
-        } else {
-            let has_catalog: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(|e| corrupt(path, e))?
-                > 0;
-            if !has_catalog {
-                return Err(StoreError::ReadOnly { path: path.to_path_buf() });
-            }
+        } else if !has_catalog {
+            return Err(StoreError::ReadOnly { path: path.to_path_buf() });
         }
         Ok(GpkgStore {
             path: path.to_path_buf(),
@@ -644,19 +636,12 @@ impl GpkgLayerWriter {
                 return Err(e.into());
             }
         };
-        Ok(LayerMeta {
-            name,
-            kind: self.spec.kind,
+        let written = Written {
             geometry_type,
             feature_count: self.count,
             bbox: self.bbox,
-            fields: self.spec.fields.clone(),
-            source_file: current.source_file,
-            source_sha256: current.source_sha256,
-            source_crs: current.source_crs,
-            imported_at: current.imported_at,
-            import_id,
-        })
+        };
+        Ok(LayerMeta::written(&self.spec, written, current, import_id))
     }
 }
 
