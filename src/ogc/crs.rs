@@ -23,8 +23,7 @@ const EPSG_PREFIX: &str = "http://www.opengis.net/def/crs/EPSG/0/";
 /// The EPSG codes offered beside CRS84: WGS 84 (lat/lon), Web Mercator, VN-2000 geographic,
 /// VN-2000 / UTM 48N and 49N, and the VN-2000 / TM-3 zones PROJ's database has.
 const EPSG_CODES: &[u32] = &[
-    4326, 3857, 4756, 3405, 3406, 9205, 9206, 9207, 9208, 9209, 9210, 9211, 9212, 9213, 9214, 9215, 9216, 9217, 9218, 5897,
-    5898, 5899,
+    4326, 3857, 4756, 3405, 3406, 9205, 9206, 9207, 9208, 9209, 9210, 9211, 9212, 9213, 9214, 9215, 9216, 9217, 9218, 5897, 5898, 5899,
 ];
 
 /// A CRS a request may name.
@@ -200,7 +199,9 @@ mod tests {
             let crs = Crs::parse("crs", &uri).unwrap();
             let out = Output::new(crs).unwrap();
             let there = out.geometry(&line).unwrap().unwrap_or(line.clone());
-            let Geometry::LineString(ls) = there else { panic!("{uri}: not a line") };
+            let Geometry::LineString(ls) = there else {
+                panic!("{uri}: not a line")
+            };
             let back = to_crs84(crs).unwrap()(ls.0[0]).unwrap();
             // 1e-8 degrees is about a millimetre (the datum shift does not invert exactly).
             assert!((back.x - hue.x).abs() < 1e-8 && (back.y - hue.y).abs() < 1e-8, "{uri}: {back:?}");

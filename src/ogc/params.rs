@@ -322,7 +322,10 @@ mod tests {
         let q = items("crs=http://www.opengis.net/def/crs/EPSG/0/9214&bbox=560000,1820000,565000,1825000&bbox-crs=EPSG:9214").unwrap();
         assert_eq!(q.crs, Crs::Epsg(9214));
         let envelope = q.filter.as_ref().and_then(|f| f.envelope()).unwrap()[0].to_array();
-        assert!((envelope[0] - 107.56).abs() < 0.01 && (envelope[1] - 16.45).abs() < 0.01, "{envelope:?}");
+        assert!(
+            (envelope[0] - 107.56).abs() < 0.01 && (envelope[1] - 16.45).abs() < 0.01,
+            "{envelope:?}"
+        );
         assert!(items("").unwrap().limit == DEFAULT_LIMIT);
         for bad in [
             "limit=0",
