@@ -46,6 +46,11 @@ pub struct AuditEntry {
     pub status: i64,
 }
 
+/// How many features an answer holds, handed from the route that made it to the record of the
+/// request (the server carries it as a response extension; [`AuditEntry::features`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Returned(pub u64);
+
 /// How a field of a record is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -95,11 +100,16 @@ impl AuditEntry {
     }
 
     /// A record read back from a store's row, each of [`FIELDS`] asked by name: `text` for a
-    /// text field, `int` for an integer one.
+    /// text field, `int` for an integer one. A field whose column the row lacks (`has` says
+    /// which it holds: a store written before the field existed) reads as empty or unknown,
+    /// so an old log still exports and verifies.
     pub fn from_fields<E>(
+        has: impl Fn(&str) -> bool,
         mut text: impl FnMut(&str) -> Result<String, E>,
         mut int: impl FnMut(&str) -> Result<Option<i64>, E>,
     ) -> Result<AuditEntry, E> {
+        let mut text = |name: &str| if has(name) { text(name) } else { Ok(String::new()) };
+        let mut int = |name: &str| if has(name) { int(name) } else { Ok(None) };
         let [time, action, identity, role, client_ip, route, layers, area, features, status] = FIELDS.map(|(name, _)| name);
         Ok(AuditEntry {
             time: text(time)?,
@@ -120,13 +130,30 @@ impl AuditEntry {
 /// store's SQL types for text and integers.
 pub fn columns(text: &str, int: &str) -> String {
     let mut columns = vec![format!("id {int} PRIMARY KEY")];
-    columns.extend(FIELDS.iter().map(|(name, kind)| match kind {
-        Kind::Text => format!("{name} {text} NOT NULL"),
-        Kind::MaybeInt => format!("{name} {int}"),
-        Kind::Int => format!("{name} {int} NOT NULL"),
-    }));
+    columns.extend(FIELDS.iter().map(|&(name, kind)| field_column(name, kind, text, int)));
     columns.extend(["prev_hash", "hash"].map(|name| format!("{name} {text} NOT NULL")));
     columns.join(", ")
+}
+
+/// One field's column definition. Required ones have a default so that `ADD COLUMN` can give
+/// an older table a field it lacks (its old rows then read the default, as [`AuditEntry::from_fields`]
+/// reads a missing column).
+pub fn field_column(name: &str, kind: Kind, text: &str, int: &str) -> String {
+    match kind {
+        Kind::Text => format!("{name} {text} NOT NULL DEFAULT ''"),
+        Kind::MaybeInt => format!("{name} {int}"),
+        Kind::Int => format!("{name} {int} NOT NULL DEFAULT 0"),
+    }
+}
+
+/// The names of the columns a row is written to, in the order of its values: `id`,
+/// [`FIELDS`], `prev_hash`, `hash` (named, so that a column added later at the end of an old
+/// table still gets its value).
+pub fn column_names() -> String {
+    let mut names = vec!["id"];
+    names.extend(FIELDS.iter().map(|(name, _)| *name));
+    names.extend(["prev_hash", "hash"]);
+    names.join(", ")
 }
 
 /// How many columns a row of the log has: `id`, [`FIELDS`], `prev_hash` and `hash`.

@@ -131,8 +131,9 @@ fn page_links(site: &Site, id: &str, query: &Query, q: &ItemsQuery, matched: usi
     Json::Array(links)
 }
 
-/// `/ogc/collections/{id}/items`: a GeoJSON FeatureCollection.
-pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
+/// `/ogc/collections/{id}/items`: a GeoJSON FeatureCollection, and the number of features it
+/// holds (`numberReturned`, for the audit record).
+pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<(Vec<u8>, u64)> {
     let layer = super::access::layer(site.catalog, site.view, id)?;
     let query = Query::parse(raw_query)?;
     let q = ItemsQuery::parse(&query, &layer.meta, site.view)?;
@@ -157,7 +158,7 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
     out.extend_from_slice(b",\"links\":");
     out.extend_from_slice(page_links(site, id, &query, &q, matched.len()).to_string().as_bytes());
     out.push(b'}');
-    Ok(out)
+    Ok((out, page.len() as u64))
 }
 
 /// `/ogc/collections/{id}/items/{featureId}`: one GeoJSON Feature.

@@ -188,10 +188,12 @@ pub async fn items(
     let r = request(&state, view, &headers, q)?;
     let format = r.format;
     let title = id.clone();
-    let json = tokio::task::spawn_blocking(move || ogc::items(&site(&state, &r), &id, &r.query))
+    let (json, returned) = tokio::task::spawn_blocking(move || ogc::items(&site(&state, &r), &id, &r.query))
         .await
         .map_err(|e| Error::Internal(format!("items task failed: {e}")))??;
-    reply(format, json, ogc::GEOJSON, &title)
+    let mut response = reply(format, json, ogc::GEOJSON, &title)?;
+    super::audit::mark_returned(&mut response, returned);
+    Ok(response)
 }
 
 #[utoipa::path(
@@ -233,7 +235,9 @@ pub async fn item(
     let (id, fid) = path_of(path)?;
     let r = request(&state, view, &headers, q)?;
     let json = ogc::item(&site(&state, &r), &id, &fid, &r.query)?;
-    reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))
+    let mut response = reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))?;
+    super::audit::mark_returned(&mut response, 1);
+    Ok(response)
 }
 
 #[utoipa::path(

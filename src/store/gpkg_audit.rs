@@ -8,7 +8,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::StoreError;
-use crate::audit::{chain_hash, columns, AuditEntry, AuditRow, Field, COLUMNS, GENESIS};
+use crate::audit::{chain_hash, column_names, columns, field_column, AuditEntry, AuditRow, Field, COLUMNS, FIELDS, GENESIS};
 
 /// The table, its append-only triggers and its `gpkg_contents` entry.
 fn schema() -> String {
@@ -24,13 +24,27 @@ INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, descript
     )
 }
 
-/// Creates the table in a store that lacks it.
+/// Creates the table in a store that lacks it, and adds to an older table the fields it lacks.
 pub(super) fn create_table(conn: &Connection) -> rusqlite::Result<()> {
     let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_audit'", [], |r| r.get(0))?;
-    if n > 0 {
-        return Ok(());
+    if n == 0 {
+        return conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", schema()));
     }
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", schema()))
+    let present = present_columns(conn)?;
+    for &(name, kind) in FIELDS.iter().filter(|(name, _)| !present.iter().any(|p| p == name)) {
+        conn.execute_batch(&format!(
+            "ALTER TABLE bando_audit ADD COLUMN {}",
+            field_column(name, kind, "TEXT", "INTEGER")
+        ))?;
+    }
+    Ok(())
+}
+
+/// The columns the table has.
+fn present_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('bando_audit')")?;
+    let names = stmt.query_map([], |r| r.get(0))?;
+    names.collect()
 }
 
 pub(super) fn append(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError> {
@@ -59,7 +73,11 @@ fn append_in(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError
 /// One row of the chain, as given.
 fn insert(conn: &Connection, id: i64, e: &AuditEntry, prev_hash: &str, hash: &str) -> rusqlite::Result<()> {
     let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("?{i}")).collect();
-    let mut stmt = conn.prepare_cached(&format!("INSERT INTO bando_audit VALUES ({})", marks.join(", ")))?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO bando_audit ({}) VALUES ({})",
+        column_names(),
+        marks.join(", ")
+    ))?;
     let mut values = vec![SqlValue::Integer(id)];
     values.extend(e.fields().iter().map(|value| match value {
         Field::Text(text) => SqlValue::Text(text.to_string()),
@@ -75,11 +93,13 @@ pub(super) fn rows(conn: &Connection) -> Result<Vec<AuditRow>, StoreError> {
     if n == 0 {
         return Ok(Vec::new());
     }
+    let present = present_columns(conn)?;
+    let has = |name: &str| present.iter().any(|p| p == name);
     let mut stmt = conn.prepare("SELECT * FROM bando_audit ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(AuditRow {
             id: r.get("id")?,
-            entry: AuditEntry::from_fields(|name| r.get(name), |name| r.get(name))?,
+            entry: AuditEntry::from_fields(has, |name| r.get(name), |name| r.get(name))?,
             prev_hash: r.get("prev_hash")?,
             hash: r.get("hash")?,
         })

@@ -7,13 +7,24 @@ use postgres::types::ToSql;
 use postgres::{Client, Row, Statement, Transaction};
 
 use super::StoreError;
-use crate::audit::{chain_hash, columns, AuditEntry, AuditRow, Field, COLUMNS, GENESIS};
+use crate::audit::{chain_hash, column_names, columns, field_column, AuditEntry, AuditRow, Field, COLUMNS, FIELDS, GENESIS};
 
-/// The table, created with the rest of the catalog (`postgis::create_schemas`).
+/// The table, created with the rest of the catalog (`postgis::create_schemas`); an older
+/// table gains the fields it lacks.
 pub(super) fn schema(meta: &str) -> String {
+    let added: String = FIELDS
+        .iter()
+        .map(|&(name, kind)| {
+            format!(
+                "ALTER TABLE {meta}.audit ADD COLUMN IF NOT EXISTS {};\n",
+                field_column(name, kind, "text", "bigint")
+            )
+        })
+        .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {meta}.audit (
 {columns});
+         {added}
          CREATE OR REPLACE FUNCTION {meta}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
            $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
          DROP TRIGGER IF EXISTS audit_append_only ON {meta}.audit;
@@ -44,7 +55,11 @@ pub(super) fn append(client: &mut Client, meta: &str, entries: &[AuditEntry]) ->
 
 fn insert_statement(tx: &mut Transaction<'_>, meta: &str) -> Result<Statement, postgres::Error> {
     let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("${i}")).collect();
-    tx.prepare(&format!("INSERT INTO {meta}.audit VALUES ({})", marks.join(", ")))
+    tx.prepare(&format!(
+        "INSERT INTO {meta}.audit ({}) VALUES ({})",
+        column_names(),
+        marks.join(", ")
+    ))
 }
 
 /// One row of the chain, as given.
@@ -87,7 +102,11 @@ pub(super) fn restore(client: &mut Client, meta: &str, rows: &[AuditRow]) -> Res
 fn row_of(r: &Row) -> Result<AuditRow, postgres::Error> {
     Ok(AuditRow {
         id: r.try_get("id")?,
-        entry: AuditEntry::from_fields(|name| r.try_get(name), |name| r.try_get(name))?,
+        entry: AuditEntry::from_fields(
+            |name| r.columns().iter().any(|c| c.name() == name),
+            |name| r.try_get(name),
+            |name| r.try_get(name),
+        )?,
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
     })

@@ -30,8 +30,9 @@ thread_local! {
     static SCRATCH: RefCell<(Shaper, Vec<u32>)> = RefCell::new((Shaper::default(), Vec::new()));
 }
 
-/// Encodes `tile` of `source`; an empty vector means no layer has anything to draw there.
-/// `ladder_of` gives each layer's generalisation ladder.
+/// Encodes `tile` of `source`: the bytes (empty when no layer has anything to draw there) and
+/// the number of features they hold (what the audit records as returned). `ladder_of` gives
+/// each layer's generalisation ladder.
 pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer) -> std::sync::Arc<Ladder>) -> (Vec<u8>, u64) {
     SCRATCH.with(|scratch| {
         let (shaper, candidates) = &mut *scratch.borrow_mut();
@@ -230,11 +231,12 @@ mod tests {
         let data = squares(30_000);
         let source = source_of(&data, Vec::new());
         let ladder = Arc::new(Ladder::build(&data, None));
-        let bytes = render(&source, Z14, &|_| ladder.clone());
+        let (bytes, features) = render(&source, Z14, &|_| ladder.clone());
         assert!(!bytes.is_empty(), "something is drawn");
         assert!(bytes.len() <= TILE_BUDGET, "{} bytes", bytes.len());
         assert!(!has(&bytes, "ghi ch".as_bytes()), "the near-unique notes were dropped first");
         assert!(has(&bytes, b"class"), "the categorical attribute stays");
+        assert!(features > 0 && features < 30_000, "the count is of the thinned tile: {features}");
     }
 
     #[test]
@@ -242,9 +244,9 @@ mod tests {
         let data = squares(200);
         let source = source_of(&data, vec![(13, vec![1])]);
         let ladder = Arc::new(Ladder::build(&data, None));
-        let shallow = render(&source, Z13, &|_| ladder.clone());
+        let (shallow, _) = render(&source, Z13, &|_| ladder.clone());
         assert!(has(&shallow, b"class") && !has(&shallow, b"note"), "z13 carries only the z13 list");
-        let deep = render(&source, Z14, &|_| ladder.clone());
+        let (deep, _) = render(&source, Z14, &|_| ladder.clone());
         assert!(has(&deep, b"class") && has(&deep, b"note"), "past the list's zoom, every field");
     }
 }
