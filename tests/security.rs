@@ -1205,7 +1205,10 @@ fn an_audit_table_from_before_a_column_existed_still_exports_verifies_and_grows(
     let (ok, out, err) = audit_cli(&store, &["--format", "json"]);
     assert!(ok, "{err}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    assert_eq!((rows.len(), &rows[0]["identity"], &rows[0]["features"]), (1, &"officer-on-duty".into(), &serde_json::Value::Null));
+    assert_eq!(
+        (rows.len(), &rows[0]["identity"], &rows[0]["features"]),
+        (1, &"officer-on-duty".into(), &serde_json::Value::Null)
+    );
     let (ok, out, err) = audit_cli(&store, &["verify"]);
     assert!(ok && out.contains("1 rows, chain intact"), "{out}{err}");
 
