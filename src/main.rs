@@ -1017,59 +1017,18 @@ fn run_audit_export(args: AuditArgs) -> anyhow::Result<()> {
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<serde_json::Value> = rows.iter().map(audit_json).collect();
+        let list: Vec<serde_json::Value> = rows.iter().map(audit::AuditRow::to_json).collect();
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
         return Ok(());
     }
     let mut csv = csv::Writer::from_writer(out);
-    csv.write_record([
-        "id",
-        "time",
-        "action",
-        "identity",
-        "role",
-        "client_ip",
-        "route",
-        "layers",
-        "area",
-        "features",
-        "status",
-        "hash",
-    ])?;
+    csv.write_record(audit::AuditRow::csv_header())?;
     for r in &rows {
-        let e = &r.entry;
-        let (id, features, status) = (
-            r.id.to_string(),
-            e.features.map(|f| f.to_string()).unwrap_or_default(),
-            e.status.to_string(),
-        );
-        csv.write_record([
-            id.as_str(),
-            &e.time,
-            &e.action,
-            &e.identity,
-            &e.role,
-            &e.client_ip,
-            &e.route,
-            &e.layers,
-            &e.area,
-            &features,
-            &status,
-            &r.hash,
-        ])?;
+        csv.write_record(r.csv_record())?;
     }
     csv.flush()?;
     Ok(())
-}
-
-fn audit_json(r: &audit::AuditRow) -> serde_json::Value {
-    let e = &r.entry;
-    serde_json::json!({
-        "id": r.id, "time": e.time, "action": e.action, "identity": e.identity, "role": e.role,
-        "client_ip": e.client_ip, "route": e.route, "layers": e.layers, "area": e.area,
-        "features": e.features, "status": e.status, "prev_hash": r.prev_hash, "hash": r.hash,
-    })
 }
 
 /// `--since` as the log's time text: a date, or an RFC 3339 time (made UTC).

@@ -71,13 +71,15 @@ fn reply(format: Format, json: Vec<u8>, json_type: &'static str, title: &str) ->
     Ok(response)
 }
 
-/// Features in the negotiated format; GeoJSON carries the `Content-Crs` of its coordinates.
+/// Features in the negotiated format; GeoJSON carries the `Content-Crs` of its coordinates, and
+/// the audit record of the request their number.
 fn features(format: Format, features: GeoJson, title: &str) -> OgcResult {
     let mut response = reply(format, features.body, ogc::GEOJSON, title)?;
     if format == Format::Json {
         let crs = HeaderValue::from_str(&features.crs.header()).map_err(|e| Error::Internal(e.to_string()))?;
         response.headers_mut().insert("content-crs", crs);
     }
+    super::audit::mark_returned(&mut response, features.features);
     Ok(response)
 }
 
