@@ -539,53 +539,18 @@ fn mqtt_tracks_raise_exactly_the_oracles_alerts_across_broker_and_bando_restarts
     );
 }
 
+/// The demo's live layers and rules (`serve --demo`'s), quicker: publications every 100 ms, and
+/// silences and thresholds short enough for 10 s of traffic at 1,200 times the clock.
 fn simulated_config(port: u16) -> String {
-    let source = |layer: &str, topic: &str, id: &str, fields: &str| {
-        format!(
-            "[[live.sources]]\nlayer = \"{layer}\"\nbroker = \"mqtt://127.0.0.1:{port}\"\ntopic = \"{topic}\"\nid = \"{id}\"\ntime = \"ts\"\nfields = {fields}\n\n"
-        )
-    };
-    format!(
-        r#"
-[live]
-publish_ms = 100
-max_future_seconds = 864000
-
-{}{}{}
-[[live.rules]]
-id = "left_permitted_zone"
-layer = "vessels_live"
-kind = "outside"
-zones = "fishing_zones"
-where = [{{ field = "permitted", op = "eq", value = true }}]
-
-[[live.rules]]
-id = "vms_silent"
-layer = "vessels_live"
-kind = "signal_lost"
-after_seconds = 1800
-
-[[live.rules]]
-id = "pm25_over_limit"
-layer = "env_live"
-kind = "threshold"
-field = "pm25"
-above = 50
-clear = 45
-for = 60
-
-[[live.rules]]
-id = "water_above_alarm"
-layer = "water_live"
-kind = "threshold"
-field = "water_level_m"
-above = 3.0
-clear = 2.9
-"#,
-        source("vessels_live", "vms/+/position", "vessel_id", r#"["speed_kn", "heading"]"#),
-        source("env_live", "env/+/reading", "sensor_id", r#"["pm25", "cod"]"#),
-        source("water_live", "water/+/level", "sensor_id", r#"["water_level_m"]"#),
-    )
+    let quicker = [
+        ("publish_ms = 500", "publish_ms = 100"),
+        ("after_seconds = 7200", "after_seconds = 1800"),
+        ("for = 300", "for = 60"),
+    ];
+    quicker.iter().fold(bando::live::demo::config_text(port), |text, (from, to)| {
+        assert!(text.contains(from), "the demo's [live] no longer says {from}");
+        text.replace(from, to)
+    })
 }
 
 /// Whether a point lies inside a permitted zone of the demo (VB-1, VK-2: rectangles, see

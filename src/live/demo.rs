@@ -84,8 +84,9 @@ clear = 2.9
 for = 120
 "#;
 
-/// The demo's `bando.toml`, its sources on the broker at `port`.
-fn config_text(port: u16) -> String {
+/// The demo's `bando.toml`, its sources on the broker at `port` (public for the live tests,
+/// which run the same layers and rules on a broker of their own).
+pub fn config_text(port: u16) -> String {
     let mut text = SETTINGS_AND_RULES.to_string();
     for (layer, topic, id, fields) in SOURCES {
         text.push_str(&format!(
