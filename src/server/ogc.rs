@@ -5,6 +5,8 @@
 //! as OGC exceptions through the one status mapping (`error::OgcException`).
 //! OGC API Tiles' tiles are `/tiles` tiles: the same tile source, cache and `respond` path.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, VARY};
@@ -20,6 +22,7 @@ use super::AppState;
 use crate::error::Error;
 use crate::ogc::{self, html, GeoJson, OgcError, Site};
 use crate::policy::View;
+use crate::scenarios::Scenarios;
 use crate::tiles::TileId;
 
 type OgcResult = Result<Response, OgcException>;
@@ -83,6 +86,8 @@ fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, OgcException> {
 pub struct OgcRequest {
     state: AppState,
     view: View,
+    /// The scenarios as they were when the request came (their layers are collections too).
+    scenarios: Arc<Scenarios>,
     headers: HeaderMap,
     /// e.g. `http://127.0.0.1:8080/ogc`, as the client reaches it.
     base: String,
@@ -102,6 +107,7 @@ impl FromRequestParts<AppState> for OgcRequest {
             format: negotiate(&query, &parts.headers)?,
             query,
             view,
+            scenarios: state.scenarios.current(),
             headers: parts.headers.clone(),
             state: state.clone(),
         })
@@ -113,6 +119,7 @@ impl OgcRequest {
         Site {
             catalog: &self.state.catalog,
             view: &self.view,
+            scenarios: &self.scenarios,
             base: &self.base,
         }
     }
