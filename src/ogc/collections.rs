@@ -4,11 +4,11 @@
 
 use serde_json::{json, Value};
 
+use super::access::Collection;
 use super::crs::Crs;
 use super::params::Query;
 use super::queryables::SCHEMA_JSON;
 use super::{link, self_links, OgcError, Site, CRS84, GEOJSON, HTML, JSON};
-use super::access::Collection;
 
 /// The description of one collection.
 fn describe(site: &Site, collection: &Collection) -> Value {
@@ -25,13 +25,28 @@ fn describe(site: &Site, collection: &Collection) -> Value {
         html,
         link(format!("{href}/items?f=json"), "items", GEOJSON, &format!("{id} features")),
         link(format!("{href}/items?f=html"), "items", HTML, &format!("{id} features (HTML)")),
-        link(format!("{href}/queryables?f=json"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", SCHEMA_JSON, &format!("what a filter of {id} may name")),
+        link(
+            format!("{href}/queryables?f=json"),
+            "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            SCHEMA_JSON,
+            &format!("what a filter of {id} may name"),
+        ),
     ];
     // A scenario layer's tiles are its scenario's (`/scenarios/{id}/{z}/{x}/{y}`), not OGC
     // tilesets; it links the store layer it selects from instead.
     match collection.only {
-        None => links.push(link(format!("{href}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", JSON, &format!("{id} vector tiles"))),
-        Some(_) => links.push(link(format!("{}/collections/{}", site.base, meta.name), "related", JSON, &format!("layer {}, all of it", meta.name))),
+        None => links.push(link(
+            format!("{href}/tiles"),
+            "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+            JSON,
+            &format!("{id} vector tiles"),
+        )),
+        Some(_) => links.push(link(
+            format!("{}/collections/{}", site.base, meta.name),
+            "related",
+            JSON,
+            &format!("layer {}, all of it", meta.name),
+        )),
     }
     json!({
         "id": id,

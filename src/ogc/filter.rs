@@ -496,8 +496,8 @@ fn timestamp(text: &str) -> Result<i128, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ogc::test_layer;
     use crate::ogc::cql2::{self, Lang};
+    use crate::ogc::test_layer;
     use geo_types::polygon;
 
     fn feature(floors: Option<i64>, use_: &str, seen: &str, x: f64) -> Feature {

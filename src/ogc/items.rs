@@ -51,11 +51,7 @@ fn passes(q: &ItemsQuery, collection: &Collection, feature: &Feature) -> bool {
 /// area) when given. `bbox`, else a filter's spatial part, picks the candidates from the R-tree.
 fn select(collection: &Collection, q: &ItemsQuery, members: Option<&Members>) -> Matched {
     let layer = &collection.layer;
-    let filtered = collection.only.is_some()
-        || q.datetime.is_some()
-        || !q.equals.is_empty()
-        || q.filter.is_some()
-        || members.is_some();
+    let filtered = collection.only.is_some() || q.datetime.is_some() || !q.equals.is_empty() || q.filter.is_some() || members.is_some();
     let kept = |i: u32| members.is_none_or(|m| m.contains(i)) && passes(q, collection, &layer.features[i as usize]);
     let mut hits: Vec<u32> = if let Some(boxes) = &q.boxes {
         let layers = std::slice::from_ref(layer);
