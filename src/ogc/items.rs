@@ -78,10 +78,12 @@ fn select(collection: &Collection, q: &ItemsQuery, members: Option<&Members>) ->
     Matched::Some(hits)
 }
 
-/// GeoJSON bytes and the CRS of their coordinates (the `Content-Crs` of the answer).
+/// GeoJSON bytes, the CRS of their coordinates (the `Content-Crs` of the answer) and the
+/// number of features they hold (`numberReturned`, for the audit record).
 pub struct GeoJson {
     pub body: Vec<u8>,
     pub crs: Crs,
+    pub features: u64,
 }
 
 /// One feature as GeoJSON in `crs`, its visible properties only; `links` (a JSON array) when given.
@@ -178,7 +180,11 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<GeoJson> {
     out.extend_from_slice(b",\"links\":");
     out.extend_from_slice(page_links(site, id, &query, &q, matched.len()).to_string().as_bytes());
     out.push(b'}');
-    Ok(GeoJson { body: out, crs: q.crs })
+    Ok(GeoJson {
+        body: out,
+        crs: q.crs,
+        features: page.len() as u64,
+    })
 }
 
 /// `/ogc/collections/{id}/items/{featureId}`: one GeoJSON Feature.
@@ -205,5 +211,9 @@ pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::
     let mut out = Vec::with_capacity(1024);
     let fields = site.view.fields(&layer.meta);
     write_feature(&mut out, feature, layer, &fields, &crs, Some(&Json::Array(links)))?;
-    Ok(GeoJson { body: out, crs: crs.crs() })
+    Ok(GeoJson {
+        body: out,
+        crs: crs.crs(),
+        features: 1,
+    })
 }

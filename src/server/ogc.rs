@@ -135,7 +135,8 @@ impl OgcRequest {
     }
 
     /// Features made by `make` (from the site and the query) on a blocking thread, where their
-    /// CRS conversions run; GeoJSON carries the `Content-Crs` of its coordinates.
+    /// CRS conversions run; GeoJSON carries the `Content-Crs` of its coordinates, and the audit
+    /// record of the request their number.
     async fn features(self, title: &str, make: impl FnOnce(&Site, &str) -> crate::Result<GeoJson> + Send + 'static) -> OgcResult {
         let format = self.format;
         let features = tokio::task::spawn_blocking(move || make(&self.site(), &self.query))
@@ -146,6 +147,7 @@ impl OgcRequest {
             let crs = HeaderValue::from_str(&features.crs.header()).map_err(|e| Error::Internal(e.to_string()))?;
             response.headers_mut().insert("content-crs", crs);
         }
+        super::audit::mark_returned(&mut response, features.features);
         Ok(response)
     }
 
