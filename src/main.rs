@@ -18,8 +18,8 @@ use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
 use bando::index::{Catalog, LayerData};
-use bando::policy::tokens::{self, TokenCache, TokenError};
-use bando::policy::{PolicyFile, Security, Vocabulary};
+use bando::policy::tokens::{self, TokenCache};
+use bando::policy::{PolicyFile, Role, Security, View, Vocabulary};
 use bando::scenarios::{ScenarioFolder, Scenarios};
 use bando::server::{self, App, ServerConfig};
 use bando::store::{self, gpkg::GpkgStore, NewToken, Store, TokenRecord};
@@ -207,12 +207,22 @@ struct PmtilesArgs {
     minzoom: u8,
     #[arg(long, default_value_t = 14)]
     maxzoom: u8,
-    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando].
-    #[arg(long, default_value = DEFAULT_STORE)]
-    store: String,
-    /// Folder of scenario files.
-    #[arg(long, default_value = "tilesets")]
-    tilesets: PathBuf,
+    /// A GeoPackage file, or a PostGIS database: postgresql://user:password@host:port/db[?schema=bando]
+    /// (default: [store] location of --config, else data/bando.gpkg).
+    #[arg(long)]
+    store: Option<String>,
+    /// Folder of scenario files (default: [server] tilesets of --config, else tilesets).
+    #[arg(long)]
+    tilesets: Option<PathBuf>,
+    /// bando.toml: with a [security] policy, the archive holds only what --role may see.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The role of the policy whose view is exported (default: its anonymous role).
+    #[arg(long)]
+    role: Option<String>,
+    /// The units a scoped role is limited to: LAYER:CODE[,LAYER:CODE...], e.g. wards:19918.
+    #[arg(long)]
+    scope: Option<String>,
     /// Print the summary as JSON (and no progress bar).
     #[arg(long)]
     json: bool,
@@ -705,32 +715,34 @@ fn token_store(at: &TokenStoreArgs) -> anyhow::Result<(Box<dyn Store>, ConfigFil
     Ok((store::open(&location)?, file))
 }
 
+/// The role and checked `--scope` a command line asks for under the `[security]` policy of
+/// `config` (the anonymous role when `role` is `None`); no role when no policy is in force.
+fn cli_grant(
+    config: Option<&Path>,
+    store: &dyn Store,
+    scenarios: &Scenarios,
+    (role, scope): (Option<&str>, Option<&str>),
+) -> anyhow::Result<(Option<Arc<Role>>, Vec<String>)> {
+    let known = Vocabulary::new(&store.layers()?, scenarios);
+    let scope = tokens::parse_scope(store, scope.unwrap_or(""), &known)?;
+    let Some(path) = config else { return Ok((None, scope)) };
+    let role = match PolicyFile::open(path, &known)?.current() {
+        Some(policy) => Some(policy.grant(role, &scope, path)?.clone()),
+        None => None,
+    };
+    Ok((role, scope))
+}
+
 fn run_token_create(args: TokenCreateArgs) -> anyhow::Result<()> {
     let (store, file) = token_store(&args.at)?;
     let scenarios = Scenarios::load(file.server.tilesets.as_deref().unwrap_or(Path::new("tilesets")))?;
-    let known = Vocabulary::new(&store.layers()?, &scenarios);
-    let policy = match &args.at.config {
-        Some(path) => PolicyFile::open(path, &known)?.current(),
-        None => None,
-    };
-    let scope = tokens::parse_scope(store.as_ref(), args.scope.as_deref().unwrap_or(""), &known)?;
-    match &policy {
-        Some(policy) => {
-            let role = policy.role(&args.role).ok_or_else(|| TokenError::UnknownRole {
-                role: args.role.clone(),
-                config: args.at.config.as_deref().unwrap_or(Path::new("")).display().to_string(),
-                roles: policy.roles().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
-            })?;
-            anyhow::ensure!(
-                !role.scoped || !scope.is_empty(),
-                "role '{}' is scoped: give --scope LAYER:CODE[,LAYER:CODE...] (the units the token may see)",
-                role.name
-            );
-        }
-        None => eprintln!(
+    let asked = (Some(args.role.as_str()), args.scope.as_deref());
+    let (role, scope) = cli_grant(args.at.config.as_deref(), store.as_ref(), &scenarios, asked)?;
+    if role.is_none() {
+        eprintln!(
             "note: role '{}' is not checked against a policy; pass --config bando.toml to check it",
             args.role
-        ),
+        );
     }
     let expires_unix = match args.expires_days {
         Some(0) => anyhow::bail!("--expires-days must be at least 1 (leave it out for a token that does not expire)"),
@@ -842,21 +854,37 @@ fn run_export_3dtiles(args: ThreedtilesArgs) -> anyhow::Result<()> {
 }
 
 fn run_export_pmtiles(args: PmtilesArgs) -> anyhow::Result<()> {
-    let store = store::open(&args.store)?;
+    let file = read_config(args.config.as_deref())?;
+    let store = store::open(&store_location(args.store.clone(), &file))?;
+    let tilesets = args.tilesets.clone().or(file.server.tilesets).unwrap_or_else(|| "tilesets".into());
+    let scenarios = Scenarios::load(&tilesets)?;
+    let asked = (args.role.as_deref(), args.scope.as_deref());
+    let view = match cli_grant(args.config.as_deref(), store.as_ref(), &scenarios, asked)? {
+        (Some(role), scope) => {
+            eprintln!("exporting what role '{}' may see", role.name);
+            View::of_role(role, &scope)
+        }
+        (None, _) => {
+            anyhow::ensure!(
+                asked == (None, None),
+                "--role and --scope need --config with a [security] policy (the roles are defined there)"
+            );
+            View::open()
+        }
+    };
     let catalog = Catalog::load(store.as_ref())?;
     let (source, name, description, center) = match (&args.scenario, &args.layers) {
         (Some(id), _) => {
-            let scenarios = Scenarios::load(&args.tilesets)?;
-            let scenario = scenarios.get(id)?;
+            let scenario = view.scenario(&scenarios, id)?;
             (
-                TileSource::from_scenario(&catalog, scenario, &bando::policy::View::open())?,
+                TileSource::from_scenario(&catalog, scenario, &view)?,
                 scenario.title.clone(),
                 scenario.description.clone(),
                 scenario.center,
             )
         }
         (None, Some(layers)) => (
-            TileSource::from_layer_list(&catalog, layers, &bando::policy::View::open())?,
+            TileSource::from_layer_list(&catalog, layers, &view)?,
             layers.clone(),
             format!("bando layers {layers}"),
             None,

@@ -22,12 +22,13 @@ pub mod tokens;
 mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 
 pub use aggregate::Aggregate;
 pub use file::{PolicyFile, Reload};
 pub use section::{RoleSection, SecuritySection};
-pub use tokens::{AuthError, Identity, Security, TokenGrant};
+pub use tokens::{AuthError, Identity, Security, TokenError, TokenGrant};
 pub use view::View;
 
 use crate::index::Catalog;
@@ -110,6 +111,25 @@ impl Policy {
     /// The JWT check, when `[security.jwt]` is configured.
     pub fn jwt(&self) -> Option<&Arc<jwt::JwtVerifier>> {
         self.jwt.as_ref()
+    }
+
+    /// The role a command line grants (`token create --role`, `export pmtiles --role`): the role
+    /// `name` of the policy read from `config` (the anonymous role when `None`), refused when it
+    /// is unknown, when it is scoped and `scope` names no unit, or when `scope` would limit nothing.
+    pub fn grant(&self, name: Option<&str>, scope: &[String], config: &Path) -> Result<&Arc<Role>, TokenError> {
+        let role = match name {
+            None => &self.anonymous,
+            Some(name) => self.role(name).ok_or_else(|| TokenError::UnknownRole {
+                role: name.to_string(),
+                config: config.display().to_string(),
+                roles: self.roles().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+            })?,
+        };
+        match (role.scoped, scope.is_empty()) {
+            (true, true) => Err(TokenError::ScopeNeeded(role.name.clone())),
+            (false, false) => Err(TokenError::ScopeUnused(role.name.clone())),
+            _ => Ok(role),
+        }
     }
 }
 

@@ -68,6 +68,10 @@ pub enum TokenError {
     UnknownUnit { layer: String, code: String, reason: String },
     #[error("role '{role}' is not in the policy of {config}; its roles are: {roles}")]
     UnknownRole { role: String, config: String, roles: String },
+    #[error("role '{0}' is scoped: give --scope LAYER:CODE[,LAYER:CODE...] (the units it may see)")]
+    ScopeNeeded(String),
+    #[error("role '{0}' is not scoped (no `scoped = true` in its [[security.roles]]): leave out --scope, it would limit nothing")]
+    ScopeUnused(String),
     #[error("the operating system gave no random bytes for the token: {0}")]
     Random(getrandom::Error),
     #[error(transparent)]

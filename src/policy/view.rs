@@ -46,11 +46,12 @@ impl View {
         }
     }
 
-    /// The view of a role with no area scope (the exporters, tests).
-    pub fn of_role(role: Arc<Role>) -> View {
+    /// The view of `role` limited to the units `scope` when it is scoped, with memos of its
+    /// own: what a command line sees (`export pmtiles --role`).
+    pub fn of_role(role: Arc<Role>, scope: &[String]) -> View {
         View {
+            area: role.scoped.then(|| Area::new(scope, Arc::default())),
             role: Some(role),
-            area: None,
             figures: Arc::default(),
         }
     }
@@ -284,12 +285,12 @@ mod tests {
     #[test]
     fn a_role_sees_its_layers_without_its_hidden_fields() {
         let named = LayerGrant::Named(["parcels".to_string()].into());
-        let view = View::of_role(role(named, &[("parcels", "address")]));
+        let view = View::of_role(role(named, &[("parcels", "address")]), &[]);
         assert!(view.may_read("parcels") && !view.may_read("housing"));
         assert_eq!(view.fields(&parcels()), vec![0]);
         assert_eq!(view.meta(&parcels()).fields.len(), 1);
         assert!(!view.sees_all_fields(&parcels()));
-        let everything = View::of_role(role(LayerGrant::All, &[]));
+        let everything = View::of_role(role(LayerGrant::All, &[]), &[]);
         assert!(everything.sees_all_fields(&parcels()) && everything.may_read("housing"));
         assert_ne!(view.digest(), everything.digest());
         assert_ne!(everything.digest(), 0);
