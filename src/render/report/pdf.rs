@@ -254,8 +254,9 @@ fn target(indicator: &Json) -> String {
     let (min, max) = (&indicator["target"]["min"], &indicator["target"]["max"]);
     match (min.is_number(), max.is_number()) {
         (true, true) => format!("từ {} đến {}{unit}", figure(min), figure(max)),
-        (true, false) => format!("≥ {}{unit}", figure(min)),
-        (false, true) => format!("≤ {}{unit}", figure(max)),
+        // Words, not ≥ / ≤: Noto Sans has no glyphs for them.
+        (true, false) => format!("tối thiểu {}{unit}", figure(min)),
+        (false, true) => format!("tối đa {}{unit}", figure(max)),
         (false, false) => "—".to_string(),
     }
 }
