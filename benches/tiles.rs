@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
                 let mut bytes = Vec::new();
                 for _ in 0..5 {
                     let t = Instant::now();
-                    bytes = render::render(&source, tile, &|l| service.ladder(l));
+                    bytes = render::render(&source, tile, &|l| service.ladder(l)).0;
                     times.push(t.elapsed().as_secs_f64() * 1000.0);
                 }
                 raw_max = raw_max.max(bytes.len());
@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
         let (mut count, mut non_empty, mut total, mut max, mut over) = (0u64, 0u64, 0usize, 0usize, 0u64);
         for x in xs {
             for y in ys.clone() {
-                let bytes = render::render(&source, TileId { z, x, y }, &|l| service.ladder(l));
+                let (bytes, _) = render::render(&source, TileId { z, x, y }, &|l| service.ladder(l));
                 count += 1;
                 if !bytes.is_empty() {
                     non_empty += 1;

@@ -18,11 +18,15 @@ use crate::error::Error;
 /// rendered tile and above any GLB bando writes, far below what a gzip bomb would take.
 pub const MAX_RAW_BYTES: usize = 32 << 20;
 
-/// A finished file as served: the raw bytes, their gzip form when made, and the ETag.
+/// A finished file as served: the raw bytes, their gzip form when made, the ETag, and how
+/// many features it holds when its maker counted them.
 pub struct Encoded {
     pub raw: Bytes,
     pub gzip: Option<Bytes>,
     pub etag: String,
+    /// Features in the file (a rendered vector tile); `None` where nobody counted (an archive
+    /// tile, a GLB). Kept with a cached tile, so a hit is audited like the miss that made it.
+    pub features: Option<u64>,
 }
 
 impl Encoded {
@@ -43,6 +47,7 @@ impl Encoded {
             raw,
             gzip: Some(gzipped),
             etag,
+            features: None,
         })
     }
 
@@ -53,6 +58,15 @@ impl Encoded {
             raw: Bytes::from(raw),
             gzip,
             etag,
+            features: None,
+        }
+    }
+
+    /// The same file, known to hold `features` features.
+    pub fn with_features(self, features: u64) -> Encoded {
+        Encoded {
+            features: Some(features),
+            ..self
         }
     }
 

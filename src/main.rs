@@ -18,6 +18,7 @@ use bando::crs::Region;
 use bando::demo::{self, DemoOptions};
 use bando::import::{self, ImportOptions};
 use bando::index::{Catalog, LayerData};
+use bando::live::{demo::DemoLive, simulate};
 use bando::policy::tokens::{self, TokenCache};
 use bando::policy::{PolicyFile, Role, Security, View, Vocabulary};
 use bando::scenarios::{ScenarioFolder, Scenarios};
@@ -58,6 +59,41 @@ enum Command {
     Backup(BackupArgs),
     /// Restore a backup file into a store, after checking it against its manifest.
     Restore(RestoreArgs),
+    /// Publish realistic live traffic around the demo province to an MQTT broker: vessels in and
+    /// out of the fishing zones, some going silent, sensors drifting over their limits.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// The MQTT broker, mqtt://host:port.
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    broker: String,
+    /// Vessels, on topics vms/{id}/position.
+    #[arg(long, default_value_t = 50)]
+    vessels: usize,
+    /// Sensors, on env/{id}/reading (pm25, cod) and water/{id}/level (water_level_m).
+    #[arg(long, default_value_t = 24)]
+    sensors: usize,
+    /// Messages per second, all devices together.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Simulated seconds per real second (the messages' times run ahead of the clock).
+    #[arg(long, default_value_t = 1.0)]
+    speedup: f64,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// The seed of the traffic (the same seed, the same traffic).
+    #[arg(long, default_value_t = 14)]
+    seed: u64,
+    /// MQTT QoS of the messages: 0 or 1.
+    #[arg(long, default_value_t = 1)]
+    qos: u8,
+    /// The store whose fishing_zones, env_sensors and water_level_sensors the traffic follows
+    /// (default the demo province, data/demo.gpkg, built once).
+    #[arg(long)]
+    store: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -450,6 +486,7 @@ fn main() {
         Command::Store(StoreCommand::Copy(args)) => run_store_copy(args),
         Command::Backup(args) => run_backup(args),
         Command::Restore(args) => run_restore(args),
+        Command::Simulate(args) => run_simulate(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -584,7 +621,8 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let server = &file.server;
     let log_format = args.log_format.or(server.log_format).unwrap_or_else(env_log_format);
     init_logging(log_format);
-    let location = if args.demo || server.demo.unwrap_or(false) {
+    let demo = args.demo || server.demo.unwrap_or(false);
+    let location = if demo {
         demo_store()?.display().to_string()
     } else {
         store_location(args.store.clone(), &file)
@@ -600,6 +638,16 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         "--watch-seconds (watch_seconds) must be a positive number of seconds"
     );
     let store: Arc<dyn Store> = Arc::from(store::open(&location)?);
+    // The demo's live layers (a local Mosquitto and the simulator), unless [live] declares some.
+    let demo_live = if demo && file.live.is_empty() {
+        Some(DemoLive::start(store.as_ref())?)
+    } else {
+        None
+    };
+    let (live_section, live_config) = match &demo_live {
+        Some(d) => (ConfigFile::read(&d.config_path())?.0.live, Some(d.config_path())),
+        None => (file.live.clone(), args.config.clone()),
+    };
     let tilesets = args.tilesets.or(server.tilesets.clone()).unwrap_or_else(|| "tilesets".into());
     let scenarios = Arc::new(ScenarioFolder::open(&tilesets)?);
     let cache_bytes = if args.no_cache || server.no_cache.unwrap_or(false) {
@@ -647,7 +695,6 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let tiles = Arc::new(TileService::new(config.cache_bytes).with_archives(&config.tilesets_dir, &pmtiles)?);
     let addr = config.addr;
-    let live_section = file.live.clone();
     // Everything that needs the layers happens while the server already answers `starting`.
     let load = move || -> anyhow::Result<server::AppState> {
         let started = std::time::Instant::now();
@@ -666,7 +713,7 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
             security = security.with_audit(Arc::new(auditor));
         }
         let security = Arc::new(security);
-        let live = server::live::start(&live_section, args.config.as_deref(), store.clone(), catalog.clone(), tiles.clone())?;
+        let live = server::live::start(&live_section, live_config.as_deref(), store.clone(), catalog.clone(), tiles.clone())?;
         Ok(Arc::new(App {
             render: Arc::new(bando::render::Renderer::new(tiles.clone(), config.styles_dir.clone(), cache_bytes)),
             store,
@@ -683,6 +730,28 @@ fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(server::serve(addr, tls, load))?;
+    drop(demo_live);
+    Ok(())
+}
+
+fn run_simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    let location = match args.store {
+        Some(store) => store,
+        None => demo_store()?.display().to_string(),
+    };
+    let scene = simulate::Scene::from_store(store::open(&location)?.as_ref())?;
+    let options = simulate::SimulateOptions {
+        broker: args.broker,
+        vessels: args.vessels,
+        sensors: args.sensors,
+        rate: args.rate,
+        speedup: args.speedup,
+        seconds: args.seconds,
+        seed: args.seed,
+        qos: args.qos,
+    };
+    let report = simulate::run(&scene, &options, &std::sync::atomic::AtomicBool::new(false))?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 
@@ -948,59 +1017,18 @@ fn run_audit_export(args: AuditArgs) -> anyhow::Result<()> {
         .collect();
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<serde_json::Value> = rows.iter().map(audit_json).collect();
+        let list: Vec<serde_json::Value> = rows.iter().map(audit::AuditRow::to_json).collect();
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
         return Ok(());
     }
     let mut csv = csv::Writer::from_writer(out);
-    csv.write_record([
-        "id",
-        "time",
-        "action",
-        "identity",
-        "role",
-        "client_ip",
-        "route",
-        "layers",
-        "area",
-        "features",
-        "status",
-        "hash",
-    ])?;
+    csv.write_record(audit::AuditRow::csv_header())?;
     for r in &rows {
-        let e = &r.entry;
-        let (id, features, status) = (
-            r.id.to_string(),
-            e.features.map(|f| f.to_string()).unwrap_or_default(),
-            e.status.to_string(),
-        );
-        csv.write_record([
-            id.as_str(),
-            &e.time,
-            &e.action,
-            &e.identity,
-            &e.role,
-            &e.client_ip,
-            &e.route,
-            &e.layers,
-            &e.area,
-            &features,
-            &status,
-            &r.hash,
-        ])?;
+        csv.write_record(r.csv_record())?;
     }
     csv.flush()?;
     Ok(())
-}
-
-fn audit_json(r: &audit::AuditRow) -> serde_json::Value {
-    let e = &r.entry;
-    serde_json::json!({
-        "id": r.id, "time": e.time, "action": e.action, "identity": e.identity, "role": e.role,
-        "client_ip": e.client_ip, "route": e.route, "layers": e.layers, "area": e.area,
-        "features": e.features, "status": e.status, "prev_hash": r.prev_hash, "hash": r.hash,
-    })
 }
 
 /// `--since` as the log's time text: a date, or an RFC 3339 time (made UTC).

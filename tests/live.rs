@@ -538,3 +538,167 @@ fn mqtt_tracks_raise_exactly_the_oracles_alerts_across_broker_and_bando_restarts
         ("entered", "V04", Some("VB-1"))
     );
 }
+
+fn simulated_config(port: u16) -> String {
+    let source = |layer: &str, topic: &str, id: &str, fields: &str| {
+        format!(
+            "[[live.sources]]\nlayer = \"{layer}\"\nbroker = \"mqtt://127.0.0.1:{port}\"\ntopic = \"{topic}\"\nid = \"{id}\"\ntime = \"ts\"\nfields = {fields}\n\n"
+        )
+    };
+    format!(
+        r#"
+[live]
+publish_ms = 100
+max_future_seconds = 864000
+
+{}{}{}
+[[live.rules]]
+id = "left_permitted_zone"
+layer = "vessels_live"
+kind = "outside"
+zones = "fishing_zones"
+where = [{{ field = "permitted", op = "eq", value = true }}]
+
+[[live.rules]]
+id = "vms_silent"
+layer = "vessels_live"
+kind = "signal_lost"
+after_seconds = 1800
+
+[[live.rules]]
+id = "pm25_over_limit"
+layer = "env_live"
+kind = "threshold"
+field = "pm25"
+above = 50
+clear = 45
+for = 60
+
+[[live.rules]]
+id = "water_above_alarm"
+layer = "water_live"
+kind = "threshold"
+field = "water_level_m"
+above = 3.0
+clear = 2.9
+"#,
+        source("vessels_live", "vms/+/position", "vessel_id", r#"["speed_kn", "heading"]"#),
+        source("env_live", "env/+/reading", "sensor_id", r#"["pm25", "cod"]"#),
+        source("water_live", "water/+/level", "sensor_id", r#"["water_level_m"]"#),
+    )
+}
+
+/// Whether a point lies inside a permitted zone of the demo (VB-1, VK-2: rectangles, see
+/// src/demo). No `outside` alert may be raised there, hysteresis or not.
+fn in_permitted_zone(lon: f64, lat: f64) -> bool {
+    [(107.70, 16.62, 107.95, 16.80), (107.85, 16.80, 108.20, 17.05)]
+        .iter()
+        .any(|&(w, s, e, n)| lon > w && lon < e && lat > s && lat < n)
+}
+
+#[test]
+fn simulated_traffic_raises_zone_silence_and_threshold_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_copy(dir.path());
+    let broker = Broker::start(dir.path(), 18484);
+    let config = dir.path().join("bando.toml");
+    std::fs::write(&config, simulated_config(broker.port)).unwrap();
+    let server = Server::start_in(
+        &repo_root(),
+        &["--store", store.to_str().unwrap(), "--config", config.to_str().unwrap()],
+    );
+    eventually("bando subscribes to the three sources", Duration::from_secs(10), || {
+        let scraped = server.metrics();
+        ["vessels_live", "env_live", "water_live"]
+            .iter()
+            .all(|layer| metric(&scraped, "bando_live_source_subscriptions_total", &[("layer", layer)]).unwrap_or(0.0) >= 1.0)
+    });
+    // 10 s at 1200 times the clock: 3 h 20 min of traffic, long enough for silences and drifts.
+    let out = Command::new(common::bando_bin())
+        .args(["simulate", "--broker", &format!("mqtt://127.0.0.1:{}", broker.port)])
+        .args([
+            "--vessels",
+            "30",
+            "--sensors",
+            "36",
+            "--rate",
+            "300",
+            "--speedup",
+            "1200",
+            "--seconds",
+            "10",
+        ])
+        .args(["--store", store.to_str().unwrap()])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let published = report["published"].as_f64().unwrap();
+    assert!(published > 2000.0 && report["silent_turns"].as_u64() > Some(0), "{report}");
+
+    let taken = |scraped: &Value| -> f64 {
+        ["vessels_live", "env_live", "water_live"]
+            .iter()
+            .map(|layer| metric(scraped, "bando_live_messages_total", &[("layer", layer), ("outcome", "accepted")]).unwrap_or(0.0))
+            .sum()
+    };
+    eventually("every simulated message is ingested", Duration::from_secs(20), || {
+        taken(&server.metrics()) >= published
+    });
+    let scraped = server.metrics();
+    let devices = |layer: &str| metric(&scraped, "bando_live_devices", &[("layer", layer)]);
+    assert_eq!(
+        (devices("vessels_live"), devices("env_live"), devices("water_live")),
+        (Some(30.0), Some(24.0), Some(12.0))
+    );
+    let (_, alerts) = server.get_json("/alerts");
+    let alerts = alerts["alerts"].as_array().unwrap().clone();
+    for rule in ["left_permitted_zone", "vms_silent", "pm25_over_limit", "water_above_alarm"] {
+        assert!(alerts.iter().any(|a| a["rule"] == rule), "no {rule} alert in {alerts:#?}");
+    }
+    for alert in alerts.iter().filter(|a| a["rule"] == "left_permitted_zone") {
+        let (lon, lat) = (alert["lon"].as_f64().unwrap(), alert["lat"].as_f64().unwrap());
+        assert!(!in_permitted_zone(lon, lat), "raised inside a permitted zone: {alert}");
+    }
+    for alert in alerts.iter().filter(|a| a["rule"] == "water_above_alarm") {
+        assert!(alert["value"].as_f64().unwrap() > 3.0, "{alert}");
+    }
+}
+
+#[test]
+fn serve_demo_runs_a_broker_and_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::copy(common::demo_store(2_000), dir.path().join("data/demo.gpkg")).unwrap();
+    let tilesets = repo_root().join("tilesets");
+    let server = Server::start_in(dir.path(), &["--demo", "--tilesets", tilesets.to_str().unwrap()]);
+    eventually("the demo's vessels sail", Duration::from_secs(30), || {
+        let (status, layer) = server.get_json("/layers/vessels_live");
+        status == 200 && layer["feature_count"] == 60
+    });
+    eventually("vessels outside the permitted zones raise alerts", Duration::from_secs(30), || {
+        let (_, alerts) = server.get_json("/alerts?rule=left_permitted_zone");
+        !alerts["alerts"].as_array().unwrap().is_empty()
+    });
+    // The sensors report less often than the vessels: on a loaded machine their first
+    // readings may come after the first alert.
+    eventually("the demo's sensors report", Duration::from_secs(30), || {
+        let (status, sensors) = server.get_json("/query/bbox?layers=env_live,water_live&bbox=107.0,16.0,109.0,17.5&limit=100");
+        assert_eq!(status, 200, "{sensors}");
+        !sensors["features"].as_array().unwrap().is_empty()
+    });
+
+    // Killed outright (SIGKILL), bando takes its broker with it.
+    let marker = format!("bando-demo-live-{}/", server.child.id());
+    let brokers = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&marker))
+            .count()
+    };
+    assert!(brokers() > 0, "the demo's broker runs beside bando");
+    drop(server);
+    eventually("the demo's broker ends with bando", Duration::from_secs(5), || brokers() == 0);
+}

@@ -2,7 +2,9 @@
 //! a layer (same count, attributes and geometry as the store), OWSLib pages through items
 //! compared with an oracle that reads the GeoPackage itself (`tests/py/ogc_check.py`), CQL2
 //! filters (text and JSON) compared with a shapely + plain Python oracle (`tests/py/cql2_check.py`),
-//! and `datetime` and CQL2 instants select on a layer's time field as GDAL imported it.
+//! `crs`, `bbox-crs` and `filter-crs` (Part 2) checked against pyproj on every vertex
+//! (`tests/py/crs_check.py`), and `datetime` and CQL2 instants select on a layer's time field as
+//! GDAL imported it.
 mod common;
 
 use std::process::Command;
@@ -87,6 +89,17 @@ fn cql2_filters_agree_with_an_oracle() {
             "--filters",
             "250",
         ],
+    );
+    assert!(report.contains(", 0 disagree"), "{report}");
+}
+
+#[test]
+fn crs_by_reference_agrees_with_pyproj_on_every_vertex() {
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &[]);
+    let report = run_checker(
+        "python3",
+        &["tests/py/crs_check.py", "--store", store.to_str().unwrap(), "--base", &server.base],
     );
     assert!(report.contains(", 0 disagree"), "{report}");
 }

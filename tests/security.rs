@@ -1089,6 +1089,139 @@ fn the_audit_records_identities_refusals_and_admin_actions_in_a_chain_that_catch
     assert!(!ok && err.contains(&format!("audit row {id} was changed")), "{err}");
 }
 
+/// The `bando audit --format json` records of `identity`'s requests, once `want` are written.
+fn audited_requests(store: &Path, identity: &str, want: usize) -> Vec<serde_json::Value> {
+    let rows = || -> Vec<serde_json::Value> {
+        let (ok, out, err) = audit_cli(store, &["--identity", identity, "--format", "json"]);
+        assert!(ok, "{err}");
+        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        all.into_iter().filter(|r| r["action"] == "request").collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || rows().len() >= want),
+        "requests are written in the background: {:?}",
+        rows()
+    );
+    rows()
+}
+
+#[test]
+fn the_audit_says_how_many_features_each_answer_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let config = example_config();
+    let analyst = bearer(&create_token(&store, &config, "analyst", &[]));
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    let (z, x, y) = centre_tile(&server, "parcels");
+    let (lon, lat) = server.middle_of("parcels");
+    let tile_path = format!("/tiles/parcels/{z}/{x}/{y}.mvt");
+    let radius_path = format!("/query/radius?layer=parcels&lon={lon}&lat={lat}&radius_m=400&limit=7");
+    let csv_path = format!("/query/radius?layer=parcels&lon={lon}&lat={lat}&radius_m=400&limit=3&format=csv");
+    let items_path = "/ogc/collections/parcels/items?limit=4";
+
+    // What each answer holds, counted by independent readers of the bytes.
+    let (status, tile, cache) = fetch_as(&server.url(&tile_path), Some(&analyst));
+    assert_eq!((status, cache.as_deref()), (200, Some("miss")));
+    let decoded = decoded_layers(dir.path(), "parcels.mvt", &tile);
+    let in_tile = decoded["parcels"]["features"].as_i64().unwrap();
+    assert!(in_tile > 0, "{decoded}");
+    let (_, _, cache) = fetch_as(&server.url(&tile_path), Some(&analyst));
+    assert_eq!(cache.as_deref(), Some("hit"));
+    let radius = get(&server.url(&radius_path), Some(&analyst)).body;
+    let in_radius = radius["features"].as_array().unwrap().len() as i64;
+    assert!(in_radius > 0, "{radius}");
+    let (_, csv, _) = fetch_as(&server.url(&csv_path), Some(&analyst));
+    let in_csv = csv::Reader::from_reader(csv.as_slice()).records().count() as i64;
+    assert!(in_csv > 0);
+    let items = get(&server.url(items_path), Some(&analyst)).body;
+    assert_eq!(items["features"].as_array().unwrap().len(), 4, "{items}");
+    assert_eq!(get(&server.url("/layers"), Some(&analyst)).status, 200);
+
+    let expected: Vec<(String, serde_json::Value)> = [
+        (tile_path.clone(), in_tile.into()),
+        (tile_path, in_tile.into()),
+        (radius_path, in_radius.into()),
+        (csv_path, in_csv.into()),
+        (items_path.to_string(), 4.into()),
+        ("/layers".to_string(), serde_json::Value::Null),
+    ]
+    .into_iter()
+    .map(|(path, n)| (format!("GET {path}"), n))
+    .collect();
+    let records = audited_requests(&store, "token:1", expected.len());
+    let recorded: Vec<(String, serde_json::Value)> = records
+        .iter()
+        .map(|r| (r["route"].as_str().unwrap().to_string(), r["features"].clone()))
+        .collect();
+    assert_eq!(recorded, expected, "a cache hit counts like the miss; a listing counts no features");
+
+    let (ok, csv_log, err) = audit_cli(&store, &["--identity", "token:1"]);
+    assert!(ok, "{err}");
+    let mut log = csv::Reader::from_reader(csv_log.as_bytes());
+    let column = log.headers().unwrap().iter().position(|h| h == "features").unwrap();
+    let route = log.headers().unwrap().iter().position(|h| h == "route").unwrap();
+    let in_csv_log: Vec<(String, String)> = log
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| r[route].starts_with("GET "))
+        .map(|r| (r[route].to_string(), r[column].to_string()))
+        .collect();
+    let as_text = |n: &serde_json::Value| n.as_i64().map(|n| n.to_string()).unwrap_or_default();
+    let expected_text: Vec<(String, String)> = expected.iter().map(|(r, n)| (r.clone(), as_text(n))).collect();
+    assert_eq!(in_csv_log, expected_text);
+}
+
+#[test]
+fn an_audit_table_from_before_a_column_existed_still_exports_verifies_and_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    // The table as a store without the `features` column has it, holding one chained row.
+    let old = bando::audit::AuditEntry {
+        time: "2026-01-02T03:04:05.000Z".into(),
+        action: "token.create".into(),
+        identity: "officer-on-duty".into(),
+        route: "token:9".into(),
+        ..Default::default()
+    };
+    let hash = bando::audit::chain_hash(bando::audit::GENESIS, 1, &old);
+    let made = sqlite(
+        &store,
+        &format!(
+            "DROP TABLE bando_audit;
+             CREATE TABLE bando_audit (id INTEGER PRIMARY KEY, time TEXT NOT NULL, action TEXT NOT NULL,
+               identity TEXT NOT NULL, role TEXT NOT NULL, client_ip TEXT NOT NULL, route TEXT NOT NULL,
+               layers TEXT NOT NULL, area TEXT NOT NULL, status INTEGER NOT NULL,
+               prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+             INSERT INTO bando_audit VALUES (1, '{}', '{}', '{}', '', '', '{}', '', '', 0, '{}', '{hash}');",
+            old.time,
+            old.action,
+            old.identity,
+            old.route,
+            bando::audit::GENESIS
+        ),
+    );
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+
+    let (ok, out, err) = audit_cli(&store, &["--format", "json"]);
+    assert!(ok, "{err}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (rows.len(), &rows[0]["identity"], &rows[0]["features"]),
+        (1, &"officer-on-duty".into(), &serde_json::Value::Null)
+    );
+    let (ok, out, err) = audit_cli(&store, &["verify"]);
+    assert!(ok && out.contains("1 rows, chain intact"), "{out}{err}");
+
+    // Writing to it gives the table the column, and the chain goes on.
+    create_token(&store, &example_config(), "analyst", &[]);
+    let (ok, out, err) = audit_cli(&store, &["verify"]);
+    assert!(ok && out.contains("2 rows, chain intact"), "{out}{err}");
+    let columns = sqlite(&store, "SELECT name FROM pragma_table_info('bando_audit')");
+    assert!(String::from_utf8_lossy(&columns.stdout).lines().any(|c| c == "features"));
+    let (ok, csv_log, _) = audit_cli(&store, &[]);
+    assert!(ok && csv_log.lines().count() == 3, "{csv_log}");
+}
+
 /// The store fids of `layer`'s features in ward `code`, by the independent oracle (shapely).
 fn in_ward(store: &Path, layer: &str, code: &str) -> Vec<i64> {
     let out = run_checker(

@@ -46,6 +46,119 @@ pub struct AuditEntry {
     pub status: i64,
 }
 
+/// How many features an answer holds, handed from the route that made it to the record of the
+/// request (the server carries it as a response extension; [`AuditEntry::features`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Returned(pub u64);
+
+/// How a field of a record is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// An integer that may be unknown ([`AuditEntry::features`]).
+    MaybeInt,
+    Int,
+}
+
+/// The fields of a record, in the order of the stores' columns, of the chain's hash and of
+/// `bando audit --format csv|json`: the one list they all follow.
+pub const FIELDS: [(&str, Kind); 10] = [
+    ("time", Kind::Text),
+    ("action", Kind::Text),
+    ("identity", Kind::Text),
+    ("role", Kind::Text),
+    ("client_ip", Kind::Text),
+    ("route", Kind::Text),
+    ("layers", Kind::Text),
+    ("area", Kind::Text),
+    ("features", Kind::MaybeInt),
+    ("status", Kind::Int),
+];
+
+/// The value of one field of a record.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    Text(&'a str),
+    Int(Option<i64>),
+}
+
+impl AuditEntry {
+    /// The values of [`FIELDS`], in their order.
+    pub fn fields(&self) -> [Field<'_>; 10] {
+        [
+            Field::Text(&self.time),
+            Field::Text(&self.action),
+            Field::Text(&self.identity),
+            Field::Text(&self.role),
+            Field::Text(&self.client_ip),
+            Field::Text(&self.route),
+            Field::Text(&self.layers),
+            Field::Text(&self.area),
+            Field::Int(self.features),
+            Field::Int(Some(self.status)),
+        ]
+    }
+
+    /// A record read back from a store's row, each of [`FIELDS`] asked by name: `text` for a
+    /// text field, `int` for an integer one. A field whose column the row lacks (`has` says
+    /// which it holds: a store written before the field existed) reads as empty or unknown,
+    /// so an old log still exports and verifies.
+    pub fn from_fields<E>(
+        has: impl Fn(&str) -> bool,
+        mut text: impl FnMut(&str) -> Result<String, E>,
+        mut int: impl FnMut(&str) -> Result<Option<i64>, E>,
+    ) -> Result<AuditEntry, E> {
+        let mut text = |name: &str| if has(name) { text(name) } else { Ok(String::new()) };
+        let mut int = |name: &str| if has(name) { int(name) } else { Ok(None) };
+        let [time, action, identity, role, client_ip, route, layers, area, features, status] = FIELDS.map(|(name, _)| name);
+        Ok(AuditEntry {
+            time: text(time)?,
+            action: text(action)?,
+            identity: text(identity)?,
+            role: text(role)?,
+            client_ip: text(client_ip)?,
+            route: text(route)?,
+            layers: text(layers)?,
+            area: text(area)?,
+            features: int(features)?,
+            status: int(status)?.unwrap_or_default(),
+        })
+    }
+}
+
+/// The column definitions of the log's table: `id`, [`FIELDS`], `prev_hash`, `hash`, in a
+/// store's SQL types for text and integers.
+pub fn columns(text: &str, int: &str) -> String {
+    let mut columns = vec![format!("id {int} PRIMARY KEY")];
+    columns.extend(FIELDS.iter().map(|&(name, kind)| field_column(name, kind, text, int)));
+    columns.extend(["prev_hash", "hash"].map(|name| format!("{name} {text} NOT NULL")));
+    columns.join(", ")
+}
+
+/// One field's column definition. Required ones have a default so that `ADD COLUMN` can give
+/// an older table a field it lacks (its old rows then read the default, as [`AuditEntry::from_fields`]
+/// reads a missing column).
+pub fn field_column(name: &str, kind: Kind, text: &str, int: &str) -> String {
+    match kind {
+        Kind::Text => format!("{name} {text} NOT NULL DEFAULT ''"),
+        Kind::MaybeInt => format!("{name} {int}"),
+        Kind::Int => format!("{name} {int} NOT NULL DEFAULT 0"),
+    }
+}
+
+/// The names of the columns a row is written to, in the order of its values: `id`,
+/// [`FIELDS`], `prev_hash`, `hash` (named, so that a column added later at the end of an old
+/// table still gets its value).
+pub fn column_names() -> String {
+    let mut names = vec!["id"];
+    names.extend(FIELDS.iter().map(|(name, _)| *name));
+    names.extend(["prev_hash", "hash"]);
+    names.join(", ")
+}
+
+/// How many columns a row of the log has: `id`, [`FIELDS`], `prev_hash` and `hash`.
+pub const COLUMNS: usize = FIELDS.len() + 3;
+
 /// A stored row: the entry, its place in the chain, the previous row's hash and its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRow {
@@ -68,12 +181,51 @@ pub fn chain_hash(prev_hash: &str, id: i64, e: &AuditEntry) -> String {
     };
     field(prev_hash.as_bytes());
     field(&id.to_le_bytes());
-    for text in [&e.time, &e.action, &e.identity, &e.role, &e.client_ip, &e.route, &e.layers, &e.area] {
-        field(text.as_bytes());
+    for value in e.fields() {
+        match value {
+            Field::Text(text) => field(text.as_bytes()),
+            Field::Int(n) => field(&n.unwrap_or(i64::MIN).to_le_bytes()),
+        }
     }
-    field(&e.features.map_or(i64::MIN, |f| f).to_le_bytes());
-    field(&e.status.to_le_bytes());
     hex::encode(h.finalize())
+}
+
+impl AuditRow {
+    /// The header of the CSV export: `id`, [`FIELDS`], `hash`.
+    pub fn csv_header() -> Vec<&'static str> {
+        let mut header = vec!["id"];
+        header.extend(FIELDS.iter().map(|(name, _)| *name));
+        header.push("hash");
+        header
+    }
+
+    /// This row as a line of the CSV export (an unknown number is empty).
+    pub fn csv_record(&self) -> Vec<String> {
+        let mut record = vec![self.id.to_string()];
+        record.extend(self.entry.fields().iter().map(|value| match value {
+            Field::Text(text) => text.to_string(),
+            Field::Int(n) => n.map(|n| n.to_string()).unwrap_or_default(),
+        }));
+        record.push(self.hash.clone());
+        record
+    }
+
+    /// This row as an object of the JSON export: `id`, [`FIELDS`] (an unknown number is null),
+    /// `prev_hash`, `hash`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        object.insert("id".into(), self.id.into());
+        for ((name, _), value) in FIELDS.iter().zip(self.entry.fields()) {
+            let value = match value {
+                Field::Text(text) => text.into(),
+                Field::Int(n) => n.into(),
+            };
+            object.insert(name.to_string(), value);
+        }
+        object.insert("prev_hash".into(), self.prev_hash.clone().into());
+        object.insert("hash".into(), self.hash.clone().into());
+        serde_json::Value::Object(object)
+    }
 }
 
 /// What is wrong with a chain: the first row that does not hold.

@@ -72,10 +72,27 @@ pub fn is_wgs84_lonlat(srs: &SpatialRef) -> bool {
 
 /// Transformation from `source` to WGS84 lon/lat.
 pub fn to_wgs84(source: &SpatialRef) -> Result<CoordTransform, CrsError> {
-    CoordTransform::new(source, &wgs84()).map_err(|e| CrsError::NoTransform {
-        from: describe(source),
+    between(source, &wgs84())
+}
+
+/// Transformation from `source` to `target`, in the axis orders their mapping strategies give.
+pub fn between(source: &SpatialRef, target: &SpatialRef) -> Result<CoordTransform, CrsError> {
+    CoordTransform::new(source, target).map_err(|e| CrsError::NoTransform {
+        from: format!("{} to {}", describe(source), describe(target)),
         reason: e.to_string(),
     })
+}
+
+/// The CRS with EPSG code `code` in the axis order EPSG gives it (latitude first for EPSG:4326,
+/// easting first for the VN-2000 TM-3 zones), with the official VN-2000 shift when it is VN-2000.
+pub fn epsg(code: u32) -> Result<SpatialRef, CrsError> {
+    let mut srs = SpatialRef::from_epsg(code).map_err(|e| CrsError::Unknown {
+        input: format!("EPSG:{code}"),
+        reason: e.to_string(),
+    })?;
+    vn2000::apply_official_datum_shift(&mut srs);
+    srs.set_axis_mapping_strategy(AxisMappingStrategy::AuthorityCompliant);
+    Ok(srs)
 }
 
 #[cfg(test)]
@@ -117,6 +134,18 @@ mod tests {
         t.transform_coords(&mut x, &mut y, &mut z).unwrap();
         assert!(((y[0] - 16.4637) * 110_700.0).abs() < 0.05);
         assert!(((x[0] - 107.5909) * 106_700.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn epsg_keeps_the_authority_axis_order() {
+        let to_4326 = between(&wgs84(), &epsg(4326).unwrap()).unwrap();
+        let (mut x, mut y, mut z) = ([107.5909], [16.4637], [0.0]);
+        to_4326.transform_coords(&mut x, &mut y, &mut z).unwrap();
+        assert_eq!((x[0], y[0]), (16.4637, 107.5909));
+        let to_tm3 = between(&wgs84(), &epsg(9214).unwrap()).unwrap();
+        let (mut x, mut y) = ([107.5909], [16.4637]);
+        to_tm3.transform_coords(&mut x, &mut y, &mut []).unwrap();
+        assert!((x[0] - 562897.886).abs() < 0.05 && (y[0] - 1820978.931).abs() < 0.05, "{x:?} {y:?}");
     }
 
     #[test]

@@ -230,15 +230,63 @@ fn ward_polygons(layout: &Layout, rng: &mut SplitMix) -> Vec<Polygon<f64>> {
     wards
 }
 
-/// Builds every demo layer into `store` (replacing layers of the same names).
-pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, StoreError> {
-    let layout = Layout::new(options.parcels);
-    let frame = layout.frame;
-    let mut b = LayerBuilder { store, built: Vec::new() };
-    let mut rng = SplitMix::new(2025);
-    let wards = ward_polygons(&layout, &mut rng);
-    let (ex0, ey0, ex1, ey1) = layout.extent_m();
+/// What every layer of the demo is laid out on: the parcel grid, the wards over it and the
+/// province's extent (metres from the centre).
+struct Ground {
+    options: DemoOptions,
+    layout: Layout,
+    frame: Frame,
+    wards: Vec<Polygon<f64>>,
+    extent: (f64, f64, f64, f64),
+}
 
+impl Ground {
+    fn new(options: DemoOptions) -> Ground {
+        let layout = Layout::new(options.parcels);
+        let wards = ward_polygons(&layout, &mut SplitMix::new(2025));
+        Ground {
+            options,
+            frame: layout.frame,
+            extent: layout.extent_m(),
+            layout,
+            wards,
+        }
+    }
+
+    /// The river's centre line at `t` (0 at the west edge, 1 at the east), in metres.
+    fn river_centre(&self, t: f64) -> (f64, f64) {
+        let (x0, y0, x1, y1) = self.extent;
+        (x0 + t * (x1 - x0), y0 * 0.3 + t * (y1 - y0) * 0.5 + 350.0 * (t * 9.0).sin())
+    }
+}
+
+/// Builds every demo layer into `store` (replacing layers of the same names). Each layer draws
+/// from its own seeded generator, so one layer's change leaves the others as they were.
+pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, StoreError> {
+    let ground = Ground::new(options);
+    let mut b = LayerBuilder { store, built: Vec::new() };
+    admin_units(&mut b, &ground)?;
+    let built_parcels = parcels(&mut b, &ground)?;
+    buildings(&mut b, &ground, &built_parcels)?;
+    housing(&mut b, &ground, &built_parcels)?;
+    roads(&mut b, &ground)?;
+    water(&mut b, &ground)?;
+    points_of_interest(&mut b, &ground)?;
+    street_lights(&mut b, &ground)?;
+    industrial_park(&mut b, &ground)?;
+    water_level_sensors(&mut b, &ground)?;
+    planning_zones(&mut b, &ground)?;
+    sea(&mut b)?;
+    Ok(b.built)
+}
+
+/// A parcel that carries a building: its grid cell and its land use.
+type BuiltParcel = (usize, usize, &'static str);
+
+/// The province outline and its wards.
+fn admin_units(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let (frame, wards) = (g.frame, &g.wards);
+    let (ex0, ey0, ex1, ey1) = g.extent;
     b.layer(
         "province",
         LayerKind::Admin,
@@ -277,8 +325,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             Ok(())
         },
-    )?;
+    )
+}
 
+/// The cadastral parcels; returns those that carry a building.
+fn parcels(b: &mut LayerBuilder, g: &Ground) -> Result<Vec<BuiltParcel>, StoreError> {
+    let (frame, layout, options) = (g.frame, &g.layout, g.options);
     let cadastral_fields = vec![
         field("sheet_no", FieldType::Int),
         field("parcel_no", FieldType::Int),
@@ -287,7 +339,7 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
         field("address", FieldType::Text),
     ];
     // Buildings and houses sit on residential and commercial parcels; remember them per parcel.
-    let mut built_parcels: Vec<(usize, usize, &'static str)> = Vec::new();
+    let mut built_parcels: Vec<BuiltParcel> = Vec::new();
     b.layer("parcels", LayerKind::Cadastral, cadastral_fields, |put| {
         let mut rng = SplitMix::new(7);
         for i in 0..options.parcels {
@@ -317,7 +369,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
         }
         Ok(())
     })?;
+    Ok(built_parcels)
+}
 
+/// The buildings on built parcels, taller near the centre.
+fn buildings(b: &mut LayerBuilder, g: &Ground, built_parcels: &[BuiltParcel]) -> Result<(), StoreError> {
+    let (frame, layout) = (g.frame, &g.layout);
     let building_fields = vec![
         field("floors", FieldType::Int),
         field("height_m", FieldType::Float),
@@ -328,7 +385,7 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
     let max_radius = layout.half_w.max(layout.half_h);
     b.layer("buildings", LayerKind::Building, building_fields, |put| {
         let mut rng = SplitMix::new(11);
-        for &(col, row, land_use) in &built_parcels {
+        for &(col, row, land_use) in built_parcels {
             let (x, y) = layout.cell_origin(col, row);
             let (cx, cy) = (x + PARCEL_W_M / 2.0, y + PARCEL_H_M / 2.0);
             // Taller near the centre, low-rise at the edges.
@@ -371,8 +428,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             put(Polygon::new(frame.ring(&outer), interiors).into(), props)?;
         }
         Ok(())
-    })?;
+    })
+}
 
+/// The households of residential parcels, with (synthetic) personal data.
+fn housing(b: &mut LayerBuilder, g: &Ground, built_parcels: &[BuiltParcel]) -> Result<(), StoreError> {
+    let (frame, layout) = (g.frame, &g.layout);
     let housing_fields = vec![
         field("address", FieldType::Text),
         field("household_size", FieldType::Int),
@@ -408,8 +469,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             put(Point(frame.at(x + PARCEL_W_M / 2.0, y + PARCEL_H_M / 2.0)).into(), props)?;
         }
         Ok(())
-    })?;
+    })
+}
 
+/// The roads between blocks, north-south and east-west.
+fn roads(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let (frame, layout) = (g.frame, &g.layout);
     let blocks = layout.side.div_ceil(BLOCK);
     b.layer(
         "roads",
@@ -454,8 +519,11 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             Ok(())
         },
-    )?;
+    )
+}
 
+fn water(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let frame = g.frame;
     // The Perfume River (sông Hương) crossing the province from south-west to north-east.
     b.layer(
         "water",
@@ -466,9 +534,7 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             let mut right = Vec::new();
             let steps = 40;
             for s in 0..=steps {
-                let t = s as f64 / steps as f64;
-                let x = ex0 + t * (ex1 - ex0);
-                let y = ey0 * 0.3 + t * (ey1 - ey0) * 0.5 + 350.0 * (t * 9.0).sin();
+                let (x, y) = g.river_centre(s as f64 / steps as f64);
                 left.push((x, y - 60.0));
                 right.push((x, y + 60.0));
             }
@@ -479,8 +545,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
                 vec![text("river"), text("Sông Hương")],
             )
         },
-    )?;
+    )
+}
 
+/// Schools, health stations and named places.
+fn points_of_interest(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let (frame, layout, options, wards) = (g.frame, &g.layout, g.options, &g.wards);
     let poi_fields = vec![
         field("name", FieldType::Text),
         field("category", FieldType::Text),
@@ -534,8 +604,13 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             put(Point(frame.at(0.0, 0.0)).into(), vec![text("Kinh thành Huế"), text("landmark")])
         },
-    )?;
+    )
+}
 
+/// Street lights along the north-south roads, every 40 m.
+fn street_lights(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let (frame, layout) = (g.frame, &g.layout);
+    let blocks = layout.side.div_ceil(BLOCK);
     b.layer(
         "street_lights",
         LayerKind::Infrastructure,
@@ -572,9 +647,13 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             Ok(())
         },
-    )?;
+    )
+}
 
-    // An industrial park in the south-east, with air and water quality sensors.
+/// The industrial park with its air and water quality sensors.
+fn industrial_park(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let (frame, layout) = (g.frame, &g.layout);
+    // In the south-east of the province.
     let park = (layout.half_w * 0.5, -layout.half_h * 0.7);
     b.layer(
         "industrial_parks",
@@ -635,7 +714,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             Ok(())
         },
-    )?;
+    )
+}
+
+/// The water-level gauges along the river's north bank.
+fn water_level_sensors(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let frame = g.frame;
     b.layer(
         "water_level_sensors",
         LayerKind::Iot,
@@ -649,11 +733,9 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
         |put| {
             let mut rng = SplitMix::new(37);
             for s in 0..12 {
-                let t = (s as f64 + 0.5) / 12.0;
-                let x = ex0 + t * (ex1 - ex0);
-                let y = ey0 * 0.3 + t * (ey1 - ey0) * 0.5 + 350.0 * (t * 9.0).sin() + 70.0;
+                let (x, y) = g.river_centre((s as f64 + 0.5) / 12.0);
                 put(
-                    Point(frame.at(x, y)).into(),
+                    Point(frame.at(x, y + 70.0)).into(),
                     vec![
                         text("water_level"),
                         text("online"),
@@ -665,8 +747,12 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             Ok(())
         },
-    )?;
+    )
+}
 
+fn planning_zones(b: &mut LayerBuilder, g: &Ground) -> Result<(), StoreError> {
+    let frame = g.frame;
+    let (ex0, ey0, ex1, ey1) = g.extent;
     let planning_fields = vec![
         field("zone_code", FieldType::Text),
         field("land_use_function", FieldType::Text),
@@ -699,8 +785,10 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
         }
         Ok(())
-    })?;
+    })
+}
 
+fn sea(b: &mut LayerBuilder) -> Result<(), StoreError> {
     // The sea off Thuận An: permitted fishing zones and vessels, some of them outside.
     let zone = |x0: f64, y0: f64, x1: f64, y1: f64| -> Polygon<f64> {
         let c = |lon: f64, lat: f64| Coord { x: lon, y: lat };
@@ -757,8 +845,7 @@ pub fn build(store: &dyn Store, options: DemoOptions) -> Result<Vec<LayerMeta>, 
             }
             Ok(())
         },
-    )?;
-    Ok(b.built)
+    )
 }
 
 fn shoelace(pts: &[(f64, f64)]) -> f64 {

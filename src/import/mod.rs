@@ -9,15 +9,16 @@
 
 mod geometry;
 pub mod profile;
+mod reading;
 mod source;
 
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use gdal::cpl::CslStringList;
+use gdal::spatial_ref::CoordTransform;
 use gdal::vector::{LayerAccess, OGRFieldType, ToGdal};
 use geo::Validation;
 use geo_types::Geometry;
@@ -28,11 +29,6 @@ use crate::crs::{self, CrsError, Region};
 use crate::feature::{Bbox, FieldDef, FieldType, LayerKind, UnknownKind, Value};
 use crate::store::{LayerMeta, NewLayer, Provenance, Store, StoreError};
 pub use profile::Profile;
-
-/// How many invalid geometries an error message lists before it says "and N more".
-const LISTED_INVALID: usize = 20;
-/// Features per batch handed from the reading thread to the writing thread.
-const BATCH: usize = 2048;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -386,18 +382,6 @@ fn validation_error(g: &Geometry<f64>) -> Option<String> {
     }
 }
 
-type Batch = Vec<(Geometry<f64>, Vec<Value>)>;
-
-/// What the reading pass leaves for the commit: counts, the source's SHA-256 and the open writer.
-struct Streamed {
-    read: u64,
-    skipped: u64,
-    repaired: u64,
-    split: u64,
-    sha: String,
-    writer: Box<dyn crate::store::LayerWriter>,
-}
-
 /// Imports a file as a layer. On any error the store is left exactly as it was.
 pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
@@ -405,290 +389,49 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
     let maps = parse_maps(&opts.maps)?;
     source::route_gdal_messages_to_log();
     let (dataset, decoding) = source::open(&opts.file, opts.encoding.as_deref())?;
-    let file = &opts.file;
-
-    let mut layer = match &opts.source_layer {
-        Some(name) => dataset.layer_by_name(name).map_err(|_| ImportError::NoSuchSourceLayer {
-            file: file.clone(),
-            wanted: name.clone(),
-            available: dataset.layers().map(|l| l.name()).collect::<Vec<_>>().join(", "),
-        })?,
-        None => dataset.layer(0).map_err(|_| ImportError::NoLayer { file: file.clone() })?,
-    };
+    let mut layer = source_layer(&dataset, opts)?;
     let source_layer = layer.name();
-
-    let source_fields: Vec<(String, FieldType, OGRFieldType::Type)> = layer
-        .defn()
-        .fields()
-        .enumerate()
-        .map(|(i, f)| {
-            // SAFETY: reading field `i` of the layer's own definition.
-            let (subtype, raw_name) = unsafe {
-                let defn = gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), i as i32);
-                (
-                    gdal_sys::OGR_Fld_GetSubType(defn),
-                    std::ffi::CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(defn)).to_bytes().to_vec(),
-                )
-            };
-            let name = decoding.decode(&raw_name).map_or_else(|| f.name(), |n| nfc(&n).into_string());
-            (name, ogr_field_type(f.field_type(), subtype), f.field_type())
-        })
-        .collect();
-    let names: Vec<String> = source_fields.iter().map(|(n, _, _)| n.clone()).collect();
-
-    let profile = match &opts.profile {
-        Some(path) => {
-            let p = Profile::load(path)?;
-            if let Some(kind) = opts.kind.filter(|k| *k != p.kind) {
-                return Err(ImportError::KindMismatch { profile: p.kind, kind });
-            }
-            p
-        }
-        None => Profile::default_for(opts.kind.unwrap_or_else(|| guess_kind(&names))),
-    };
+    let source_fields = source_fields(&layer, decoding);
+    let profile = choose_profile(opts, &source_fields)?;
     let kind = profile.kind;
-    let typed: Vec<(String, FieldType)> = source_fields.iter().map(|(n, t, _)| (n.clone(), *t)).collect();
     let layer_type = layer
         .defn()
         .geom_fields()
         .next()
         .map_or(gdal_sys::OGRwkbGeometryType::wkbUnknown, |g| g.field_type());
-    let rules = geometry::Rules::of_source(&dataset.driver().short_name(), layer_type, opts.split_collections);
+    let geometry_rules = geometry::Rules::of_source(&dataset.driver().short_name(), layer_type, opts.split_collections);
     // Z tells a building's base and roof: keep its range as fields (the store itself is 2D).
     let keeps_z = kind == LayerKind::Building && geometry::has_z(&mut layer, layer_type);
     let reserved: Vec<&str> = RESERVED.iter().copied().chain(Z_FIELDS.into_iter().filter(|_| keeps_z)).collect();
+    let typed: Vec<(String, FieldType)> = source_fields.iter().map(|f| (f.name.clone(), f.ty)).collect();
     let mut plans = plan_fields(&typed, &profile, &maps, &reserved);
     mark_personal(&mut plans, &profile.personal, &opts.personal)?;
-    let ogr_types: Vec<OGRFieldType::Type> = source_fields.iter().map(|(_, _, t)| *t).collect();
+    let ogr_types: Vec<OGRFieldType::Type> = source_fields.iter().map(|f| f.ogr_type).collect();
+    let (crs_name, transform) = source_crs(opts, &layer)?;
 
-    let source_srs = match &opts.src_crs {
-        Some(def) => crs::parse(def)?,
-        None => match layer.spatial_ref() {
-            Some(srs) => crs::from_file(srs),
-            None => return Err(ImportError::NoCrs { file: file.clone() }),
-        },
+    let writer = store.begin_layer(new_layer(opts, kind, &plans, keeps_z))?;
+    let rules = reading::RowRules {
+        opts,
+        transform: transform.as_ref(),
+        geometry: &geometry_rules,
+        plans: &plans,
+        ogr_types: &ogr_types,
+        decoding,
+        keeps_z,
+        crs_name: &crs_name,
     };
-    let crs_name = crs::describe(&source_srs);
-    let transform = if crs::is_wgs84_lonlat(&source_srs) {
-        None
-    } else {
-        Some(crs::to_wgs84(&source_srs)?)
-    };
-
-    let writer = store.begin_layer(NewLayer {
-        name: opts.layer.clone(),
-        kind,
-        fields: plans
-            .iter()
-            .map(|p| p.target.clone())
-            .chain(
-                Z_FIELDS
-                    .into_iter()
-                    .filter(|_| keeps_z)
-                    .map(|name| FieldDef::new(name.to_string(), FieldType::Float)),
-            )
-            .collect(),
-        replace: opts.replace,
-    })?;
-
-    let total = layer.try_feature_count();
-    let progress = if opts.progress {
-        let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar.set_message(format!("importing {}", opts.layer));
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-
-    let (tx, rx) = mpsc::sync_channel::<Batch>(4);
-    let Streamed {
+    let progress = progress_bar(opts, layer.try_feature_count());
+    let reading::Streamed {
         read,
         skipped,
         repaired,
         split,
         sha,
         writer,
-    } = std::thread::scope(|scope| -> Result<Streamed, ImportError> {
-        let hashing = scope.spawn(|| sha256_of(file));
-        let writing = scope.spawn(move || -> Result<Box<dyn crate::store::LayerWriter>, StoreError> {
-            let mut writer = writer;
-            for batch in rx {
-                for (geometry, properties) in &batch {
-                    writer.write(geometry, properties)?;
-                }
-            }
-            Ok(writer)
-        });
-
-        let mut read = 0u64;
-        let mut skipped = 0u64;
-        let mut repaired = 0u64;
-        let mut split = 0u64;
-        let mut invalid: Vec<String> = Vec::new();
-        let mut invalid_count = 0usize;
-        let mut batch: Batch = Vec::with_capacity(BATCH);
-        let mut failure: Option<ImportError> = None;
-        source::reset_gdal_error();
-        for feature in layer.features() {
-            read += 1;
-            let fid = feature.fid().map_or(read as i64, |f| f as i64);
-            let Some(ogr) = feature.geometry().filter(|g| !g.is_empty()) else {
-                skipped += 1;
-                continue;
-            };
-            let converted = match geometry::convert(ogr, transform.as_ref(), &rules) {
-                Ok(c) => c,
-                Err(geometry::GeometryError::Transform(reason)) => {
-                    failure = Some(ImportError::Transform {
-                        file: file.clone(),
-                        fid,
-                        crs: crs_name.clone(),
-                        reason,
-                    });
-                    break;
-                }
-                Err(geometry::GeometryError::MixedCollection { kinds }) => {
-                    failure = Some(ImportError::MixedCollection {
-                        file: file.clone(),
-                        fid,
-                        kinds,
-                    });
-                    break;
-                }
-                Err(e) => {
-                    invalid_count += 1;
-                    if invalid.len() < LISTED_INVALID {
-                        invalid.push(format!("  feature {fid}: unsupported geometry ({e})"));
-                    }
-                    continue;
-                }
-            };
-            split += u64::from(converted.split);
-            let z_range = converted.z_range;
-            let geometry = converted.geometry;
-            let Some(bbox) = Bbox::of(&geometry) else {
-                skipped += 1;
-                continue;
-            };
-            if !opts.region.contains(&bbox) {
-                failure = Some(ImportError::OutsideRegion {
-                    file: file.clone(),
-                    fid,
-                    bbox,
-                    crs: crs_name.clone(),
-                    region: opts.region.name.clone(),
-                });
-                break;
-            }
-            let geometry = match validation_error(&geometry) {
-                None => geometry,
-                Some(reason) if opts.repair => match repair(&geometry) {
-                    Repaired::Mended(g) => {
-                        repaired += 1;
-                        g
-                    }
-                    Repaired::Collapsed => {
-                        skipped += 1;
-                        continue;
-                    }
-                    Repaired::Failed => {
-                        invalid_count += 1;
-                        if invalid.len() < LISTED_INVALID {
-                            invalid.push(format!("  feature {fid}: {reason} (--repair could not mend it)"));
-                        }
-                        continue;
-                    }
-                },
-                Some(reason) => {
-                    invalid_count += 1;
-                    if invalid.len() < LISTED_INVALID {
-                        invalid.push(format!("  feature {fid}: {reason}"));
-                    }
-                    continue;
-                }
-            };
-            let mut properties = Vec::with_capacity(plans.len());
-            for plan in &plans {
-                match read_value(&feature, plan.source_index, ogr_types[plan.source_index], decoding) {
-                    Ok(v) => properties.push(v.coerce(plan.target.ty)),
-                    Err(()) => {
-                        failure = Some(ImportError::Encoding {
-                            file: file.clone(),
-                            field: plan.source_name.clone(),
-                            fid,
-                        });
-                        break;
-                    }
-                }
-            }
-            if failure.is_some() {
-                break;
-            }
-            if keeps_z {
-                let (low, high) = z_range.map_or((Value::Null, Value::Null), |(low, high)| (Value::Float(low), Value::Float(high)));
-                properties.extend([low, high]);
-            }
-            if invalid_count > 0 {
-                // The import will be refused: keep reading to list problems, stop writing.
-                continue;
-            }
-            batch.push((geometry, properties));
-            if batch.len() == BATCH {
-                progress.set_position(read);
-                if tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-            }
-        }
-        if failure.is_none() {
-            if let Some(reason) = source::take_gdal_error() {
-                failure = Some(ImportError::ReadFailed {
-                    file: file.clone(),
-                    after: read,
-                    reason,
-                });
-            }
-        }
-        if failure.is_none() && invalid_count > 0 {
-            if invalid_count > invalid.len() {
-                invalid.push(format!("  ... and {} more", invalid_count - invalid.len()));
-            }
-            failure = Some(ImportError::Invalid {
-                file: file.clone(),
-                count: invalid_count,
-                listing: invalid.join("\n"),
-            });
-        }
-        if failure.is_none() && !batch.is_empty() {
-            let _ = tx.send(batch);
-        }
-        drop(tx);
-        let written = writing.join().expect("writer thread does not panic");
-        let sha = hashing.join().expect("hash thread does not panic");
-        progress.finish_and_clear();
-        if let Some(err) = failure {
-            return Err(err); // `written` is dropped here: the transaction rolls back
-        }
-        let writer = written?;
-        let sha = sha.map_err(|source| ImportError::Io {
-            file: file.clone(),
-            source,
-        })?;
-        Ok(Streamed {
-            read,
-            skipped,
-            repaired,
-            split,
-            sha,
-            writer,
-        })
-    })?;
+    } = reading::stream(&mut layer, &rules, writer, &progress)?;
 
     let seconds = started.elapsed().as_secs_f64();
+    let file = &opts.file;
     let meta = writer.commit(Provenance {
         source_file: file
             .file_name()
@@ -711,6 +454,112 @@ pub fn import(store: &dyn Store, opts: &ImportOptions) -> Result<ImportSummary, 
         seconds,
         source_layer,
     })
+}
+
+/// The source layer asked for with `--source-layer`, else the file's first.
+fn source_layer<'d>(dataset: &'d gdal::Dataset, opts: &ImportOptions) -> Result<gdal::vector::Layer<'d>, ImportError> {
+    let file = &opts.file;
+    match &opts.source_layer {
+        Some(name) => dataset.layer_by_name(name).map_err(|_| ImportError::NoSuchSourceLayer {
+            file: file.clone(),
+            wanted: name.clone(),
+            available: dataset.layers().map(|l| l.name()).collect::<Vec<_>>().join(", "),
+        }),
+        None => dataset.layer(0).map_err(|_| ImportError::NoLayer { file: file.clone() }),
+    }
+}
+
+/// One column of the source, its name decoded from the source's encoding.
+struct SourceField {
+    name: String,
+    ty: FieldType,
+    ogr_type: OGRFieldType::Type,
+}
+
+fn source_fields(layer: &gdal::vector::Layer<'_>, decoding: source::TextDecoding) -> Vec<SourceField> {
+    layer
+        .defn()
+        .fields()
+        .enumerate()
+        .map(|(i, f)| {
+            // SAFETY: reading field `i` of the layer's own definition.
+            let (subtype, raw_name) = unsafe {
+                let defn = gdal_sys::OGR_FD_GetFieldDefn(layer.defn().c_defn(), i as i32);
+                (
+                    gdal_sys::OGR_Fld_GetSubType(defn),
+                    std::ffi::CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(defn)).to_bytes().to_vec(),
+                )
+            };
+            let name = decoding.decode(&raw_name).map_or_else(|| f.name(), |n| nfc(&n).into_string());
+            SourceField {
+                name,
+                ty: ogr_field_type(f.field_type(), subtype),
+                ogr_type: f.field_type(),
+            }
+        })
+        .collect()
+}
+
+/// The `--profile` file (whose kind must agree with `--kind`), else the default profile of the
+/// kind asked for or guessed from the field names.
+fn choose_profile(opts: &ImportOptions, fields: &[SourceField]) -> Result<Profile, ImportError> {
+    match &opts.profile {
+        Some(path) => {
+            let p = Profile::load(path)?;
+            if let Some(kind) = opts.kind.filter(|k| *k != p.kind) {
+                return Err(ImportError::KindMismatch { profile: p.kind, kind });
+            }
+            Ok(p)
+        }
+        None => {
+            let names: Vec<String> = fields.iter().map(|f| f.name.clone()).collect();
+            Ok(Profile::default_for(opts.kind.unwrap_or_else(|| guess_kind(&names))))
+        }
+    }
+}
+
+/// The source CRS (`--src-crs`, else the file's) by name, and the transform to WGS84 unless it
+/// is WGS84 already.
+fn source_crs(opts: &ImportOptions, layer: &gdal::vector::Layer<'_>) -> Result<(String, Option<CoordTransform>), ImportError> {
+    let source_srs = match &opts.src_crs {
+        Some(def) => crs::parse(def)?,
+        None => match layer.spatial_ref() {
+            Some(srs) => crs::from_file(srs),
+            None => return Err(ImportError::NoCrs { file: opts.file.clone() }),
+        },
+    };
+    let transform = if crs::is_wgs84_lonlat(&source_srs) {
+        None
+    } else {
+        Some(crs::to_wgs84(&source_srs)?)
+    };
+    Ok((crs::describe(&source_srs), transform))
+}
+
+fn new_layer(opts: &ImportOptions, kind: LayerKind, plans: &[FieldPlan], keeps_z: bool) -> NewLayer {
+    let z_fields = Z_FIELDS
+        .into_iter()
+        .filter(|_| keeps_z)
+        .map(|name| FieldDef::new(name.to_string(), FieldType::Float));
+    NewLayer {
+        name: opts.layer.clone(),
+        kind,
+        fields: plans.iter().map(|p| p.target.clone()).chain(z_fields).collect(),
+        replace: opts.replace,
+    }
+}
+
+fn progress_bar(opts: &ImportOptions, total: Option<u64>) -> indicatif::ProgressBar {
+    if !opts.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total.unwrap_or(0));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("importing {}", opts.layer));
+    bar
 }
 
 fn geometry_is_polygonal(g: &Geometry<f64>) -> bool {

@@ -3,18 +3,21 @@
 //! (`layer.rs`), published into the [`Catalog`] as ordinary layers every `publish_ms` so tiles,
 //! queries and stats read them like any other; rules (`rules.rs`) raising alerts (`alerts.rs`);
 //! history, latest state and alerts written to the store in batches (`writer.rs`) and reloaded
-//! on restart.
+//! on restart. `simulate.rs` publishes realistic traffic to a broker (`bando simulate`), and
+//! `demo.rs` runs it with a local Mosquitto for `bando serve --demo`.
 //!
 //! Owns live state, ingest, rules and alerts. Must not touch HTTP (the routes are
 //! `server/live.rs`, which also streams) and never imports tokio or axum: its threads are plain
 //! threads, and the server hears of alerts through [`alerts::AlertBook::set_listener`].
 
 pub mod alerts;
+pub mod demo;
 pub mod layer;
 pub mod message;
 pub mod mqtt;
 pub mod rules;
 pub mod section;
+pub mod simulate;
 mod writer;
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,8 +1,9 @@
 //! `/ogc/collections` and `/ogc/collections/{id}`: one collection per layer the request sees,
-//! with its extent, CRS list and links to its items.
+//! with its extent, the CRSs its items can be asked in (Part 2) and links to its items.
 
 use serde_json::{json, Value};
 
+use super::crs::Crs;
 use super::params::Query;
 use super::queryables::SCHEMA_JSON;
 use super::{link, self_links, OgcError, Site, CRS84, GEOJSON, HTML, JSON};
@@ -20,7 +21,7 @@ fn describe(site: &Site, layer: &LayerData) -> Value {
         "description": format!("{} layer of {} features", meta.kind, layer.features.len()),
         "itemType": "feature",
         "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
-        "crs": [CRS84],
+        "crs": Crs::offered(),
         "storageCrs": CRS84,
         "links": [
             this,

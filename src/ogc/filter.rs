@@ -42,6 +42,13 @@ impl Filter {
         Ok(Filter { root, envelope })
     }
 
+    /// The filter that holds where both `self` and `other` do.
+    pub fn and(self, other: Filter) -> Filter {
+        let root = Node::And(vec![self.root, other.root]);
+        let envelope = root.envelope();
+        Filter { root, envelope }
+    }
+
     /// Whether the filter is true of `feature`.
     pub fn matches(&self, feature: &Feature) -> bool {
         self.root.eval(feature) == Some(true)

@@ -1,13 +1,14 @@
 //! `/ogc/collections/{id}/items` and `/items/{featureId}`: features selected through the
 //! layer's R-tree when a box or a filter with a spatial part is given (else the layer in id
 //! order, which needs no scan to count), narrowed by `datetime`, property filters and the CQL2
-//! `filter`, one page of them written as GeoJSON bytes with
+//! `filter`, one page of them written as GeoJSON bytes in the asked `crs` with
 //! `numberMatched`, `numberReturned`, `timeStamp` and `self`/`alternate`/`next`/`prev` links.
 
 use std::sync::Arc;
 
 use serde_json::Value as Json;
 
+use super::crs::{Crs, Output};
 use super::params::{ItemsQuery, Query};
 use super::{link, self_links, OgcError, Site, GEOJSON, JSON};
 use crate::feature::Feature;
@@ -76,12 +77,30 @@ fn select(layer: &Arc<LayerData>, q: &ItemsQuery, members: Option<&Members>) -> 
     Matched::Some(hits)
 }
 
-/// One feature as GeoJSON, its visible properties only; `links` (a JSON array) when given.
-fn write_feature(out: &mut Vec<u8>, feature: &Feature, layer: &LayerData, fields: &[usize], links: Option<&Json>) {
+/// GeoJSON bytes, the CRS of their coordinates (the `Content-Crs` of the answer) and the
+/// number of features they hold (`numberReturned`, for the audit record).
+pub struct GeoJson {
+    pub body: Vec<u8>,
+    pub crs: Crs,
+    pub features: u64,
+}
+
+/// One feature as GeoJSON in `crs`, its visible properties only; `links` (a JSON array) when given.
+fn write_feature(
+    out: &mut Vec<u8>,
+    feature: &Feature,
+    layer: &LayerData,
+    fields: &[usize],
+    crs: &Output,
+    links: Option<&Json>,
+) -> Result<(), OgcError> {
     out.extend_from_slice(b"{\"type\":\"Feature\",\"id\":");
     out.extend_from_slice(itoa::Buffer::new().format(feature.id).as_bytes());
     out.extend_from_slice(b",\"geometry\":");
-    geometry(out, &feature.geometry);
+    match crs.geometry(&feature.geometry)? {
+        Some(converted) => geometry(out, &converted),
+        None => geometry(out, &feature.geometry),
+    }
     out.extend_from_slice(b",\"properties\":{");
     for (n, &i) in fields.iter().enumerate() {
         if n > 0 {
@@ -97,6 +116,7 @@ fn write_feature(out: &mut Vec<u8>, feature: &Feature, layer: &LayerData, fields
         out.extend_from_slice(links.to_string().as_bytes());
     }
     out.push(b'}');
+    Ok(())
 }
 
 fn now() -> String {
@@ -132,7 +152,7 @@ fn page_links(site: &Site, id: &str, query: &Query, q: &ItemsQuery, matched: usi
 }
 
 /// `/ogc/collections/{id}/items`: a GeoJSON FeatureCollection.
-pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
+pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<GeoJson> {
     let layer = super::access::layer(site.catalog, site.view, id)?;
     let query = Query::parse(raw_query)?;
     let q = ItemsQuery::parse(&query, &layer.meta, site.view)?;
@@ -140,13 +160,14 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
     let matched = select(&layer, &q, members.as_deref());
     let page = matched.page(q.offset, q.limit);
     let fields = site.view.fields(&layer.meta);
+    let crs = Output::new(q.crs)?;
     let mut out = Vec::with_capacity(512 + page.len() * 400);
     out.extend_from_slice(b"{\"type\":\"FeatureCollection\",\"features\":[");
     for (n, &i) in page.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        write_feature(&mut out, &layer.features[i as usize], &layer, &fields, None);
+        write_feature(&mut out, &layer.features[i as usize], &layer, &fields, &crs, None)?;
     }
     out.extend_from_slice(b"],\"numberMatched\":");
     out.extend_from_slice(itoa::Buffer::new().format(matched.len()).as_bytes());
@@ -157,13 +178,19 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
     out.extend_from_slice(b",\"links\":");
     out.extend_from_slice(page_links(site, id, &query, &q, matched.len()).to_string().as_bytes());
     out.push(b'}');
-    Ok(out)
+    Ok(GeoJson {
+        body: out,
+        crs: q.crs,
+        features: page.len() as u64,
+    })
 }
 
 /// `/ogc/collections/{id}/items/{featureId}`: one GeoJSON Feature.
-pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::Result<Vec<u8>> {
+pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::Result<GeoJson> {
     let layer = super::access::layer(site.catalog, site.view, id)?;
-    Query::parse(raw_query)?.only_format()?;
+    let query = Query::parse(raw_query)?;
+    query.only(&["f", "crs"], "a feature takes f=json or f=html and crs")?;
+    let crs = Output::new(query.crs("crs")?)?;
     let missing = || OgcError::NoFeature {
         collection: id.to_string(),
         id: feature_id.to_string(),
@@ -176,9 +203,14 @@ pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::
     }
     let feature = &layer.features[index];
     let href = format!("{}/collections/{id}/items/{fid}", site.base);
-    let mut links: Vec<Json> = self_links(&href, "", GEOJSON, "this feature").into();
+    let mut links: Vec<Json> = self_links(&href, &query.selection_string(), GEOJSON, "this feature").into();
     links.push(link(format!("{}/collections/{id}?f=json", site.base), "collection", JSON, id));
     let mut out = Vec::with_capacity(1024);
-    write_feature(&mut out, feature, &layer, &site.view.fields(&layer.meta), Some(&Json::Array(links)));
-    Ok(out)
+    let fields = site.view.fields(&layer.meta);
+    write_feature(&mut out, feature, &layer, &fields, &crs, Some(&Json::Array(links)))?;
+    Ok(GeoJson {
+        body: out,
+        crs: crs.crs(),
+        features: 1,
+    })
 }

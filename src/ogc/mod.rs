@@ -1,8 +1,9 @@
-//! OGC API Features (Part 1 Core, with GeoJSON and HTML; Part 3 Filtering) over the in-memory
-//! layers: the landing page, conformance, collections (one per store layer), items with `bbox`
-//! (also across the antimeridian, and 6 numbers), `limit`/`offset` paging by links, `datetime`
-//! on layers with a time field, property equality filters and CQL2 `filter`s (text or JSON,
-//! [`cql2`], bound and evaluated by `filter`), queryables, and single items by id.
+//! OGC API Features (Part 1 Core, with GeoJSON and HTML; Part 2 CRS by reference; Part 3
+//! Filtering) over the in-memory layers: the landing page, conformance, collections (one per
+//! store layer), items with `bbox` (also across the antimeridian, and 6 numbers), `limit`/`offset`
+//! paging by links, `datetime` on layers with a time field, property equality filters and CQL2
+//! `filter`s (text or JSON, [`cql2`], bound and evaluated by `filter`), queryables, and single
+//! items by id; `crs`, `bbox-crs` and `filter-crs` name one of the CRSs of [`crs`].
 //!
 //! Owns: the documents' shapes and links, parameter checking (every unknown parameter or bad
 //! value is an [`OgcError`] naming it), selection through the layers' R-trees, and writing the
@@ -13,6 +14,7 @@
 mod access;
 mod collections;
 pub mod cql2;
+pub mod crs;
 mod datetime;
 mod filter;
 pub mod html;
@@ -24,7 +26,7 @@ pub mod tiles;
 use serde_json::{json, Value};
 
 pub use collections::{collection, collections};
-pub use items::{item, items};
+pub use items::{item, items, GeoJson};
 pub use queryables::queryables;
 
 use crate::index::Catalog;
@@ -36,8 +38,6 @@ pub const MAX_LIMIT: usize = 10_000;
 
 /// The CRS of everything bando stores and, unless asked otherwise, answers in.
 pub const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
-/// WGS 84 with the axis order EPSG gives it: latitude, then longitude.
-pub const EPSG_4326: &str = "http://www.opengis.net/def/crs/EPSG/0/4326";
 
 pub const GEOJSON: &str = "application/geo+json";
 pub const JSON: &str = "application/json";
@@ -60,6 +60,8 @@ pub enum OgcError {
     NoFeature { collection: String, id: String },
     #[error("no tile matrix set '{0}'; this server tiles in WebMercatorQuad (GET /ogc/tileMatrixSets)")]
     NoMatrixSet(String),
+    #[error("cannot convert coordinates to or from {crs}: {reason}; ask for another crs or bbox-crs")]
+    NoTransform { crs: String, reason: String },
 }
 
 impl OgcError {
@@ -85,6 +87,15 @@ pub struct Site<'a> {
     pub view: &'a View,
     /// e.g. `http://127.0.0.1:8080/ogc`, no trailing slash.
     pub base: &'a str,
+}
+
+/// West, south, east, north of a box given as 4 numbers, or 6 with heights (`w,s,zmin,e,n,zmax`);
+/// the message says what is wrong otherwise.
+pub(crate) fn box_corners(numbers: &[f64]) -> Result<[f64; 4], String> {
+    match numbers {
+        [w, s, e, n] | [w, s, _, e, n, _] => Ok([*w, *s, *e, *n]),
+        other => Err(format!("has {} numbers; give 4 (or 6 with heights)", other.len())),
+    }
 }
 
 /// One link object.
@@ -130,6 +141,7 @@ pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",

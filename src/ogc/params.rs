@@ -1,16 +1,19 @@
 //! The query string of an OGC request, checked: each parameter given at most once, none the
 //! endpoint does not know (the message lists what it takes), and every value turned into what
-//! the selection needs (`limit`, `offset`, `bbox` as one or two lon/lat boxes, `datetime`,
-//! property equality filters bound to field indices).
+//! the selection needs (`limit`, `offset`, `bbox` in `bbox-crs` as one or two lon/lat boxes or
+//! a spatial filter, `datetime`, property equality filters bound to field indices, the CQL2
+//! `filter` in `filter-crs`, and the `crs` of the answer).
 
 use std::collections::BTreeMap;
 
-use geo_types::Coord;
+use geo_types::{Coord, Geometry, LineString, Polygon};
 
-use super::cql2::{self, Lang};
+use super::cql2::{self, Expr, Lang, Operand, SpatialOp};
+use super::crs::{self, Crs};
 use super::datetime::{self, Interval};
 use super::filter::Filter;
-use super::{OgcError, CRS84, DEFAULT_LIMIT, EPSG_4326, MAX_LIMIT};
+use super::queryables::GEOMETRY;
+use super::{box_corners, OgcError, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::feature::{parse_bool, Bbox, FieldType, Value};
 use crate::policy::View;
 use crate::store::LayerMeta;
@@ -46,6 +49,11 @@ impl Query {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).map(String::as_str)
+    }
+
+    /// The CRS the parameter `key` names; CRS84 when it is not given.
+    pub fn crs(&self, key: &str) -> Result<Crs, OgcError> {
+        self.get(key).map_or(Ok(Crs::Crs84), |text| Crs::parse(key, text))
     }
 
     /// Refuses any parameter but `f` on a document that takes no other.
@@ -95,8 +103,10 @@ pub struct ItemsQuery {
     pub datetime: Option<(usize, Interval)>,
     /// Field index and the value it must equal.
     pub equals: Vec<(usize, Value)>,
-    /// The CQL2 `filter`, bound to the collection.
+    /// The CQL2 `filter`, bound to the collection, with a `bbox` in a projected `bbox-crs`.
     pub filter: Option<Filter>,
+    /// The CRS of the answer's geometries.
+    pub crs: Crs,
 }
 
 impl ItemsQuery {
@@ -106,8 +116,6 @@ impl ItemsQuery {
             ITEMS_PARAMS.join(", ")
         );
         query.refuse_unknown(ITEMS_PARAMS, |k| view.field_index(meta, k).is_some(), &allowed)?;
-        crs84_only(query, "crs")?;
-        crs84_only(query, "bbox-crs")?;
         let datetime = match query.get("datetime") {
             None => None,
             Some(text) => {
@@ -126,13 +134,26 @@ impl ItemsQuery {
                 equals.push((i, typed(name, text, meta.fields[i].ty)?));
             }
         }
+        let (boxes, area) = match query.get("bbox") {
+            None if query.get("bbox-crs").is_some() => return Err(OgcError::bad("bbox-crs", "is given without a bbox; add bbox=...")),
+            None => (None, None),
+            Some(text) => match bbox(text, query.crs("bbox-crs")?)? {
+                Selection::Boxes(boxes) => (Some(boxes), None),
+                Selection::Area(crs, ring) => (None, Some(area_filter(crs, ring, meta, view)?)),
+            },
+        };
+        let filter = match (filter(query, meta, view)?, area) {
+            (Some(f), Some(a)) => Some(f.and(a)),
+            (f, a) => f.or(a),
+        };
         Ok(ItemsQuery {
             limit: query.count("limit", DEFAULT_LIMIT, 1, MAX_LIMIT)?,
             offset: query.count("offset", 0, 0, usize::MAX)?,
-            boxes: query.get("bbox").map(bbox).transpose()?,
+            boxes,
             datetime,
             equals,
-            filter: filter(query, meta, view)?,
+            filter,
+            crs: query.crs("crs")?,
         })
     }
 }
@@ -149,26 +170,22 @@ fn filter(query: &Query, meta: &LayerMeta, view: &View) -> Result<Option<Filter>
     };
     let lang = query.get("filter-lang").map(Lang::parse).transpose()?.unwrap_or(Lang::Text);
     let expr = cql2::parse(text, lang)?;
-    let to_crs84: fn(Coord<f64>) -> Option<Coord<f64>> = match query.get("filter-crs").map(str::trim) {
-        None => Some,
-        Some(CRS84) => Some,
-        Some(EPSG_4326) => |c: Coord<f64>| Some(Coord { x: c.y, y: c.x }),
-        Some(other) => {
-            return Err(OgcError::bad(
-                "filter-crs",
-                format!("'{other}' is not a CRS filters can be written in; use {CRS84} (lon/lat) or {EPSG_4326} (lat/lon)"),
-            ))
-        }
-    };
+    let to_crs84 = crs::to_crs84(query.crs("filter-crs")?)?;
     Filter::bind(&expr, meta, view, &to_crs84).map(Some)
 }
 
-/// Until CRS by reference is served, `crs` and `bbox-crs` may only name CRS84.
-fn crs84_only(query: &Query, key: &str) -> Result<(), OgcError> {
-    match query.get(key) {
-        Some(uri) if uri.trim() != CRS84 => Err(OgcError::bad(key, format!("'{uri}' is not a CRS this server offers; use {CRS84}"))),
-        _ => Ok(()),
-    }
+/// A `bbox` in a projected `bbox-crs` is a quadrilateral with curved sides in lon/lat: the filter
+/// `S_INTERSECTS(geometry, ring)` with the ring's sides densified, so the R-tree picks the
+/// candidates and each is tested against the box's true outline.
+fn area_filter(crs: Crs, ring: Polygon<f64>, meta: &LayerMeta, view: &View) -> Result<Filter, OgcError> {
+    let expr = Expr::Spatial(
+        SpatialOp::Intersects,
+        Operand::Property(GEOMETRY.to_string()),
+        Operand::Geometry(Geometry::Polygon(ring)),
+    );
+    let to_crs84 = crs::to_crs84(crs)?;
+    Filter::bind(&expr, meta, view, &to_crs84)
+        .map_err(|_| OgcError::bad("bbox", format!("the box does not lie on the globe in {}", crs.uri())))
 }
 
 /// A filter value as the field's type, so `floors=3` matches the integer 3.
@@ -182,26 +199,55 @@ fn typed(name: &str, text: &str, ty: FieldType) -> Result<Value, OgcError> {
     })
 }
 
-/// `bbox=w,s,e,n` or `w,s,zmin,e,n,zmax` in CRS84; a box with west > east crosses the
-/// antimeridian and becomes two.
-fn bbox(text: &str) -> Result<Vec<Bbox>, OgcError> {
+/// What a `bbox` selects: lon/lat boxes, or the outline of a box of a projected CRS.
+enum Selection {
+    Boxes(Vec<Bbox>),
+    Area(Crs, Polygon<f64>),
+}
+
+/// Points per side of a projected box's outline: a 100 km side bends less than a millimetre
+/// from its chords.
+const SIDE_POINTS: usize = 32;
+
+/// `bbox=minx,miny,maxx,maxy` (or 6 numbers with heights) in `crs` and its axis order
+/// (latitude first in EPSG:4326). In CRS84 or EPSG:4326 a box with west > east crosses the
+/// antimeridian and becomes two; in a projected CRS it becomes the box's outline.
+fn bbox(text: &str, crs: Crs) -> Result<Selection, OgcError> {
     let numbers: Vec<f64> = text
         .split(',')
         .map(|s| s.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
         .collect::<Option<_>>()
         .ok_or_else(|| OgcError::bad("bbox", format!("'{text}' is not a list of 4 or 6 numbers")))?;
-    let [west, south, east, north] = match numbers[..] {
-        [w, s, e, n] | [w, s, _, e, n, _] => [w, s, e, n],
+    let [x0, y0, x1, y1] = box_corners(&numbers).map_err(|e| OgcError::bad("bbox", format!("'{text}' {e}")))?;
+    match crs {
+        Crs::Crs84 => lon_lat_boxes(text, [x0, y0, x1, y1]).map(Selection::Boxes),
+        Crs::Epsg(4326) => lon_lat_boxes(text, [y0, x0, y1, x1]).map(Selection::Boxes),
+        _ if x0 > x1 || y0 > y1 => Err(OgcError::bad(
+            "bbox",
+            format!("'{text}' must have its minimum before its maximum on both axes of {}", crs.uri()),
+        )),
         _ => {
-            return Err(OgcError::bad(
-                "bbox",
-                format!(
-                    "'{text}' has {} numbers; give west,south,east,north (or 6 with heights)",
-                    numbers.len()
-                ),
-            ))
+            let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)];
+            let mut ring = Vec::with_capacity(4 * SIDE_POINTS + 1);
+            for (i, &(ax, ay)) in corners.iter().enumerate() {
+                let (bx, by) = corners[(i + 1) % 4];
+                for k in 0..SIDE_POINTS {
+                    let t = k as f64 / SIDE_POINTS as f64;
+                    ring.push(Coord {
+                        x: ax + (bx - ax) * t,
+                        y: ay + (by - ay) * t,
+                    });
+                }
+            }
+            ring.push(ring[0]);
+            Ok(Selection::Area(crs, Polygon::new(LineString(ring), vec![])))
         }
-    };
+    }
+}
+
+/// A lon/lat box checked to lie on the globe; one with west > east crosses the antimeridian and
+/// becomes two.
+fn lon_lat_boxes(text: &str, [west, south, east, north]: [f64; 4]) -> Result<Vec<Bbox>, OgcError> {
     let lon = |x: f64| (-180.0..=180.0).contains(&x);
     let lat = |y: f64| (-90.0..=90.0).contains(&y);
     if !(lon(west) && lon(east) && lat(south) && lat(north)) || south > north {
@@ -247,12 +293,23 @@ mod tests {
 
     #[test]
     fn boxes_cross_the_antimeridian_and_take_heights() {
-        assert_eq!(bbox("170,-10,-170,10").unwrap().len(), 2);
-        let six = bbox("107,16,0,108,17,100").unwrap();
-        assert_eq!(six[0].to_array(), [107.0, 16.0, 108.0, 17.0]);
+        let boxes = |text: &str, crs: Crs| match bbox(text, crs) {
+            Ok(Selection::Boxes(b)) => Ok(b.iter().map(|b| b.to_array()).collect::<Vec<_>>()),
+            Ok(Selection::Area(..)) => panic!("{text}: an area"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(boxes("170,-10,-170,10", Crs::Crs84).unwrap().len(), 2);
+        let six = boxes("107,16,0,108,17,100", Crs::Crs84).unwrap();
+        assert_eq!(six, vec![[107.0, 16.0, 108.0, 17.0]]);
+        assert_eq!(boxes("16,107,17,108", Crs::Epsg(4326)).unwrap(), six);
         for bad in ["1,2,3", "a,b,c,d", "0,10,1,5", "0,0,200,1", "0,NaN,1,1"] {
-            assert!(bbox(bad).is_err(), "{bad}");
+            assert!(boxes(bad, Crs::Crs84).is_err(), "{bad}");
         }
+        let Ok(Selection::Area(_, outline)) = bbox("560000,1820000,565000,1825000", Crs::Epsg(9214)) else {
+            panic!("a projected box is an outline")
+        };
+        assert_eq!(outline.exterior().0.len(), 4 * SIDE_POINTS + 1);
+        assert!(bbox("565000,1820000,560000,1825000", Crs::Epsg(9214)).is_err());
     }
 
     #[test]
@@ -261,6 +318,14 @@ mod tests {
         assert_eq!((q.limit, q.offset), (5, 10));
         assert_eq!(q.equals, vec![(0, Value::Int(3)), (1, Value::Text("shop".into()))]);
         assert!(q.datetime.is_some());
+        assert_eq!(q.crs, Crs::Crs84);
+        let q = items("crs=http://www.opengis.net/def/crs/EPSG/0/9214&bbox=560000,1820000,565000,1825000&bbox-crs=EPSG:9214").unwrap();
+        assert_eq!(q.crs, Crs::Epsg(9214));
+        let envelope = q.filter.as_ref().and_then(|f| f.envelope()).unwrap()[0].to_array();
+        assert!(
+            (envelope[0] - 107.56).abs() < 0.01 && (envelope[1] - 16.45).abs() < 0.01,
+            "{envelope:?}"
+        );
         assert!(items("").unwrap().limit == DEFAULT_LIMIT);
         for bad in [
             "limit=0",
@@ -268,10 +333,12 @@ mod tests {
             "floors=three",
             "colour=red",
             "limit=1&limit=2",
-            "crs=EPSG:4326",
+            "crs=EPSG:2056",
+            "bbox-crs=EPSG:9214",
+            "bbox=0,0,1,1&bbox-crs=EPSG:9999",
             "filter=floors%20%3D%20%27x%27",
             "filter=floors%3D1&filter-lang=cql",
-            "filter=floors%3D1&filter-crs=EPSG:3857",
+            "filter=floors%3D1&filter-crs=EPSG:2056",
             "filter-lang=cql2-text",
         ] {
             assert!(items(bad).is_err(), "{bad}");

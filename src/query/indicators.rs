@@ -127,5 +127,6 @@ pub fn indicators(ctx: &Context, id: &str, params: &Params) -> crate::Result<Ans
     Ok(Answer {
         content_type: "application/json",
         body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))?,
+        features: None,
     })
 }

@@ -99,10 +99,12 @@ pub enum Operation<'a> {
     },
 }
 
-/// An answer ready to send: its media type and bytes.
+/// An answer ready to send: its media type, bytes and, for a search, the number of features
+/// it holds (for the audit record; figures per unit are not features, so `None`).
 pub struct Answer {
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    pub features: Option<u64>,
 }
 
 /// Runs one operation. CPU-bound: call it off the async runtime's threads.

@@ -457,5 +457,6 @@ pub fn stats(ctx: &Context, params: &Params) -> crate::Result<Answer> {
     Ok(Answer {
         content_type: "application/json",
         body: serde_json::to_vec(&body).map_err(|e| crate::Error::Internal(e.to_string()))?,
+        features: None,
     })
 }

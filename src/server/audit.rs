@@ -1,14 +1,16 @@
 //! What the audit records of a request, read from its HTTP form: who (the identity the edge put
 //! in it), from where (the peer address), the route (method, path and query: `access_token` is
 //! already cut out), the layers it names and the area it asks for. The edge completes the record
-//! with the status and queues it (`crate::audit::Auditor`). Only requests by an authenticated
+//! with the status and the number of features the route said it returned ([`mark_returned`]:
+//! a response extension) and queues it (`crate::audit::Auditor`). Only requests by an authenticated
 //! identity and refused ones are recorded, so anonymous public traffic costs nothing here.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request};
+use axum::response::Response;
 
-use crate::audit::{now, AuditEntry, REQUEST};
+use crate::audit::{now, AuditEntry, Returned, REQUEST};
 use crate::policy::Identity;
 
 /// The record of an authenticated request, without its status; `None` for an anonymous one.
@@ -21,6 +23,22 @@ pub fn draft(request: &Request) -> Option<AuditEntry> {
         entry.area = identity.scope().join(",");
     }
     Some(entry)
+}
+
+/// Says, for the audit record, that `response` holds `features` features (tiles, query hits,
+/// OGC items).
+pub fn mark_returned(response: &mut Response, features: u64) {
+    response.extensions_mut().insert(Returned(features));
+}
+
+/// Completes `entry` with what `response` says: its status and the features it returned (left
+/// unknown where the route did not count them).
+pub fn complete(entry: &mut AuditEntry, response: &Response) {
+    entry.status = i64::from(response.status().as_u16());
+    entry.features = response
+        .extensions()
+        .get::<Returned>()
+        .map(|r| i64::try_from(r.0).unwrap_or(i64::MAX));
 }
 
 /// The record of a request refused before routing (401, 429): its credential named no one.

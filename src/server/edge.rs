@@ -191,7 +191,7 @@ enum State<F> {
 pub struct EdgeFuture<F> {
     state: Option<State<F>>,
     observed: Option<Observed>,
-    /// The audit record of an authenticated request, completed with its status.
+    /// The audit record of an authenticated request, completed with its status and features.
     record: Option<(Arc<Auditor>, AuditEntry)>,
     /// The CORS headers of the answer (a preflight has its own).
     allowed: Option<Allowed>,
@@ -212,7 +212,7 @@ impl<F> EdgeFuture<F> {
             allowed.apply(response.headers_mut());
         }
         if let Some((auditor, mut entry)) = self.record.take() {
-            entry.status = i64::from(response.status().as_u16());
+            audit::complete(&mut entry, &response);
             auditor.record(entry);
         }
         if let Some(o) = self.observed.take() {

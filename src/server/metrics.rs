@@ -34,10 +34,18 @@ pub enum Family {
     Viewer,
     /// OGC API Features and Tiles (`/ogc/...`).
     Ogc,
+    /// The OpenAPI description (`/api`).
+    Api,
+    /// Live layers: HTTP ingest, event streams, tracks (`/live/...`).
+    Live,
+    Alerts,
+    /// Orthophoto and other raster layers (`/raster/...`).
+    Raster,
+    Reports,
     Other,
 }
 
-const FAMILIES: [Family; 14] = [
+const FAMILIES: [Family; 19] = [
     Family::Tiles,
     Family::Scenarios,
     Family::ThreeD,
@@ -51,28 +59,22 @@ const FAMILIES: [Family; 14] = [
     Family::Whoami,
     Family::Viewer,
     Family::Ogc,
+    Family::Api,
+    Family::Live,
+    Family::Alerts,
+    Family::Raster,
+    Family::Reports,
     Family::Other,
 ];
 
 impl Family {
+    /// The family whose name is the path's first segment; the viewer's files also live at `/`.
     pub fn of(path: &str) -> Family {
         let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-        match first {
-            "tiles" => Family::Tiles,
-            "scenarios" => Family::Scenarios,
-            "3d" => Family::ThreeD,
-            "query" => Family::Query,
-            "stats" => Family::Stats,
-            "layers" => Family::Layers,
-            "fonts" => Family::Fonts,
-            "health" => Family::Health,
-            "ready" => Family::Ready,
-            "metrics" => Family::Metrics,
-            "whoami" => Family::Whoami,
-            "" | "index.html" | "viewer" | "vendor" => Family::Viewer,
-            "ogc" => Family::Ogc,
-            _ => Family::Other,
+        if matches!(first, "" | "index.html" | "vendor") {
+            return Family::Viewer;
         }
+        FAMILIES.into_iter().find(|f| f.name() == first).unwrap_or(Family::Other)
     }
 
     fn name(self) -> &'static str {
@@ -90,6 +92,11 @@ impl Family {
             Family::Whoami => "whoami",
             Family::Viewer => "viewer",
             Family::Ogc => "ogc",
+            Family::Api => "api",
+            Family::Live => "live",
+            Family::Alerts => "alerts",
+            Family::Raster => "raster",
+            Family::Reports => "reports",
             Family::Other => "other",
         }
     }
@@ -389,6 +396,13 @@ type SourceSeries = (
 fn render_live(state: &AppState, out: &mut String) {
     let Some(live) = &state.live else { return };
     let live = &live.live;
+    render_live_messages(live, out);
+    render_live_sources(live, out);
+    render_live_writes(live, out);
+}
+
+/// Messages by layer and outcome, and devices by layer.
+fn render_live_messages(live: &crate::live::Live, out: &mut String) {
     head(
         out,
         "bando_live_messages_total",
@@ -421,6 +435,10 @@ fn render_live(state: &AppState, out: &mut String) {
     for layer in live.layers() {
         let _ = writeln!(out, "bando_live_devices{{layer=\"{}\"}} {}", layer.name, layer.device_count());
     }
+}
+
+/// The state of each MQTT source.
+fn render_live_sources(live: &crate::live::Live, out: &mut String) {
     let series: [SourceSeries; 4] = [
         (
             "bando_live_source_connected",
@@ -453,6 +471,10 @@ fn render_live(state: &AppState, out: &mut String) {
             let _ = writeln!(out, "{name}{{layer=\"{}\",source=\"{i}\"}} {}", s.layer, value(s));
         }
     }
+}
+
+/// What the live writer stored, and the alerts open.
+fn render_live_writes(live: &crate::live::Live, out: &mut String) {
     let (written, failed) = live.written();
     gauge(
         out,
@@ -514,6 +536,12 @@ mod tests {
             ("/ogc/collections/parcels/items", Family::Ogc),
             ("/ogc/tiles/WebMercatorQuad/14/7000/13000", Family::Ogc),
             ("/ogcx", Family::Other),
+            ("/api", Family::Api),
+            ("/live/vessels_live/events", Family::Live),
+            ("/alerts/stream", Family::Alerts),
+            ("/raster/ortho_2025/14/1/2.png", Family::Raster),
+            ("/reports/land.pdf", Family::Reports),
+            ("/viewer/app.js", Family::Viewer),
             ("/nope", Family::Other),
         ];
         for (path, family) in cases {

@@ -1,5 +1,6 @@
 //! `/ogc/...`: OGC API Features. The format is negotiated here (`f=json|html`, else the `Accept`
-//! header, else JSON); the documents come from [`crate::ogc`] (item pages on a blocking thread),
+//! header, else JSON); the documents come from [`crate::ogc`] (features on a blocking thread, where
+//! their CRS conversions run, sent with their `Content-Crs`),
 //! errors leave as OGC exceptions through the one status mapping (`error::OgcException`).
 //! OGC API Tiles' tiles are `/tiles` tiles: the same tile source, cache and `respond` path.
 
@@ -14,7 +15,7 @@ use super::respond::respond;
 use super::tiles::{base_url, live_tile};
 use super::AppState;
 use crate::error::Error;
-use crate::ogc::{self, html, OgcError, Site};
+use crate::ogc::{self, html, GeoJson, OgcError, Site};
 use crate::policy::View;
 use crate::tiles::TileId;
 
@@ -68,6 +69,30 @@ fn reply(format: Format, json: Vec<u8>, json_type: &'static str, title: &str) ->
     let mut response = ([(CONTENT_TYPE, media_type)], body).into_response();
     response.headers_mut().insert(VARY, HeaderValue::from_static("accept"));
     Ok(response)
+}
+
+/// Features in the negotiated format; GeoJSON carries the `Content-Crs` of its coordinates, and
+/// the audit record of the request their number.
+fn features(format: Format, features: GeoJson, title: &str) -> OgcResult {
+    let mut response = reply(format, features.body, ogc::GEOJSON, title)?;
+    if format == Format::Json {
+        let crs = HeaderValue::from_str(&features.crs.header()).map_err(|e| Error::Internal(e.to_string()))?;
+        response.headers_mut().insert("content-crs", crs);
+    }
+    super::audit::mark_returned(&mut response, features.features);
+    Ok(response)
+}
+
+/// Runs `make` (features, with their CRS conversions) on a blocking thread.
+async fn blocking(
+    state: AppState,
+    r: Request,
+    make: impl FnOnce(&Site) -> crate::Result<GeoJson> + Send + 'static,
+) -> Result<GeoJson, OgcException> {
+    let features = tokio::task::spawn_blocking(move || make(&site(&state, &r)))
+        .await
+        .map_err(|e| Error::Internal(format!("features task failed: {e}")))??;
+    Ok(features)
 }
 
 fn document(format: Format, doc: serde_json::Value, title: &str) -> OgcResult {
@@ -174,8 +199,8 @@ pub async fn collection(
     path = "/ogc/collections/{id}/items",
     tag = "ogc",
     summary = "features of a collection (Part 1, Part 3 filter)",
-    params(("id" = String, Path, example = "parcels"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000), ("offset" = Option<u32>, Query), ("bbox" = Option<String>, Query, description = "w,s,e,n or w,s,zmin,e,n,zmax in CRS84"), ("datetime" = Option<String>, Query, description = "instant or start/end with .. open"), ("filter" = Option<String>, Query, description = "CQL2 text or JSON"), ("filter-lang" = Option<String>, Query, description = "cql2-text or cql2-json"), ("filter-crs" = Option<String>, Query), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
-    responses((status = 200, description = "FeatureCollection", content(("application/geo+json"), ("text/html"))))
+    params(("id" = String, Path, example = "parcels"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000), ("offset" = Option<u32>, Query), ("bbox" = Option<String>, Query, description = "w,s,e,n or w,s,zmin,e,n,zmax in bbox-crs (CRS84 unless given) and its axis order"), ("bbox-crs" = Option<String>, Query, description = "CRS URI of bbox, one of the collection's crs list"), ("crs" = Option<String>, Query, description = "CRS URI of the answer's coordinates, one of the collection's crs list (default CRS84)"), ("datetime" = Option<String>, Query, description = "instant or start/end with .. open"), ("filter" = Option<String>, Query, description = "CQL2 text or JSON"), ("filter-lang" = Option<String>, Query, description = "cql2-text or cql2-json"), ("filter-crs" = Option<String>, Query, description = "CRS URI of the filter's geometries (default CRS84)"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "FeatureCollection", headers(("content-crs" = String, description = "<URI> of the CRS of the coordinates")), content(("application/geo+json"), ("text/html"))))
 )]
 pub async fn items(
     State(state): State<AppState>,
@@ -187,11 +212,10 @@ pub async fn items(
     let id = path_of(path)?;
     let r = request(&state, view, &headers, q)?;
     let format = r.format;
+    let query = r.query.clone();
     let title = id.clone();
-    let json = tokio::task::spawn_blocking(move || ogc::items(&site(&state, &r), &id, &r.query))
-        .await
-        .map_err(|e| Error::Internal(format!("items task failed: {e}")))??;
-    reply(format, json, ogc::GEOJSON, &title)
+    let json = blocking(state, r, move |site| ogc::items(site, &id, &query)).await?;
+    features(format, json, &title)
 }
 
 #[utoipa::path(
@@ -220,8 +244,8 @@ pub async fn queryables(
     path = "/ogc/collections/{id}/items/{feature_id}",
     tag = "ogc",
     summary = "one feature",
-    params(("id" = String, Path, example = "parcels"), ("feature_id" = String, Path, example = "1"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
-    responses((status = 200, description = "Feature", content(("application/geo+json"), ("text/html"))))
+    params(("id" = String, Path, example = "parcels"), ("feature_id" = String, Path, example = "1"), ("crs" = Option<String>, Query, description = "CRS URI of the answer's coordinates (default CRS84)"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
+    responses((status = 200, description = "Feature", headers(("content-crs" = String, description = "<URI> of the CRS of the coordinates")), content(("application/geo+json"), ("text/html"))))
 )]
 pub async fn item(
     State(state): State<AppState>,
@@ -232,8 +256,9 @@ pub async fn item(
 ) -> OgcResult {
     let (id, fid) = path_of(path)?;
     let r = request(&state, view, &headers, q)?;
-    let json = ogc::item(&site(&state, &r), &id, &fid, &r.query)?;
-    reply(r.format, json, ogc::GEOJSON, &format!("{id} {fid}"))
+    let (format, query, title) = (r.format, r.query.clone(), format!("{id} {fid}"));
+    let json = blocking(state, r, move |site| ogc::item(site, &id, &fid, &query)).await?;
+    features(format, json, &title)
 }
 
 #[utoipa::path(

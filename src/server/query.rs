@@ -52,7 +52,11 @@ async fn run(state: AppState, view: View, params: RawParams, job: Job) -> ApiRes
     })
     .await
     .map_err(|e| Error::Internal(format!("query task failed: {e}")))??;
-    Ok(([(CONTENT_TYPE, answer.content_type)], answer.body).into_response())
+    let mut response = ([(CONTENT_TYPE, answer.content_type)], answer.body).into_response();
+    if let Some(features) = answer.features {
+        super::audit::mark_returned(&mut response, features);
+    }
+    Ok(response)
 }
 
 #[utoipa::path(

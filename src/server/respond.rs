@@ -1,7 +1,8 @@
 //! The one response path for every served file (live tiles, archive tiles, 3D Tiles files):
 //! a cache hit answered on the async thread (304 when its ETag matches), a 304 on an ETag known
 //! without work, else the file made on the blocking pool; then gzip when the client takes it,
-//! 204 for an empty file, ETag, Vary, Cache-Control and `X-Cache` alike on every route.
+//! 204 for an empty file, ETag, Vary, Cache-Control and `X-Cache` alike on every route, and the
+//! file's feature count handed to the audit record (a 304 returns none, so names none).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -102,5 +103,8 @@ fn send(file: &Encoded, gzip_ok: bool, media_type: &'static str, (freshness, sha
         h.insert(header::ETAG, v);
     }
     h.insert("x-cache", HeaderValue::from_static(cache));
+    if let Some(features) = file.features {
+        super::audit::mark_returned(&mut response, features);
+    }
     response
 }

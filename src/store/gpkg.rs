@@ -13,12 +13,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::gpkg_rtree::{self, RtreeEntry};
 use super::wkb as geom_codec;
+use super::{catalog_row, gpkg_audit, gpkg_live, gpkg_tokens, Written};
 use super::{
     check_layer_name, next_id, now_iso, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store, StoreError,
     StoreSnapshot, TokenRecord,
 };
-use super::{gpkg_audit, gpkg_live, gpkg_tokens};
-use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, LayerKind, Value};
+use crate::feature::{Bbox, Feature, FieldDef, GeometryKind, Value};
 
 /// "GPKG" as a big-endian integer: the SQLite application_id of every GeoPackage.
 const GPKG_APPLICATION_ID: i64 = 0x4750_4B47;
@@ -91,18 +91,18 @@ impl GpkgStore {
         if exists {
             check_is_geopackage(&conn, path)?;
         }
+        let has_catalog: bool = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| corrupt(path, e))?
+            > 0;
         if writable {
             conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| corrupt(path, e))?;
             if !exists {
                 conn.pragma_update(None, "application_id", GPKG_APPLICATION_ID)?;
                 conn.pragma_update(None, "user_version", GPKG_USER_VERSION)?;
             }
-            let has_catalog: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(|e| corrupt(path, e))?
-                > 0;
             if !has_catalog {
                 conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
                     .map_err(|e| write_error(path, e))?;
@@ -110,16 +110,8 @@ impl GpkgStore {
             gpkg_tokens::create_table(&conn).map_err(|e| write_error(path, e))?;
             gpkg_audit::create_table(&conn).map_err(|e| write_error(path, e))?;
             gpkg_live::create_tables(&conn).map_err(|e| write_error(path, e))?;
-        } else {
-            let has_catalog: bool = conn
-                .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_meta'", [], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map_err(|e| corrupt(path, e))?
-                > 0;
-            if !has_catalog {
-                return Err(StoreError::ReadOnly { path: path.to_path_buf() });
-            }
+        } else if !has_catalog {
+            return Err(StoreError::ReadOnly { path: path.to_path_buf() });
         }
         Ok(GpkgStore {
             path: path.to_path_buf(),
@@ -185,61 +177,19 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn layer_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LayerMeta> {
-    let fields: String = row.get("fields")?;
-    let kind: String = row.get("kind")?;
-    let bbox = match (
-        row.get::<_, Option<f64>>("min_x")?,
-        row.get("min_y")?,
-        row.get("max_x")?,
-        row.get("max_y")?,
-    ) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
-        _ => None,
-    };
-    Ok(LayerMeta {
-        name: row.get("name")?,
-        kind: kind.parse().unwrap_or(LayerKind::Poi),
-        geometry_type: GeometryKind::parse(&row.get::<_, String>("geometry_type")?),
-        feature_count: row.get::<_, i64>("feature_count")? as u64,
-        bbox,
-        fields: serde_json::from_str(&fields).unwrap_or_default(),
-        source_file: row.get("source_file")?,
-        source_sha256: row.get("source_sha256")?,
-        source_crs: row.get("source_crs")?,
-        imported_at: row.get("imported_at")?,
-        import_id: row.get("import_id")?,
-    })
-}
-
 /// The catalog: every layer with the provenance of its current import.
 fn read_layers(conn: &Connection) -> Result<Vec<LayerMeta>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT l.*, i.source_file, i.source_sha256, i.source_crs, i.imported_at
          FROM bando_layers l JOIN bando_imports i ON i.id = l.import_id ORDER BY l.name",
     )?;
-    let rows = stmt.query_map([], layer_from_row)?;
+    let rows = stmt.query_map([], |r| catalog_row::layer_meta(r))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn read_history(conn: &Connection, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT * FROM bando_imports WHERE layer = ?1 ORDER BY id")?;
-    let rows = stmt.query_map([layer], |r| {
-        Ok(ImportRecord {
-            id: r.get("id")?,
-            layer: r.get("layer")?,
-            source_file: r.get("source_file")?,
-            source_sha256: r.get("source_sha256")?,
-            source_crs: r.get("source_crs")?,
-            imported_at: r.get("imported_at")?,
-            read: r.get::<_, i64>("read")? as u64,
-            written: r.get::<_, i64>("written")? as u64,
-            skipped: r.get::<_, i64>("skipped")? as u64,
-            repaired: r.get::<_, i64>("repaired")? as u64,
-            seconds: r.get("seconds")?,
-            replaced: r.get::<_, i64>("replaced")? != 0,
-        })
-    })?;
+    let rows = stmt.query_map([layer], |r| catalog_row::import_record(r))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -686,26 +636,19 @@ impl GpkgLayerWriter {
                 return Err(e.into());
             }
         };
-        Ok(LayerMeta {
-            name,
-            kind: self.spec.kind,
+        let written = Written {
             geometry_type,
             feature_count: self.count,
             bbox: self.bbox,
-            fields: self.spec.fields.clone(),
-            source_file: current.source_file,
-            source_sha256: current.source_sha256,
-            source_crs: current.source_crs,
-            imported_at: current.imported_at,
-            import_id,
-        })
+        };
+        Ok(LayerMeta::written(&self.spec, written, current, import_id))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feature::FieldType;
+    use crate::feature::{FieldType, LayerKind};
     use geo_types::{point, polygon};
 
     fn spec(name: &str, replace: bool) -> NewLayer {

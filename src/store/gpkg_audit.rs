@@ -4,32 +4,47 @@
 //! at once still make one chain. Triggers refuse UPDATE and DELETE; whoever drops them and edits
 //! a row by hand is caught by `bando audit verify`.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::StoreError;
-use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+use crate::audit::{chain_hash, column_names, columns, field_column, AuditEntry, AuditRow, Field, COLUMNS, FIELDS, GENESIS};
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS bando_audit (
-  id INTEGER PRIMARY KEY, time TEXT NOT NULL, action TEXT NOT NULL, identity TEXT NOT NULL,
-  role TEXT NOT NULL, client_ip TEXT NOT NULL, route TEXT NOT NULL, layers TEXT NOT NULL,
-  area TEXT NOT NULL, features INTEGER, status INTEGER NOT NULL,
-  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+/// The table, its append-only triggers and its `gpkg_contents` entry.
+fn schema() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS bando_audit ({columns});
 CREATE TRIGGER IF NOT EXISTS bando_audit_no_update BEFORE UPDATE ON bando_audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS bando_audit_no_delete BEFORE DELETE ON bando_audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) VALUES
-  ('bando_audit', 'attributes', 'bando_audit', 'bando audit log: append-only, each row hashes the previous one');
-"#;
+  ('bando_audit', 'attributes', 'bando_audit', 'bando audit log: append-only, each row hashes the previous one');",
+        columns = columns("TEXT", "INTEGER")
+    )
+}
 
-/// Creates the table in a store that lacks it.
+/// Creates the table in a store that lacks it, and adds to an older table the fields it lacks.
 pub(super) fn create_table(conn: &Connection) -> rusqlite::Result<()> {
     let n: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'bando_audit'", [], |r| r.get(0))?;
-    if n > 0 {
-        return Ok(());
+    if n == 0 {
+        return conn.execute_batch(&format!("BEGIN IMMEDIATE; {} COMMIT;", schema()));
     }
-    conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
+    let present = present_columns(conn)?;
+    for &(name, kind) in FIELDS.iter().filter(|(name, _)| !present.iter().any(|p| p == name)) {
+        conn.execute_batch(&format!(
+            "ALTER TABLE bando_audit ADD COLUMN {}",
+            field_column(name, kind, "TEXT", "INTEGER")
+        ))?;
+    }
+    Ok(())
+}
+
+/// The columns the table has.
+fn present_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('bando_audit')")?;
+    let names = stmt.query_map([], |r| r.get(0))?;
+    names.collect()
 }
 
 pub(super) fn append(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError> {
@@ -57,22 +72,19 @@ fn append_in(conn: &Connection, entries: &[AuditEntry]) -> Result<(), StoreError
 
 /// One row of the chain, as given.
 fn insert(conn: &Connection, id: i64, e: &AuditEntry, prev_hash: &str, hash: &str) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare_cached("INSERT INTO bando_audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
-    stmt.execute(params![
-        id,
-        e.time,
-        e.action,
-        e.identity,
-        e.role,
-        e.client_ip,
-        e.route,
-        e.layers,
-        e.area,
-        e.features,
-        e.status,
-        prev_hash,
-        hash
-    ])?;
+    let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("?{i}")).collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO bando_audit ({}) VALUES ({})",
+        column_names(),
+        marks.join(", ")
+    ))?;
+    let mut values = vec![SqlValue::Integer(id)];
+    values.extend(e.fields().iter().map(|value| match value {
+        Field::Text(text) => SqlValue::Text(text.to_string()),
+        Field::Int(n) => n.map_or(SqlValue::Null, SqlValue::Integer),
+    }));
+    values.extend([prev_hash, hash].map(|h| SqlValue::Text(h.to_string())));
+    stmt.execute(params_from_iter(values))?;
     Ok(())
 }
 
@@ -81,22 +93,13 @@ pub(super) fn rows(conn: &Connection) -> Result<Vec<AuditRow>, StoreError> {
     if n == 0 {
         return Ok(Vec::new());
     }
+    let present = present_columns(conn)?;
+    let has = |name: &str| present.iter().any(|p| p == name);
     let mut stmt = conn.prepare("SELECT * FROM bando_audit ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok(AuditRow {
             id: r.get("id")?,
-            entry: AuditEntry {
-                time: r.get("time")?,
-                action: r.get("action")?,
-                identity: r.get("identity")?,
-                role: r.get("role")?,
-                client_ip: r.get("client_ip")?,
-                route: r.get("route")?,
-                layers: r.get("layers")?,
-                area: r.get("area")?,
-                features: r.get("features")?,
-                status: r.get("status")?,
-            },
+            entry: AuditEntry::from_fields(has, |name| r.get(name), |name| r.get(name))?,
             prev_hash: r.get("prev_hash")?,
             hash: r.get("hash")?,
         })

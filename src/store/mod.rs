@@ -12,6 +12,7 @@
 //! spatial indexes in memory (`index`) or HTTP.
 
 pub mod backup;
+mod catalog_row;
 pub mod copy;
 pub mod digest;
 pub mod gpkg;
@@ -108,7 +109,33 @@ pub struct LayerMeta {
     pub import_id: i64,
 }
 
+/// What a layer write found while writing: what its catalog entry learns only at the end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Written {
+    pub geometry_type: GeometryKind,
+    pub feature_count: u64,
+    pub bbox: Option<Bbox>,
+}
+
 impl LayerMeta {
+    /// The catalog entry of a layer just committed: what it declared, what was written, and the
+    /// import (`import_id`, with its provenance) that wrote it.
+    pub(crate) fn written(spec: &NewLayer, written: Written, import: ImportRecord, import_id: i64) -> LayerMeta {
+        LayerMeta {
+            name: spec.name.clone(),
+            kind: spec.kind,
+            geometry_type: written.geometry_type,
+            feature_count: written.feature_count,
+            bbox: written.bbox,
+            fields: spec.fields.clone(),
+            source_file: import.source_file,
+            source_sha256: import.source_sha256,
+            source_crs: import.source_crs,
+            imported_at: import.imported_at,
+            import_id,
+        }
+    }
+
     /// A catalog entry with no provenance yet (for layers built in memory: tests, benchmarks).
     pub fn new(name: &str, kind: LayerKind, geometry_type: GeometryKind, fields: Vec<FieldDef>) -> LayerMeta {
         LayerMeta {

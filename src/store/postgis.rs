@@ -22,11 +22,11 @@ use postgres::{Client, Config, NoTls};
 
 use super::postgis_listen::PgChangeFeed;
 use super::wkb as geom_codec;
+use super::{catalog_row, postgis_audit, postgis_tokens, Written};
 use super::{
     check_layer_name, next_id, now_iso, ChangeFeed, History, ImportRecord, LayerMeta, LayerWriter, NewLayer, NewToken, Provenance, Store,
     StoreError, StoreSnapshot, TokenRecord,
 };
-use super::{postgis_audit, postgis_tokens};
 use crate::feature::{Bbox, Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
 
 const DEFAULT_SCHEMA: &str = "bando";
@@ -281,33 +281,6 @@ fn create_schemas(client: &mut Client, at: &Location) -> Result<(), StoreError> 
     Ok(())
 }
 
-fn layer_from_row(row: &postgres::Row) -> Result<LayerMeta, postgres::Error> {
-    let bbox = match (
-        row.try_get::<_, Option<f64>>("min_x")?,
-        row.try_get::<_, Option<f64>>("min_y")?,
-        row.try_get::<_, Option<f64>>("max_x")?,
-        row.try_get::<_, Option<f64>>("max_y")?,
-    ) {
-        (Some(west), Some(south), Some(east), Some(north)) => Some(Bbox { west, south, east, north }),
-        _ => None,
-    };
-    let kind: String = row.try_get("kind")?;
-    let fields: String = row.try_get("fields")?;
-    Ok(LayerMeta {
-        name: row.try_get("name")?,
-        kind: kind.parse().unwrap_or(LayerKind::Poi),
-        geometry_type: GeometryKind::parse(row.try_get("geometry_type")?),
-        feature_count: row.try_get::<_, i64>("feature_count")? as u64,
-        bbox,
-        fields: serde_json::from_str(&fields).unwrap_or_default(),
-        source_file: row.try_get("source_file")?,
-        source_sha256: row.try_get("source_sha256")?,
-        source_crs: row.try_get("source_crs")?,
-        imported_at: row.try_get("imported_at")?,
-        import_id: row.try_get("import_id")?,
-    })
-}
-
 /// The catalog: every layer with the provenance of its current import.
 fn read_layers(c: &mut Client, at: &Location) -> Result<Vec<LayerMeta>, StoreError> {
     let meta = quote_ident(&at.meta);
@@ -316,29 +289,13 @@ fn read_layers(c: &mut Client, at: &Location) -> Result<Vec<LayerMeta>, StoreErr
          FROM {meta}.layers l JOIN {meta}.imports i ON i.id = l.import_id ORDER BY l.name"
     );
     let rows = c.query(&sql, &[])?;
-    Ok(rows.iter().map(layer_from_row).collect::<Result<Vec<_>, _>>()?)
+    Ok(rows.iter().map(catalog_row::layer_meta).collect::<Result<Vec<_>, _>>()?)
 }
 
 fn read_history(c: &mut Client, at: &Location, layer: &str) -> Result<Vec<ImportRecord>, StoreError> {
     let meta = quote_ident(&at.meta);
     let rows = c.query(&format!("SELECT * FROM {meta}.imports WHERE layer = $1 ORDER BY id"), &[&layer])?;
-    let record = |r: &postgres::Row| -> Result<ImportRecord, postgres::Error> {
-        Ok(ImportRecord {
-            id: r.try_get("id")?,
-            layer: r.try_get("layer")?,
-            source_file: r.try_get("source_file")?,
-            source_sha256: r.try_get("source_sha256")?,
-            source_crs: r.try_get("source_crs")?,
-            imported_at: r.try_get("imported_at")?,
-            read: r.try_get::<_, i64>("read")? as u64,
-            written: r.try_get::<_, i64>("written")? as u64,
-            skipped: r.try_get::<_, i64>("skipped")? as u64,
-            repaired: r.try_get::<_, i64>("repaired")? as u64,
-            seconds: r.try_get("seconds")?,
-            replaced: r.try_get("replaced")?,
-        })
-    };
-    Ok(rows.iter().map(record).collect::<Result<Vec<_>, _>>()?)
+    Ok(rows.iter().map(catalog_row::import_record).collect::<Result<Vec<_>, _>>()?)
 }
 
 fn read_features(c: &mut Client, at: &Location, layer: &LayerMeta, visit: &mut dyn FnMut(Feature)) -> Result<(), StoreError> {
@@ -602,33 +559,51 @@ fn write_layer(
     at: &Location,
     table: String,
 ) -> Result<Committed, StoreError> {
-    let commit = {
-        let mut copy = client.copy_in(copy_sql)?;
-        loop {
-            match received.recv() {
-                Ok(ToWorker::Rows(bytes)) => copy.write_all(&bytes)?,
-                Ok(ToWorker::Commit(commit)) => {
-                    copy.write_all(&(-1i16).to_be_bytes())?;
-                    copy.finish()?;
-                    break commit;
-                }
-                Err(_) => return Err(StoreError::Io(std::io::Error::other("layer write abandoned"))),
-            }
-        }
-    };
+    let commit = copy_rows(&mut client, copy_sql, received)?;
     // Still inside the transaction begin_layer opened.
     let tx = &mut client;
+    finish_table(tx, at, &table, &commit)?;
     let meta = quote_ident(&at.meta);
+    // The layer's row goes first: it points at the history record_history may replace.
+    tx.execute(&format!("DELETE FROM {meta}.layers WHERE name = $1"), &[&commit.layer])?;
+    // record_history stamps the import last, just before COMMIT, so replicas can measure how
+    // long they took to pick it up.
+    let (import_id, current) = record_history(tx, &meta, &commit)?;
+    record_layer(tx, &meta, &commit, import_id)?;
+    tx.execute(&format!("UPDATE {meta}.generation SET value = value + 1"), &[])?;
+    tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &commit.layer])?;
+    tx.batch_execute("COMMIT")?;
+    Ok((import_id, current))
+}
+
+/// Streams the rows the writer sends into COPY until it commits.
+fn copy_rows(client: &mut Client, copy_sql: &str, received: Receiver<ToWorker>) -> Result<Commit, StoreError> {
+    let mut copy = client.copy_in(copy_sql)?;
+    loop {
+        match received.recv() {
+            Ok(ToWorker::Rows(bytes)) => copy.write_all(&bytes)?,
+            Ok(ToWorker::Commit(commit)) => {
+                copy.write_all(&(-1i16).to_be_bytes())?;
+                copy.finish()?;
+                return Ok(*commit);
+            }
+            Err(_) => return Err(StoreError::Io(std::io::Error::other("layer write abandoned"))),
+        }
+    }
+}
+
+/// Puts the written table in the layer's place, with its geometry type, key and index.
+fn finish_table(tx: &mut Client, at: &Location, table: &str, commit: &Commit) -> Result<(), StoreError> {
     let target = at.table(&commit.layer);
     if commit.replaced {
         tx.batch_execute(&format!(
             "DROP TABLE {target}; ALTER TABLE {} RENAME TO {}",
-            at.table(&table),
+            at.table(table),
             quote_ident(&commit.layer)
         ))?;
     }
     let geometry_type = commit.geometry_type.as_str();
-    let to_multi = if commit.geometry_type.as_str().starts_with("MULTI") {
+    let to_multi = if geometry_type.starts_with("MULTI") {
         "ST_Multi(geom)"
     } else {
         "geom"
@@ -639,9 +614,12 @@ fn write_layer(
          CREATE INDEX {} ON {target} USING gist (geom);",
         quote_ident(&format!("{}_geom_idx", commit.layer))
     ))?;
-    // Taken last, just before COMMIT, so replicas can measure how long they took to pick it up.
+    Ok(())
+}
+
+/// Writes the layer's import history; returns the id and record of this import.
+fn record_history(tx: &mut Client, meta: &str, commit: &Commit) -> Result<Committed, StoreError> {
     let rows = commit.history.rows(&commit.layer, commit.count, commit.replaced, &now_iso());
-    tx.execute(&format!("DELETE FROM {meta}.layers WHERE name = $1"), &[&commit.layer])?;
     if commit.history.replaces_history() {
         tx.execute(&format!("DELETE FROM {meta}.imports WHERE layer = $1"), &[&commit.layer])?;
     }
@@ -671,16 +649,20 @@ fn write_layer(
             .get(0);
         current = Some((id, r));
     }
-    let (import_id, current) = current.ok_or_else(|| StoreError::NoHistory {
+    current.ok_or_else(|| StoreError::NoHistory {
         layer: commit.layer.clone(),
-    })?;
+    })
+}
+
+/// Writes the layer's catalog row (its old one is gone), pointing at its import.
+fn record_layer(tx: &mut Client, meta: &str, commit: &Commit, import_id: i64) -> Result<(), StoreError> {
     let b = commit.bbox;
     tx.execute(
         &format!("INSERT INTO {meta}.layers VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
         &[
             &commit.layer,
             &commit.kind.as_str(),
-            &geometry_type,
+            &commit.geometry_type.as_str(),
             &(commit.count as i64),
             &b.map(|b| b.west),
             &b.map(|b| b.south),
@@ -690,10 +672,7 @@ fn write_layer(
             &import_id,
         ],
     )?;
-    tx.execute(&format!("UPDATE {meta}.generation SET value = value + 1"), &[])?;
-    tx.execute("SELECT pg_notify($1, $2)", &[&NOTIFY_CHANNEL, &commit.layer])?;
-    tx.batch_execute("COMMIT")?;
-    Ok((import_id, current))
+    Ok(())
 }
 
 struct PostgisLayerWriter {
@@ -810,19 +789,12 @@ impl PostgisLayerWriter {
             history,
         })))?;
         let (import_id, current) = self.join()?;
-        Ok(LayerMeta {
-            name: self.spec.name.clone(),
-            kind: self.spec.kind,
+        let written = Written {
             geometry_type,
             feature_count: self.count,
             bbox: self.bbox,
-            fields: self.spec.fields.clone(),
-            source_file: current.source_file,
-            source_sha256: current.source_sha256,
-            source_crs: current.source_crs,
-            imported_at: current.imported_at,
-            import_id,
-        })
+        };
+        Ok(LayerMeta::written(&self.spec, written, current, import_id))
     }
 }
 

@@ -3,24 +3,34 @@
 //! advisory lock and reads the last row first, so concurrent writers make one chain; a trigger
 //! refuses UPDATE, DELETE and TRUNCATE.
 
+use postgres::types::ToSql;
 use postgres::{Client, Row, Statement, Transaction};
 
 use super::StoreError;
-use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+use crate::audit::{chain_hash, column_names, columns, field_column, AuditEntry, AuditRow, Field, COLUMNS, FIELDS, GENESIS};
 
-/// The table, created with the rest of the catalog (`postgis::create_schemas`).
+/// The table, created with the rest of the catalog (`postgis::create_schemas`); an older
+/// table gains the fields it lacks.
 pub(super) fn schema(meta: &str) -> String {
+    let added: String = FIELDS
+        .iter()
+        .map(|&(name, kind)| {
+            format!(
+                "ALTER TABLE {meta}.audit ADD COLUMN IF NOT EXISTS {};\n",
+                field_column(name, kind, "text", "bigint")
+            )
+        })
+        .collect();
     format!(
         "CREATE TABLE IF NOT EXISTS {meta}.audit (
-           id bigint PRIMARY KEY, time text NOT NULL, action text NOT NULL, identity text NOT NULL,
-           role text NOT NULL, client_ip text NOT NULL, route text NOT NULL, layers text NOT NULL,
-           area text NOT NULL, features bigint, status bigint NOT NULL,
-           prev_hash text NOT NULL, hash text NOT NULL);
+{columns});
+         {added}
          CREATE OR REPLACE FUNCTION {meta}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
            $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
          DROP TRIGGER IF EXISTS audit_append_only ON {meta}.audit;
          CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {meta}.audit
-           FOR EACH STATEMENT EXECUTE FUNCTION {meta}.audit_append_only();"
+           FOR EACH STATEMENT EXECUTE FUNCTION {meta}.audit_append_only();",
+        columns = columns("text", "bigint")
     )
 }
 
@@ -44,8 +54,11 @@ pub(super) fn append(client: &mut Client, meta: &str, entries: &[AuditEntry]) ->
 }
 
 fn insert_statement(tx: &mut Transaction<'_>, meta: &str) -> Result<Statement, postgres::Error> {
+    let marks: Vec<String> = (1..=COLUMNS).map(|i| format!("${i}")).collect();
     tx.prepare(&format!(
-        "INSERT INTO {meta}.audit VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO {meta}.audit ({}) VALUES ({})",
+        column_names(),
+        marks.join(", ")
     ))
 }
 
@@ -58,24 +71,16 @@ fn insert_row(
     prev: &str,
     hash: &str,
 ) -> Result<(), postgres::Error> {
-    tx.execute(
-        insert,
-        &[
-            &id,
-            &e.time,
-            &e.action,
-            &e.identity,
-            &e.role,
-            &e.client_ip,
-            &e.route,
-            &e.layers,
-            &e.area,
-            &e.features,
-            &e.status,
-            &prev,
-            &hash,
-        ],
-    )?;
+    let mut values: Vec<Box<dyn ToSql + Sync + '_>> = vec![Box::new(id)];
+    values.extend(e.fields().into_iter().map(|value| -> Box<dyn ToSql + Sync + '_> {
+        match value {
+            Field::Text(text) => Box::new(text),
+            Field::Int(n) => Box::new(n),
+        }
+    }));
+    values.extend([prev, hash].map(|h| -> Box<dyn ToSql + Sync + '_> { Box::new(h) }));
+    let values: Vec<&(dyn ToSql + Sync)> = values.iter().map(AsRef::as_ref).collect();
+    tx.execute(insert, &values)?;
     Ok(())
 }
 
@@ -97,18 +102,11 @@ pub(super) fn restore(client: &mut Client, meta: &str, rows: &[AuditRow]) -> Res
 fn row_of(r: &Row) -> Result<AuditRow, postgres::Error> {
     Ok(AuditRow {
         id: r.try_get("id")?,
-        entry: AuditEntry {
-            time: r.try_get("time")?,
-            action: r.try_get("action")?,
-            identity: r.try_get("identity")?,
-            role: r.try_get("role")?,
-            client_ip: r.try_get("client_ip")?,
-            route: r.try_get("route")?,
-            layers: r.try_get("layers")?,
-            area: r.try_get("area")?,
-            features: r.try_get("features")?,
-            status: r.try_get("status")?,
-        },
+        entry: AuditEntry::from_fields(
+            |name| r.columns().iter().any(|c| c.name() == name),
+            |name| r.try_get(name),
+            |name| r.try_get(name),
+        )?,
         prev_hash: r.try_get("prev_hash")?,
         hash: r.try_get("hash")?,
     })

@@ -66,7 +66,7 @@ pub fn export_pmtiles(
     for (i, batch) in tiles.chunks(BATCH).enumerate() {
         let rendered: Vec<(TileId, Vec<u8>)> = batch
             .par_iter()
-            .map(|&t| (t, render::render(source, t, &|layer| service.ladder(layer))))
+            .map(|&t| (t, render::render(source, t, &|layer| service.ladder(layer)).0))
             .filter(|(_, raw)| !raw.is_empty())
             .map(|(t, raw)| (t, gzip(&raw, 6)))
             .collect();

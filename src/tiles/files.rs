@@ -115,6 +115,7 @@ impl FileSource for GlyphRange {
             raw,
             gzip: None,
             etag: String::new(),
+            features: None,
         }))
     }
 }

@@ -172,10 +172,10 @@ impl TileService {
         if let Some(hit) = self.cached(source, tile) {
             return hit;
         }
-        let raw = render::render(source, tile, &|layer| self.ladder(layer));
+        let (raw, features) = render::render(source, tile, &|layer| self.ladder(layer));
         // A cached tile may be asked for by any client, so it is kept in both forms.
         let level = (self.cache.is_on() || want_gzip).then_some(GZIP_LEVEL);
-        let encoded = Arc::new(Encoded::new(raw, source.etag(tile), level));
+        let encoded = Arc::new(Encoded::new(raw, source.etag(tile), level).with_features(features));
         self.cache.insert(&source.key, tile, encoded.clone());
         encoded
     }

@@ -30,14 +30,16 @@ thread_local! {
     static SCRATCH: RefCell<(Shaper, Vec<u32>)> = RefCell::new((Shaper::default(), Vec::new()));
 }
 
-/// Encodes `tile` of `source`; an empty vector means no layer has anything to draw there.
-/// `ladder_of` gives each layer's generalisation ladder.
-pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer) -> std::sync::Arc<Ladder>) -> Vec<u8> {
+/// Encodes `tile` of `source`: the bytes (empty when no layer has anything to draw there) and
+/// the number of features they hold (what the audit records as returned). `ladder_of` gives
+/// each layer's generalisation ladder.
+pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer) -> std::sync::Arc<Ladder>) -> (Vec<u8>, u64) {
     SCRATCH.with(|scratch| {
         let (shaper, candidates) = &mut *scratch.borrow_mut();
         let projection = TileProjection::new(tile);
         let bbox = tile.bounds(BUFFER);
         let mut out = Vec::new();
+        let mut features = 0;
         for layer in &source.layers {
             if tile.z < layer.minzoom || tile.z > layer.maxzoom {
                 continue;
@@ -63,13 +65,14 @@ pub fn render(source: &TileSource, tile: TileId, ladder_of: &dyn Fn(&SourceLayer
             } else {
                 chosen.to_vec()
             };
-            encode_within_budget(layer, fields, candidates, &projection, shaper, remaining, tile, &mut out);
+            features += encode_within_budget(layer, fields, candidates, &projection, shaper, remaining, tile, &mut out);
         }
-        out
+        (out, features)
     })
 }
 
-/// Encodes one layer into `out`, thinning it until it fits `budget` bytes.
+/// Encodes one layer into `out`, thinning it until it fits `budget` bytes; returns the number
+/// of features encoded.
 #[allow(clippy::too_many_arguments)]
 fn encode_within_budget(
     layer: &SourceLayer,
@@ -80,17 +83,19 @@ fn encode_within_budget(
     budget: usize,
     tile: TileId,
     out: &mut Vec<u8>,
-) {
+) -> u64 {
     let start = out.len();
-    for attempt in 0.. {
+    let mut attempt = 0;
+    loop {
         out.truncate(start);
-        let (written, distinct) = encode_layer(layer, &fields, candidates, projection, shaper, out);
+        let (written, distinct, encoded) = encode_layer(layer, &fields, candidates, projection, shaper, out);
         if written <= budget || candidates.is_empty() || attempt > 6 {
             if attempt > 0 {
                 tracing::warn!(%tile, layer = %layer.name, bytes = written, features = candidates.len(), attributes = fields.len(), "tile over budget was thinned");
             }
-            return;
+            return encoded;
         }
+        attempt += 1;
         // First drop the attributes that are nearly unique per feature, then the smallest features.
         let unique_limit = (candidates.len() / 8).max(16);
         let kept: Vec<usize> = fields
@@ -120,7 +125,8 @@ fn encode_within_budget(
     }
 }
 
-/// Encodes the layer once; returns the bytes written and, per carried field, its distinct values.
+/// Encodes the layer once; returns the bytes written, per carried field its distinct values, and
+/// the number of features encoded.
 fn encode_layer(
     layer: &SourceLayer,
     fields: &[usize],
@@ -128,22 +134,24 @@ fn encode_layer(
     projection: &TileProjection,
     shaper: &mut Shaper,
     out: &mut Vec<u8>,
-) -> (usize, Vec<usize>) {
+) -> (usize, Vec<usize>, u64) {
     let keys: Vec<&str> = fields.iter().map(|&i| layer.data.meta.fields[i].name.as_str()).collect();
     let mut encoder = LayerEncoder::new(&layer.name, &keys);
     let tolerance = SIMPLIFY_UNITS;
+    let mut encoded = 0;
     for &i in candidates {
         let feature = &layer.data.features[i as usize];
         if let Some(kind) = shaper.shape(&feature.geometry, projection, tolerance) {
             let attributes = fields.iter().enumerate().map(|(k, &f)| (k as u32, &feature.properties[f]));
             encoder.add(feature.id, attributes, kind, shaper);
+            encoded += 1;
         }
     }
     if encoder.is_empty() {
-        return (0, Vec::new());
+        return (0, Vec::new(), 0);
     }
     let distinct = encoder.distinct_per_key().to_vec();
-    (encoder.finish_into(out), distinct)
+    (encoder.finish_into(out), distinct, encoded)
 }
 
 #[cfg(test)]
@@ -223,11 +231,12 @@ mod tests {
         let data = squares(30_000);
         let source = source_of(&data, Vec::new());
         let ladder = Arc::new(Ladder::build(&data, None));
-        let bytes = render(&source, Z14, &|_| ladder.clone());
+        let (bytes, features) = render(&source, Z14, &|_| ladder.clone());
         assert!(!bytes.is_empty(), "something is drawn");
         assert!(bytes.len() <= TILE_BUDGET, "{} bytes", bytes.len());
         assert!(!has(&bytes, "ghi ch".as_bytes()), "the near-unique notes were dropped first");
         assert!(has(&bytes, b"class"), "the categorical attribute stays");
+        assert!(features > 0 && features < 30_000, "the count is of the thinned tile: {features}");
     }
 
     #[test]
@@ -235,9 +244,9 @@ mod tests {
         let data = squares(200);
         let source = source_of(&data, vec![(13, vec![1])]);
         let ladder = Arc::new(Ladder::build(&data, None));
-        let shallow = render(&source, Z13, &|_| ladder.clone());
+        let (shallow, _) = render(&source, Z13, &|_| ladder.clone());
         assert!(has(&shallow, b"class") && !has(&shallow, b"note"), "z13 carries only the z13 list");
-        let deep = render(&source, Z14, &|_| ladder.clone());
+        let (deep, _) = render(&source, Z14, &|_| ladder.clone());
         assert!(has(&deep, b"class") && has(&deep, b"note"), "past the list's zoom, every field");
     }
 }

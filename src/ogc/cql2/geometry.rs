@@ -62,10 +62,7 @@ pub fn polygon(mut rings: Vec<LineString<f64>>) -> Result<Polygon<f64>, String> 
 
 /// `BBOX(minx, miny, maxx, maxy)` (or 6 numbers with heights) as a polygon.
 pub fn bbox(numbers: &[f64], budget: &mut Budget) -> Result<Geometry<f64>, String> {
-    let [x0, y0, x1, y1] = match numbers {
-        [a, b, c, d] | [a, b, _, c, d, _] => [*a, *b, *c, *d],
-        other => return Err(format!("a bbox has {} numbers; give 4 (or 6 with heights)", other.len())),
-    };
+    let [x0, y0, x1, y1] = crate::ogc::box_corners(numbers).map_err(|e| format!("a bbox {e}"))?;
     if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) || x0 > x1 || y0 > y1 {
         return Err(
             "a bbox needs finite numbers with its minimum before its maximum on both axes (split a box across the antimeridian in two, joined by OR)"

@@ -81,6 +81,7 @@ impl Matches {
         let with_distance = self.with_distance;
         let layers = self.layers.clone();
         let hits = self.page(page);
+        let features = Some(hits.len() as u64);
         let list = output::HitList {
             layers: &layers,
             hits,
@@ -93,10 +94,12 @@ impl Matches {
             Format::GeoJson => Answer {
                 content_type: "application/geo+json",
                 body: output::geojson(&list),
+                features,
             },
             Format::Csv => Answer {
                 content_type: "text/csv; charset=utf-8",
                 body: output::csv(&list)?,
+                features,
             },
         })
     }
