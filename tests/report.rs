@@ -32,7 +32,12 @@ fn text(v: &Value) -> String {
 
 fn pdf_of(server: &Server, path: &str) -> Vec<u8> {
     let (status, pdf, content_type) = server.get(path);
-    assert_eq!((status, content_type.as_str()), (200, "application/pdf"), "{path}: {}", String::from_utf8_lossy(&pdf));
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "application/pdf"),
+        "{path}: {}",
+        String::from_utf8_lossy(&pdf)
+    );
     pdf
 }
 
@@ -60,14 +65,21 @@ fn a_ward_report_carries_the_figures_of_stats_and_indicators_to_the_digit() {
     let indicators = answer["indicators"].as_array().unwrap();
     // A ward with parcels, below target on some indicator, so the mark is checked too.
     let units = indicators[0]["units"].as_array().unwrap();
-    let below = |code: &Value| indicators.iter().any(|i| row_of(i, code.as_str().unwrap())["status"] == "below_target");
+    let below = |code: &Value| {
+        indicators
+            .iter()
+            .any(|i| row_of(i, code.as_str().unwrap())["status"] == "below_target")
+    };
     // A name with Vietnamese letters (not every demo ward has one: "Kim Long"), so extraction
     // of diacritics is checked.
     let with_parcels: Vec<&Value> = units
         .iter()
         .filter(|u| u["features"].as_u64().unwrap_or(0) > 0 && !text(&u["name"]).is_ascii())
         .collect();
-    assert!(!with_parcels.is_empty(), "the demo has parcels in wards with Vietnamese names: {answer}");
+    assert!(
+        !with_parcels.is_empty(),
+        "the demo has parcels in wards with Vietnamese names: {answer}"
+    );
     let chosen = with_parcels.iter().find(|u| below(&u["code"])).unwrap_or(&with_parcels[0]);
     let (code, name) = (chosen["code"].as_str().unwrap().to_string(), text(&chosen["name"]));
     assert!(!name.is_ascii(), "demo ward names are Vietnamese: {name}");
@@ -81,24 +93,44 @@ fn a_ward_report_carries_the_figures_of_stats_and_indicators_to_the_digit() {
     assert!(!font_rows.is_empty() && fonts.contains("NotoSans"), "{fonts}");
     for row in &font_rows {
         let cols: Vec<&str> = row.split_whitespace().collect();
-        assert_eq!(cols[cols.len() - 5..cols.len() - 2], ["yes", "yes", "yes"], "embedded, subset, ToUnicode: {fonts}");
+        assert_eq!(
+            cols[cols.len() - 5..cols.len() - 2],
+            ["yes", "yes", "yes"],
+            "embedded, subset, ToUnicode: {fonts}"
+        );
     }
 
     // The map: one picture of the page's width at twice its CSS pixels (760 × 470).
     let images = poppler("pdfimages", &pdf, &["-list"]);
     let map = images.lines().skip(2).find(|l| l.split_whitespace().count() > 4);
-    let cols: Vec<&str> = map.unwrap_or_else(|| panic!("the report has no map picture: {images}")).split_whitespace().collect();
+    let cols: Vec<&str> = map
+        .unwrap_or_else(|| panic!("the report has no map picture: {images}"))
+        .split_whitespace()
+        .collect();
     assert_eq!((cols[2], cols[3], cols[4]), ("image", "1520", "940"), "{images}");
 
     let page = poppler("pdftotext", &pdf, &["-layout"]);
-    assert!(page.contains("Báo cáo: Quản lý đất đai") && page.contains(&format!("Đơn vị: {name} (wards:{code})")), "{page}");
+    assert!(
+        page.contains("Báo cáo: Quản lý đất đai") && page.contains(&format!("Đơn vị: {name} (wards:{code})")),
+        "{page}"
+    );
     for indicator in indicators {
         let row = row_of(indicator, &code);
-        let mut parts = vec![code.clone(), name.clone(), text(&row["value"]), text(&row["features"]), text(&row["matching"])];
+        let mut parts = vec![
+            code.clone(),
+            name.clone(),
+            text(&row["value"]),
+            text(&row["features"]),
+            text(&row["matching"]),
+        ];
         if row["status"] == "below_target" {
             parts.push("CHƯA ĐẠT".into());
         }
-        assert!(line_with(&page, &parts).is_some(), "{}: no line with {parts:?} in:\n{page}", indicator["id"]);
+        assert!(
+            line_with(&page, &parts).is_some(),
+            "{}: no line with {parts:?} in:\n{page}",
+            indicator["id"]
+        );
         assert!(page.contains(&text(&indicator["title"])), "{page}");
     }
     let (status, stats) = server.get_json(&format!("/stats?layer=parcels&by=wards&within=wards:{code}"));
@@ -119,7 +151,11 @@ fn a_ward_report_carries_the_figures_of_stats_and_indicators_to_the_digit() {
     assert_eq!(&report["statistics"][0]["units"][0], figures);
     assert!(report["generated_at"].is_string() && report["data_as_of"].is_string(), "{report}");
     let (status, csv, content_type) = server.get(&format!("/reports/land_management.csv?unit=wards:{code}"));
-    assert_eq!((status, content_type.as_str()), (200, "text/csv"), "the client reads the media type without its charset");
+    assert_eq!(
+        (status, content_type.as_str()),
+        (200, "text/csv"),
+        "the client reads the media type without its charset"
+    );
     let csv: String = String::from_utf8(csv).unwrap().nfc().collect();
     let row = row_of(&indicators[0], &code);
     let line = format!(
@@ -130,8 +166,15 @@ fn a_ward_report_carries_the_figures_of_stats_and_indicators_to_the_digit() {
         text(&row["status"])
     );
     assert!(csv.lines().any(|l| l == line), "no '{line}' in:\n{csv}");
-    let count = format!("statistics,parcels by wards,{},{code},{name},count,{},", text(&figures["id"]), text(&figures["count"]));
-    assert!(csv.lines().any(|l| l == count), "no {count:?} (no status: empty last cell) in:\n{csv}");
+    let count = format!(
+        "statistics,parcels by wards,{},{code},{name},count,{},",
+        text(&figures["id"]),
+        text(&figures["count"])
+    );
+    assert!(
+        csv.lines().any(|l| l == count),
+        "no {count:?} (no status: empty last cell) in:\n{csv}"
+    );
 }
 
 #[test]
@@ -164,10 +207,24 @@ fn reports_follow_the_policy_and_refuse_bad_requests() {
     let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
     let (status, report) = server.get_json("/reports/land_management.json");
     assert_eq!(status, 200, "{report}");
-    let sources: Vec<&str> = report["sources"].as_array().unwrap().iter().map(|s| s["layer"].as_str().unwrap()).collect();
+    let sources: Vec<&str> = report["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["layer"].as_str().unwrap())
+        .collect();
     assert_eq!(sources, ["parcels", "wards"], "a hidden layer is no source: {report}");
-    let ids: Vec<&str> = report["indicators"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["residential_share"], "the indicator summing a hidden field is left out: {report}");
+    let ids: Vec<&str> = report["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["residential_share"],
+        "the indicator summing a hidden field is left out: {report}"
+    );
     let page = poppler("pdftotext", &pdf_of(&server, "/reports/land_management.pdf"), &["-layout"]);
     assert!(!page.contains("planning_zones") && !page.contains("rice_land_area"), "{page}");
     server.assert_json_errors(&[

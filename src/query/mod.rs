@@ -171,10 +171,7 @@ fn admin_unit(ctx: &Context, spec: &str) -> Result<Region, QueryError> {
         layer: data.meta.name.clone(),
         code: spec.split_once(':').map_or("", |(_, c)| c).to_string(),
     };
-    let shape = stats::polygons_of(&data.features[index].geometry).ok_or_else(|| {
-        QueryError::BadParameter(format!(
-            "unit '{spec}' is not a polygon, so it cannot bound a query"
-        ))
-    })?;
+    let shape = stats::polygons_of(&data.features[index].geometry)
+        .ok_or_else(|| QueryError::BadParameter(format!("unit '{spec}' is not a polygon, so it cannot bound a query")))?;
     Region::new(shape).ok_or_else(unknown)
 }

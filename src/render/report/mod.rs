@@ -124,7 +124,11 @@ impl Report {
         let (unit, outline) = match unit {
             Some(spec) => {
                 let (data, index) = query::admin_feature(ctx, spec)?;
-                let field = |name: &str| ctx.view.field_index(&data.meta, name).map(|i| data.features[index].properties[i].to_string());
+                let field = |name: &str| {
+                    ctx.view
+                        .field_index(&data.meta, name)
+                        .map(|i| data.features[index].properties[i].to_string())
+                };
                 let shown = ReportUnit {
                     layer: data.meta.name.clone(),
                     code: spec.split_once(':').map_or("", |(_, c)| c).to_string(),

@@ -166,7 +166,11 @@ impl Layout<'_> {
         let mut line = String::new();
         let mut lines = Vec::new();
         for word in text.split_whitespace() {
-            let longer = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
+            let longer = if line.is_empty() {
+                word.to_string()
+            } else {
+                format!("{line} {word}")
+            };
             if !line.is_empty() && self.faces.width(weight, size, &longer) > WIDTH {
                 lines.push(std::mem::replace(&mut line, word.to_string()));
             } else {
@@ -296,7 +300,11 @@ fn indicators(layout: &mut Layout, report: &Report) {
             .flatten()
             .map(|row| {
                 let mut cells = unit_cells(row).to_vec();
-                cells.extend([cell(figure(&row["value"])), cell(figure(&row["features"])), cell(figure(&row["matching"]))]);
+                cells.extend([
+                    cell(figure(&row["value"])),
+                    cell(figure(&row["features"])),
+                    cell(figure(&row["matching"])),
+                ]);
                 cells.push(status(row));
                 cells
             })
@@ -396,7 +404,12 @@ fn lay_out(report: &Report, faces: &Faces, map: Option<&Pixmap>) -> Vec<Vec<Op>>
             layout.push(Op::Image { y, height });
             layout.y += height + 6.0;
         }
-        None => layout.paragraph("(Không có bản đồ: kịch bản không có kiểu hiển thị hoặc dữ liệu.)", 9.0, Weight::Regular, GREY),
+        None => layout.paragraph(
+            "(Không có bản đồ: kịch bản không có kiểu hiển thị hoặc dữ liệu.)",
+            9.0,
+            Weight::Regular,
+            GREY,
+        ),
     }
     indicators(&mut layout, report);
     statistics(&mut layout, report);

@@ -6,7 +6,16 @@ use serde_json::Value as Json;
 use super::{figure, Report};
 use crate::error::Error;
 
-const HEADER: [&str; 8] = ["section", "subject", "unit_id", "unit_code", "unit_name", "figure", "value", "status"];
+const HEADER: [&str; 8] = [
+    "section",
+    "subject",
+    "unit_id",
+    "unit_code",
+    "unit_name",
+    "figure",
+    "value",
+    "status",
+];
 
 /// A value as a CSV cell: its digits, or empty for none.
 fn value(v: &Json) -> String {
@@ -23,7 +32,16 @@ fn rows(section: &str, subject: &str, answer: &Json, keys: &[&str], status: bool
         for key in keys.iter().filter(|k| row.get(**k).is_some()) {
             let state = if status { value(&row["status"]) } else { String::new() };
             let [id, code, name] = names.clone();
-            out.push([section.to_string(), subject.to_string(), id, code, name, key.to_string(), value(&row[*key]), state]);
+            out.push([
+                section.to_string(),
+                subject.to_string(),
+                id,
+                code,
+                name,
+                key.to_string(),
+                value(&row[*key]),
+                state,
+            ]);
         }
     };
     for row in answer["units"].as_array().into_iter().flatten() {
@@ -44,10 +62,20 @@ pub(super) fn csv(report: &Report) -> Result<Vec<u8>, Error> {
     }
     for stats in &report.statistics {
         let subject = format!("{} by {}", value(&stats["layer"]), value(&stats["by"]));
-        lines.extend(rows("statistics", &subject, stats, &["count", "sum", "area_m2", "length_m", "suppressed"], false));
+        lines.extend(rows(
+            "statistics",
+            &subject,
+            stats,
+            &["count", "sum", "area_m2", "length_m", "suppressed"],
+            false,
+        ));
     }
     for source in &report.sources {
-        let meta = [("source_file", &source.source_file), ("source_crs", &source.source_crs), ("imported_at", &source.imported_at)];
+        let meta = [
+            ("source_file", &source.source_file),
+            ("source_crs", &source.source_crs),
+            ("imported_at", &source.imported_at),
+        ];
         for (key, text) in meta {
             let row = ["source", &source.layer, "", "", "", key, text, ""];
             lines.push(row.map(str::to_string));
