@@ -702,3 +702,315 @@ fn serve_demo_runs_a_broker_and_the_simulator() {
     drop(server);
     eventually("the demo's broker ends with bando", Duration::from_secs(5), || brokers() == 0);
 }
+
+const SENSOR_CONFIG: &str = r#"
+[live]
+publish_ms = 100
+
+[[live.layers]]
+name = "env_live"
+id = "sensor_id"
+fields = ["pm25"]
+
+[[live.rules]]
+id = "pm25_over_limit"
+layer = "env_live"
+kind = "threshold"
+field = "pm25"
+above = 50
+clear = 45
+
+[[live.rules]]
+id = "outside_park"
+layer = "env_live"
+kind = "outside"
+zones = "industrial_parks"
+"#;
+
+/// A scenario over the live layers: the sensors, and an indicator counting open alerts per ward.
+const SENSOR_SCENARIO: &str = r#"
+id = "env_live"
+title = "Cảm biến trực tuyến"
+
+[[layers]]
+layer = "env_live"
+
+[[layers]]
+layer = "env_live_alerts"
+
+[[indicators]]
+id = "open_alerts"
+title = "Cảnh báo chưa xử lý"
+layer = "env_live_alerts"
+by = "wards"
+measure = "count"
+where = [{ field = "state", op = "eq", value = "open" }]
+target = { max = 0 }
+"#;
+
+fn ndjson(lines: &Value) -> String {
+    lines.as_array().unwrap().iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn alert_counts_per_ward_in_stats_and_indicators_match_the_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_copy(dir.path());
+    let plan_path = dir.path().join("plan.json");
+    run_checker(
+        "python3",
+        &["tests/py/live_alert_units.py", store.to_str().unwrap(), plan_path.to_str().unwrap()],
+    );
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let expected = &plan["expected"];
+    let (config, tilesets) = (dir.path().join("bando.toml"), dir.path().join("tilesets"));
+    std::fs::write(&config, SENSOR_CONFIG).unwrap();
+    std::fs::create_dir_all(&tilesets).unwrap();
+    std::fs::write(tilesets.join("env_live.toml"), SENSOR_SCENARIO).unwrap();
+    let server = Server::start_in(
+        &repo_root(),
+        &[
+            "--store",
+            store.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--tilesets",
+            tilesets.to_str().unwrap(),
+        ],
+    );
+
+    // Phase 1, the acknowledgements, then phase 2 clears some of the pm25 alerts.
+    let (status, report) = post(&server, "/live/env_live", &ndjson(&plan["phase1"]), None);
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(80)), "{report}");
+    let (_, alerts) = server.get_json("/alerts?state=open&layer=env_live");
+    let id_of = |rule: &str, device: &str| {
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["rule"] == rule && a["device"] == device)
+            .unwrap_or_else(|| panic!("no open {rule} alert of {device}: {alerts}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    for pair in plan["acknowledge"].as_array().unwrap() {
+        let id = id_of(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        assert_eq!(post(&server, &format!("/alerts/{id}/ack"), "", None).0, 200);
+    }
+    let (status, report) = post(&server, "/live/env_live", &ndjson(&plan["phase2"]), None);
+    assert_eq!(status, 200, "{report}");
+
+    // Each active alert's unit is the oracle's ward.
+    let (_, active) = server.get_json("/alerts?layer=env_live");
+    let active: Vec<&Value> = active["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["state"] != "closed")
+        .collect();
+    assert_eq!(active.len() as u64, expected["active"].as_u64().unwrap());
+    for alert in &active {
+        let key = format!("{}/{}", alert["rule"].as_str().unwrap(), alert["device"].as_str().unwrap());
+        assert_eq!(alert["unit"], expected["unit_of"][&key], "{alert}");
+    }
+
+    // /stats counts the active alerts per ward and rule, as the oracle does.
+    let per_unit = expected["per_unit"].as_object().unwrap();
+    let rules_of = |code: &str| per_unit.get(code).map_or(json!({}), |u| u["rules"].clone());
+    let stats_path = "/stats?layer=env_live_alerts&by=wards&group_by=rule";
+    let counted = |stats: &Value| stats["total"]["count"].as_u64().unwrap_or(0) + stats["unassigned"].as_u64().unwrap_or(0);
+    eventually("the alert layer is published", Duration::from_secs(5), || {
+        Some(counted(&server.get_json(stats_path).1)) == expected["active"].as_u64()
+    });
+    let (status, stats) = server.get_json(stats_path);
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["unassigned"], expected["unassigned"], "{stats}");
+    for unit in stats["units"].as_array().unwrap() {
+        let code = unit["code"].as_str().unwrap();
+        let got: serde_json::Map<String, Value> = unit["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["value"].as_str().unwrap().to_string(), g["count"].clone()))
+            .collect();
+        assert_eq!(Value::Object(got), rules_of(code), "ward {code}: {unit}");
+    }
+
+    // The scenario's indicator counts the open (not acknowledged) alerts per ward.
+    let (status, answer) = server.get_json("/scenarios/env_live/indicators");
+    assert_eq!(status, 200, "{answer}");
+    let indicator = &answer["indicators"][0];
+    let mut over = 0;
+    for unit in indicator["units"].as_array().unwrap() {
+        let code = unit["code"].as_str().unwrap();
+        let open = per_unit.get(code).map_or(0, |u| u["open"].as_u64().unwrap());
+        assert_eq!(unit["value"].as_f64(), Some(open as f64), "ward {code}: {unit}");
+        over += usize::from(open > 0);
+    }
+    assert_eq!(indicator["below_target"], over, "{indicator}");
+    assert_eq!(
+        indicator["units"].as_array().unwrap().len(),
+        expected["ward_codes"].as_array().unwrap().len()
+    );
+}
+
+/// The events of a Server-Sent Events stream, read on a thread of their own: (event, data).
+struct EventStream {
+    events: std::sync::mpsc::Receiver<(String, Value)>,
+}
+
+impl EventStream {
+    fn open(server: &Server, path: &str) -> EventStream {
+        let response = ureq::get(&server.url(path)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.content_type(), "text/event-stream");
+        let (send, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let reader = std::io::BufReader::new(response.into_reader());
+            let (mut event, mut data) = (String::new(), String::new());
+            for line in std::io::BufRead::lines(reader) {
+                let Ok(line) = line else { return };
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_string();
+                } else if let Some(text) = line.strip_prefix("data:") {
+                    data.push_str(text.trim_start());
+                } else if line.is_empty() && !data.is_empty() {
+                    let parsed = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    if send.send((std::mem::take(&mut event), parsed)).is_err() {
+                        return;
+                    }
+                    data.clear();
+                }
+            }
+        });
+        EventStream { events }
+    }
+
+    /// The next event named `name` (others skipped), within `limit`.
+    fn next(&self, name: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((event, data)) if event == name => return data,
+                Ok(_) => continue,
+                Err(e) => panic!("no '{name}' event within {limit:?}: {e}"),
+            }
+        }
+    }
+}
+
+/// The one alert of `/alerts` with this id.
+fn listed_alert(server: &Server, id: &Value) -> Value {
+    let (_, alerts) = server.get_json("/alerts");
+    alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == *id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn mqtt_reports_reach_the_event_streams_and_the_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_copy(dir.path());
+    let devices = dir.path().join("devices.txt");
+    std::fs::write(&devices, "V01\nV02\n").unwrap();
+    let broker = Broker::start(dir.path(), 18485);
+    let config = dir.path().join("bando.toml");
+    std::fs::write(&config, mqtt_config(broker.port, &devices)).unwrap();
+    let server = Server::start_in(
+        &repo_root(),
+        &["--store", store.to_str().unwrap(), "--config", config.to_str().unwrap()],
+    );
+    eventually("bando subscribes", Duration::from_secs(10), || {
+        metric(
+            &server.metrics(),
+            "bando_live_source_subscriptions_total",
+            &[("layer", "vessels_live")],
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    });
+    let report = |device: &str, lon: f64, lat: f64, ts: f64, speed: f64| {
+        let payload = json!({ "lon": lon, "lat": lat, "ts": ts, "speed_kn": speed, "heading": 90 });
+        broker.publish(&format!("vms/{device}/position"), &payload.to_string());
+    };
+    // V01 outside every permitted zone: one alert, before anyone subscribes.
+    let t = now() - 120.0;
+    report("V01", 107.60, 16.95, t, 8.0);
+    eventually("V01's alert", Duration::from_secs(10), || alert_rows(&server).len() == 1);
+
+    // A new subscriber gets the current state first: V01's position and its open alert.
+    let positions = EventStream::open(&server, "/live/vessels_live/events");
+    let alerts = EventStream::open(&server, "/alerts/stream");
+    let first = positions.next("positions", Duration::from_secs(5));
+    assert_eq!(first["layer"], "vessels_live");
+    let v01 = &first["positions"].as_array().unwrap()[0];
+    assert_eq!(
+        (v01["device"].as_str(), v01["lon"].as_f64(), v01["lat"].as_f64()),
+        (Some("V01"), Some(107.60), Some(16.95)),
+        "{first}"
+    );
+    let opened = alerts.next("alert", Duration::from_secs(5));
+    assert_eq!(
+        (opened["rule"].as_str(), opened["device"].as_str(), opened["state"].as_str()),
+        (Some("left_permitted_zone"), Some("V01"), Some("open"))
+    );
+    assert_eq!(
+        opened,
+        listed_alert(&server, &opened["id"]),
+        "event: alert carries GET /alerts's object"
+    );
+
+    // Then what changes: V02 appears and moves inside VB-1 (positions, no alert: a first report
+    // inside a permitted zone is no crossing), V01 speeds (a threshold alert) and its zone alert
+    // is acknowledged.
+    report("V02", 107.80, 16.70, t + 10.0, 5.0);
+    report("V02", 107.82, 16.71, t + 20.0, 5.0);
+    eventually("V02's second position is streamed", Duration::from_secs(10), || {
+        let moved = positions.next("positions", Duration::from_secs(5));
+        moved["positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["device"] == "V02" && p["lon"] == 107.82)
+    });
+    report("V01", 107.61, 16.95, t + 30.0, 25.0);
+    let acked_id = opened["id"].as_i64().unwrap();
+    assert_eq!(post(&server, &format!("/alerts/{acked_id}/ack"), "", None).0, 200);
+    let mut rules = Vec::new();
+    for _ in 0..2 {
+        let alert = alerts.next("alert", Duration::from_secs(10));
+        assert_eq!(
+            alert,
+            listed_alert(&server, &alert["id"]),
+            "event: alert carries GET /alerts's object"
+        );
+        let text = |k: &str| alert[k].as_str().unwrap().to_string();
+        rules.push((text("rule"), text("device"), text("state")));
+    }
+    rules.sort();
+    let row = |r: &str, d: &str, s: &str| (r.to_string(), d.to_string(), s.to_string());
+    assert_eq!(
+        rules,
+        [row("left_permitted_zone", "V01", "acknowledged"), row("speeding", "V01", "open")]
+    );
+    assert_eq!(alert_rows(&server).len(), 2, "V02 raised nothing");
+
+    // The track replay: V02's stored reports, oldest first.
+    let path = format!("/live/vessels_live/track?device=V02&from={}&to={}", t - 1.0, t + 60.0);
+    eventually("V02's reports are stored", Duration::from_secs(10), || {
+        server.get_json(&path).1["features"].as_array().is_some_and(|f| f.len() == 2)
+    });
+    let (_, track) = server.get_json(&path);
+    let coords: Vec<Value> = track["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["geometry"]["coordinates"].clone())
+        .collect();
+    assert_eq!(coords, [json!([107.80, 16.70]), json!([107.82, 16.71])], "{track}");
+    assert_eq!(track["features"][1]["properties"]["values"]["speed_kn"], 5.0);
+}
