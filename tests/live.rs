@@ -702,3 +702,154 @@ fn serve_demo_runs_a_broker_and_the_simulator() {
     drop(server);
     eventually("the demo's broker ends with bando", Duration::from_secs(5), || brokers() == 0);
 }
+
+const SENSOR_CONFIG: &str = r#"
+[live]
+publish_ms = 100
+
+[[live.layers]]
+name = "env_live"
+id = "sensor_id"
+fields = ["pm25"]
+
+[[live.rules]]
+id = "pm25_over_limit"
+layer = "env_live"
+kind = "threshold"
+field = "pm25"
+above = 50
+clear = 45
+
+[[live.rules]]
+id = "outside_park"
+layer = "env_live"
+kind = "outside"
+zones = "industrial_parks"
+"#;
+
+/// A scenario over the live layers: the sensors, and an indicator counting open alerts per ward.
+const SENSOR_SCENARIO: &str = r#"
+id = "env_live"
+title = "Cảm biến trực tuyến"
+
+[[layers]]
+layer = "env_live"
+
+[[layers]]
+layer = "env_live_alerts"
+
+[[indicators]]
+id = "open_alerts"
+title = "Cảnh báo chưa xử lý"
+layer = "env_live_alerts"
+by = "wards"
+measure = "count"
+where = [{ field = "state", op = "eq", value = "open" }]
+target = { max = 0 }
+"#;
+
+fn ndjson(lines: &Value) -> String {
+    lines.as_array().unwrap().iter().map(|l| format!("{l}\n")).collect()
+}
+
+#[test]
+fn alert_counts_per_ward_in_stats_and_indicators_match_the_oracle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_copy(dir.path());
+    let plan_path = dir.path().join("plan.json");
+    run_checker(
+        "python3",
+        &["tests/py/live_alert_units.py", store.to_str().unwrap(), plan_path.to_str().unwrap()],
+    );
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&plan_path).unwrap()).unwrap();
+    let expected = &plan["expected"];
+    let (config, tilesets) = (dir.path().join("bando.toml"), dir.path().join("tilesets"));
+    std::fs::write(&config, SENSOR_CONFIG).unwrap();
+    std::fs::create_dir_all(&tilesets).unwrap();
+    std::fs::write(tilesets.join("env_live.toml"), SENSOR_SCENARIO).unwrap();
+    let server = Server::start_in(
+        &repo_root(),
+        &[
+            "--store",
+            store.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--tilesets",
+            tilesets.to_str().unwrap(),
+        ],
+    );
+
+    // Phase 1, the acknowledgements, then phase 2 clears some of the pm25 alerts.
+    let (status, report) = post(&server, "/live/env_live", &ndjson(&plan["phase1"]), None);
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(80)), "{report}");
+    let (_, alerts) = server.get_json("/alerts?state=open&layer=env_live");
+    let id_of = |rule: &str, device: &str| {
+        alerts["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["rule"] == rule && a["device"] == device)
+            .unwrap_or_else(|| panic!("no open {rule} alert of {device}: {alerts}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    for pair in plan["acknowledge"].as_array().unwrap() {
+        let id = id_of(pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+        assert_eq!(post(&server, &format!("/alerts/{id}/ack"), "", None).0, 200);
+    }
+    let (status, report) = post(&server, "/live/env_live", &ndjson(&plan["phase2"]), None);
+    assert_eq!(status, 200, "{report}");
+
+    // Each active alert's unit is the oracle's ward.
+    let (_, active) = server.get_json("/alerts?layer=env_live");
+    let active: Vec<&Value> = active["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["state"] != "closed")
+        .collect();
+    assert_eq!(active.len() as u64, expected["active"].as_u64().unwrap());
+    for alert in &active {
+        let key = format!("{}/{}", alert["rule"].as_str().unwrap(), alert["device"].as_str().unwrap());
+        assert_eq!(alert["unit"], expected["unit_of"][&key], "{alert}");
+    }
+
+    // /stats counts the active alerts per ward and rule, as the oracle does.
+    let per_unit = expected["per_unit"].as_object().unwrap();
+    let rules_of = |code: &str| per_unit.get(code).map_or(json!({}), |u| u["rules"].clone());
+    let stats_path = "/stats?layer=env_live_alerts&by=wards&group_by=rule";
+    let counted = |stats: &Value| stats["total"]["count"].as_u64().unwrap_or(0) + stats["unassigned"].as_u64().unwrap_or(0);
+    eventually("the alert layer is published", Duration::from_secs(5), || {
+        Some(counted(&server.get_json(stats_path).1)) == expected["active"].as_u64()
+    });
+    let (status, stats) = server.get_json(stats_path);
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["unassigned"], expected["unassigned"], "{stats}");
+    for unit in stats["units"].as_array().unwrap() {
+        let code = unit["code"].as_str().unwrap();
+        let got: serde_json::Map<String, Value> = unit["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| (g["value"].as_str().unwrap().to_string(), g["count"].clone()))
+            .collect();
+        assert_eq!(Value::Object(got), rules_of(code), "ward {code}: {unit}");
+    }
+
+    // The scenario's indicator counts the open (not acknowledged) alerts per ward.
+    let (status, answer) = server.get_json("/scenarios/env_live/indicators");
+    assert_eq!(status, 200, "{answer}");
+    let indicator = &answer["indicators"][0];
+    let mut over = 0;
+    for unit in indicator["units"].as_array().unwrap() {
+        let code = unit["code"].as_str().unwrap();
+        let open = per_unit.get(code).map_or(0, |u| u["open"].as_u64().unwrap());
+        assert_eq!(unit["value"].as_f64(), Some(open as f64), "ward {code}: {unit}");
+        over += usize::from(open > 0);
+    }
+    assert_eq!(indicator["below_target"], over, "{indicator}");
+    assert_eq!(
+        indicator["units"].as_array().unwrap().len(),
+        expected["ward_codes"].as_array().unwrap().len()
+    );
+}

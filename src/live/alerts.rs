@@ -4,16 +4,22 @@
 //! a second one. Every change is handed to the store writer and to the listener (the server's
 //! `/alerts/stream`).
 //!
-//! Owns alert identity, state transitions and selection (`GET /alerts`'s filters). Knows no
-//! rules (they say open or close), no HTTP and no SQL.
+//! Owns alert identity, state transitions, selection (`GET /alerts`'s filters) and the
+//! `{layer}_alerts` layers (the active alerts as points, which `/stats` and scenario
+//! indicators count). Knows no rules (they say open or close), no HTTP and no SQL.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use geo_types::Point;
 use serde::Serialize;
 
 use super::section::RuleKind;
 use super::LiveError;
+use crate::feature::{Feature, FieldDef, FieldType, GeometryKind, LayerKind, Value};
+use crate::index::LayerData;
+use crate::store::LayerMeta;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -151,6 +157,8 @@ pub struct AlertBook {
     /// Where changes go to be written (the store writer).
     persist: Box<dyn Fn(&Alert) + Send + Sync>,
     listener: OnceLock<Listener>,
+    /// Changes announced so far.
+    changes: AtomicU64,
 }
 
 impl AlertBook {
@@ -172,6 +180,7 @@ impl AlertBook {
             book: Mutex::new(book),
             persist,
             listener: OnceLock::new(),
+            changes: AtomicU64::new(0),
         }
     }
 
@@ -185,6 +194,7 @@ impl AlertBook {
     }
 
     fn announce(&self, alert: &Alert) {
+        self.changes.fetch_add(1, Ordering::AcqRel);
         (self.persist)(alert);
         if let Some(listener) = self.listener.get() {
             listener(alert);
@@ -262,11 +272,6 @@ impl AlertBook {
         Ok(alert)
     }
 
-    /// Whether an alert is active for a rule, device and zone.
-    pub fn is_active(&self, rule: &str, device: &str, zone_id: i64) -> bool {
-        self.lock().active.contains_key(&(rule.to_string(), device.to_string(), zone_id))
-    }
-
     /// The alerts `query` selects, by id.
     pub fn list(&self, query: &AlertQuery) -> Vec<Alert> {
         let book = self.lock();
@@ -288,15 +293,60 @@ impl AlertBook {
         ids.iter().filter_map(|id| book.by_id.get(id).cloned()).collect()
     }
 
-    /// Active alerts per `unit` (`GET /stats`'s alert counts).
-    pub fn active_by_unit(&self, layer: Option<&str>) -> BTreeMap<String, u64> {
-        let mut counts = BTreeMap::new();
-        for alert in self.active().into_iter().filter(|a| layer.is_none_or(|l| a.layer == l)) {
-            *counts.entry(alert.unit.unwrap_or_default()).or_insert(0) += 1;
-        }
-        counts
+    /// How many changes the book has announced: what tells the publisher its alert layers moved.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// The `{layer}_alerts` layer of the live layer `layer`: one point per active alert at its
+    /// triggering position (feature id = alert id), so `/stats`, scenario indicators, queries
+    /// and tiles count and draw open alerts like any layer's features.
+    pub fn layer_of(&self, layer: &str, version: i64, imported_at: &str) -> LayerData {
+        let features: Vec<Feature> = self
+            .active()
+            .into_iter()
+            .filter(|a| a.layer == layer)
+            .map(|a| Feature {
+                id: a.id,
+                geometry: Point::new(a.lon, a.lat).into(),
+                properties: vec![
+                    Value::Text(a.rule.into()),
+                    Value::Text(a.device.into()),
+                    Value::Text(a.state.as_str().into()),
+                    Value::Text(a.kind.as_str().into()),
+                    a.zone.map_or(Value::Null, |z| Value::Text(z.into())),
+                    a.unit.map_or(Value::Null, |u| Value::Text(u.into())),
+                    Value::Text(a.opened_at.into()),
+                    a.value.map_or(Value::Null, Value::Float),
+                ],
+            })
+            .collect();
+        let fields = ALERT_FIELDS.iter().map(|&(name, ty)| FieldDef::new(name, ty)).collect();
+        let mut meta = LayerMeta::new(&alerts_layer_name(layer), LayerKind::Iot, GeometryKind::Point, fields);
+        meta.feature_count = features.len() as u64;
+        meta.import_id = version;
+        meta.imported_at = imported_at.to_string();
+        meta.source_file = "live".into();
+        LayerData::build(meta, features)
     }
 }
+
+/// The name of the layer holding a live layer's active alerts.
+pub fn alerts_layer_name(layer: &str) -> String {
+    format!("{layer}_alerts")
+}
+
+/// The fields of a `{layer}_alerts` layer, in [`AlertBook::layer_of`]'s order.
+const ALERT_FIELDS: [(&str, FieldType); 8] = [
+    ("rule", FieldType::Text),
+    ("device", FieldType::Text),
+    ("state", FieldType::Text),
+    ("kind", FieldType::Text),
+    ("zone", FieldType::Text),
+    ("unit", FieldType::Text),
+    ("opened_at", FieldType::Text),
+    ("value", FieldType::Float),
+];
 
 fn key_of(alert: &Alert) -> Key {
     (alert.rule.clone(), alert.device.clone(), alert.zone_id)
@@ -380,6 +430,31 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(open.iter().map(|a| a.id).collect::<Vec<_>>(), vec![2, 3, 4]);
+    }
+
+    #[test]
+    fn the_alerts_layer_holds_the_active_alerts_of_its_live_layer() {
+        let book = AlertBook::new(Vec::new(), Box::new(|_| {}));
+        let a = book.open(opening("a", 0)).unwrap();
+        let b = book.open(opening("b", 0)).unwrap();
+        book.open(Opening {
+            layer: "env_live".into(),
+            ..opening("c", 0)
+        });
+        book.acknowledge(a.id).unwrap();
+        book.close("left", "b", 0, 1_796_292_060.0);
+        assert_eq!(book.changes(), 5, "three openings, an acknowledgement, a closing");
+        let layer = book.layer_of("vessels_live", 9, "t");
+        assert_eq!(layer.meta.name, "vessels_live_alerts");
+        assert_eq!(layer.meta.import_id, 9);
+        assert_eq!(layer.features.len(), 1, "b is closed, c is another layer's");
+        let f = &layer.features[0];
+        assert_eq!(f.id, a.id);
+        let state = layer.meta.field_index("state").unwrap();
+        assert_eq!(f.properties[state], Value::Text("acknowledged".into()));
+        assert_eq!(f.properties.len(), layer.meta.fields.len());
+        assert_eq!(layer.tree.size(), 1);
+        assert!(b.id > a.id);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Live layers (issue 14): device positions and values coming in over MQTT (`mqtt.rs`) or HTTP
 //! (`POST /live/{layer}`, through [`Live::ingest_body`]), the latest state per device in memory
 //! (`layer.rs`), published into the [`Catalog`] as ordinary layers every `publish_ms` so tiles,
-//! queries and stats read them like any other; rules (`rules.rs`) raising alerts (`alerts.rs`);
+//! queries and stats read them like any other; rules (`rules.rs`) raising alerts (`alerts.rs`),
+//! whose active ones are published the same way as `{layer}_alerts` (counted by `/stats` and
+//! scenario indicators);
 //! history, latest state and alerts written to the store in batches (`writer.rs`) and reloaded
 //! on restart. `simulate.rs` publishes realistic traffic to a broker (`bando simulate`), and
 //! `demo.rs` runs it with a local Mosquitto for `bando serve --demo`.
@@ -118,6 +120,8 @@ pub struct Live {
     sources: OnceLock<Vec<Arc<mqtt::SourceStatus>>>,
     /// Refusals logged so far (every power of two is logged: a sample, never a flood).
     logged: AtomicU64,
+    /// The alert book's change count at the last publication of the `{layer}_alerts` layers.
+    alerts_published: AtomicU64,
 }
 
 /// One declared live layer before it is built.
@@ -201,6 +205,7 @@ impl Live {
             stop: Arc::new(AtomicBool::new(false)),
             sources: OnceLock::new(),
             logged: AtomicU64::new(0),
+            alerts_published: AtomicU64::new(0),
         });
         live.restore_latest()?;
         live.publish(true);
@@ -399,6 +404,12 @@ impl Live {
                 fresh.extend(snapshots.into_iter().map(Arc::new));
             }
         }
+        let changes = self.alerts.changes();
+        if force || self.alerts_published.swap(changes, Ordering::AcqRel) != changes {
+            for layer in self.layers.values().filter(|l| !l.rules.is_empty()) {
+                fresh.push(Arc::new(self.alerts.layer_of(&layer.name, version, &at)));
+            }
+        }
         if fresh.is_empty() {
             return;
         }
@@ -467,9 +478,11 @@ fn declare(section: &LiveSection, file: &Source, catalog: &Catalog) -> Result<BT
     for (span, name, mapping, devices_file) in entries {
         let refuse = |why: String| LiveError::Config(file.error_at(span.clone(), why));
         check_layer_name(&name).map_err(|e| refuse(e.to_string()))?;
-        if catalog.get(&name).is_some() && !catalog.is_live(&name) {
+        let published = [name.clone(), format!("{name}_track"), alerts::alerts_layer_name(&name)];
+        if let Some(taken) = published.iter().find(|n| catalog.get(n).is_some() && !catalog.is_live(n)) {
             return Err(refuse(format!(
-                "'{name}' is a layer of the store; a live layer needs a name of its own"
+                "'{taken}' is a layer of the store; live layer '{name}' publishes {}, {} and {}: give it a name of its own",
+                published[0], published[1], published[2]
             )));
         }
         let mapping = mapping.map_err(&refuse)?;
