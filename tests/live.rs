@@ -853,3 +853,164 @@ fn alert_counts_per_ward_in_stats_and_indicators_match_the_oracle() {
         expected["ward_codes"].as_array().unwrap().len()
     );
 }
+
+/// The events of a Server-Sent Events stream, read on a thread of their own: (event, data).
+struct EventStream {
+    events: std::sync::mpsc::Receiver<(String, Value)>,
+}
+
+impl EventStream {
+    fn open(server: &Server, path: &str) -> EventStream {
+        let response = ureq::get(&server.url(path)).call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.content_type(), "text/event-stream");
+        let (send, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let reader = std::io::BufReader::new(response.into_reader());
+            let (mut event, mut data) = (String::new(), String::new());
+            for line in std::io::BufRead::lines(reader) {
+                let Ok(line) = line else { return };
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_string();
+                } else if let Some(text) = line.strip_prefix("data:") {
+                    data.push_str(text.trim_start());
+                } else if line.is_empty() && !data.is_empty() {
+                    let parsed = serde_json::from_str(&data).unwrap_or(Value::Null);
+                    if send.send((std::mem::take(&mut event), parsed)).is_err() {
+                        return;
+                    }
+                    data.clear();
+                }
+            }
+        });
+        EventStream { events }
+    }
+
+    /// The next event named `name` (others skipped), within `limit`.
+    fn next(&self, name: &str, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok((event, data)) if event == name => return data,
+                Ok(_) => continue,
+                Err(e) => panic!("no '{name}' event within {limit:?}: {e}"),
+            }
+        }
+    }
+}
+
+/// The one alert of `/alerts` with this id.
+fn listed_alert(server: &Server, id: &Value) -> Value {
+    let (_, alerts) = server.get_json("/alerts");
+    alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == *id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[test]
+fn mqtt_reports_reach_the_event_streams_and_the_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_copy(dir.path());
+    let devices = dir.path().join("devices.txt");
+    std::fs::write(&devices, "V01\nV02\n").unwrap();
+    let broker = Broker::start(dir.path(), 18485);
+    let config = dir.path().join("bando.toml");
+    std::fs::write(&config, mqtt_config(broker.port, &devices)).unwrap();
+    let server = Server::start_in(
+        &repo_root(),
+        &["--store", store.to_str().unwrap(), "--config", config.to_str().unwrap()],
+    );
+    eventually("bando subscribes", Duration::from_secs(10), || {
+        metric(
+            &server.metrics(),
+            "bando_live_source_subscriptions_total",
+            &[("layer", "vessels_live")],
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    });
+    let report = |device: &str, lon: f64, lat: f64, ts: f64, speed: f64| {
+        let payload = json!({ "lon": lon, "lat": lat, "ts": ts, "speed_kn": speed, "heading": 90 });
+        broker.publish(&format!("vms/{device}/position"), &payload.to_string());
+    };
+    // V01 outside every permitted zone: one alert, before anyone subscribes.
+    let t = now() - 120.0;
+    report("V01", 107.60, 16.95, t, 8.0);
+    eventually("V01's alert", Duration::from_secs(10), || alert_rows(&server).len() == 1);
+
+    // A new subscriber gets the current state first: V01's position and its open alert.
+    let positions = EventStream::open(&server, "/live/vessels_live/events");
+    let alerts = EventStream::open(&server, "/alerts/stream");
+    let first = positions.next("positions", Duration::from_secs(5));
+    assert_eq!(first["layer"], "vessels_live");
+    let v01 = &first["positions"].as_array().unwrap()[0];
+    assert_eq!(
+        (v01["device"].as_str(), v01["lon"].as_f64(), v01["lat"].as_f64()),
+        (Some("V01"), Some(107.60), Some(16.95)),
+        "{first}"
+    );
+    let opened = alerts.next("alert", Duration::from_secs(5));
+    assert_eq!(
+        (opened["rule"].as_str(), opened["device"].as_str(), opened["state"].as_str()),
+        (Some("left_permitted_zone"), Some("V01"), Some("open"))
+    );
+    assert_eq!(
+        opened,
+        listed_alert(&server, &opened["id"]),
+        "event: alert carries GET /alerts's object"
+    );
+
+    // Then what changes: V02 appears and moves inside VB-1 (positions, no alert: a first report
+    // inside a permitted zone is no crossing), V01 speeds (a threshold alert) and its zone alert
+    // is acknowledged.
+    report("V02", 107.80, 16.70, t + 10.0, 5.0);
+    report("V02", 107.82, 16.71, t + 20.0, 5.0);
+    eventually("V02's second position is streamed", Duration::from_secs(10), || {
+        let moved = positions.next("positions", Duration::from_secs(5));
+        moved["positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["device"] == "V02" && p["lon"] == 107.82)
+    });
+    report("V01", 107.61, 16.95, t + 30.0, 25.0);
+    let acked_id = opened["id"].as_i64().unwrap();
+    assert_eq!(post(&server, &format!("/alerts/{acked_id}/ack"), "", None).0, 200);
+    let mut rules = Vec::new();
+    for _ in 0..2 {
+        let alert = alerts.next("alert", Duration::from_secs(10));
+        assert_eq!(
+            alert,
+            listed_alert(&server, &alert["id"]),
+            "event: alert carries GET /alerts's object"
+        );
+        let text = |k: &str| alert[k].as_str().unwrap().to_string();
+        rules.push((text("rule"), text("device"), text("state")));
+    }
+    rules.sort();
+    let row = |r: &str, d: &str, s: &str| (r.to_string(), d.to_string(), s.to_string());
+    assert_eq!(
+        rules,
+        [row("left_permitted_zone", "V01", "acknowledged"), row("speeding", "V01", "open")]
+    );
+    assert_eq!(alert_rows(&server).len(), 2, "V02 raised nothing");
+
+    // The track replay: V02's stored reports, oldest first.
+    let path = format!("/live/vessels_live/track?device=V02&from={}&to={}", t - 1.0, t + 60.0);
+    eventually("V02's reports are stored", Duration::from_secs(10), || {
+        server.get_json(&path).1["features"].as_array().is_some_and(|f| f.len() == 2)
+    });
+    let (_, track) = server.get_json(&path);
+    let coords: Vec<Value> = track["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["geometry"]["coordinates"].clone())
+        .collect();
+    assert_eq!(coords, [json!([107.80, 16.70]), json!([107.82, 16.71])], "{track}");
+    assert_eq!(track["features"][1]["properties"]["values"]["speed_kn"], 5.0);
+}

@@ -4,17 +4,19 @@
 //! filters (text and JSON) compared with a shapely + plain Python oracle (`tests/py/cql2_check.py`),
 //! `crs`, `bbox-crs` and `filter-crs` (Part 2) checked against pyproj on every vertex
 //! (`tests/py/crs_check.py`), and `datetime` and CQL2 instants select on a layer's time field as
-//! GDAL imported it.
+//! GDAL imported it; a scenario layer is a collection of what its `where` selects.
 mod common;
 
 use std::process::Command;
 
 use common::*;
 
-/// A layer as GDAL reads it: (properties, geometry) of each feature in fid order.
-fn ogr_features(dataset: &str, layer: &str) -> Vec<(serde_json::Value, serde_json::Value)> {
+/// A layer as GDAL reads it: (properties, geometry) of each feature in fid order; `options` are
+/// more `ogr2ogr` options (e.g. `-where`).
+fn ogr_features(dataset: &str, layer: &str, options: &[&str]) -> Vec<(serde_json::Value, serde_json::Value)> {
     let out = Command::new("ogr2ogr")
         .args(["-f", "GeoJSON", "/vsistdout/", dataset, layer])
+        .args(options)
         .output()
         .expect("ogr2ogr runs");
     assert!(out.status.success(), "ogr2ogr {dataset} {layer}: {}", stderr_of(&out));
@@ -49,8 +51,8 @@ fn gdal_oapif_copies_layers_as_the_store_holds_them() {
             .output()
             .expect("ogr2ogr runs");
         assert!(out.status.success(), "ogr2ogr OAPIF {layer}: {}", stderr_of(&out));
-        let served = ogr_features(copy.to_str().unwrap(), layer);
-        let stored = ogr_features(store.to_str().unwrap(), layer);
+        let served = ogr_features(copy.to_str().unwrap(), layer, &[]);
+        let stored = ogr_features(store.to_str().unwrap(), layer, &[]);
         assert_eq!(served.len(), stored.len(), "{layer}: feature count");
         assert_eq!(
             ogr_feature_count(copy.to_str().unwrap(), layer),
@@ -60,6 +62,42 @@ fn gdal_oapif_copies_layers_as_the_store_holds_them() {
             assert_eq!(sp, tp, "{layer} feature {n}: attributes");
             assert!(coordinates_close(sg, tg, 1e-8), "{layer} feature {n}: geometry {sg} vs {tg}");
         }
+    }
+}
+
+#[test]
+fn scenario_layers_are_collections_of_what_they_show() {
+    let store = demo_store(2_000);
+    let server = Server::start(&store, &[]);
+    let id = "social_welfare.poor_households";
+    let (_, collection) = server.get_json(&format!("/ogc/collections/{id}"));
+    assert_eq!(collection["id"], id, "{collection}");
+    // GDAL's OAPIF driver reads the scenario layer; GDAL's own SQL over the store picks the same
+    // houses by the scenario file's `where` (poor_household = true), with the same attributes.
+    let served = ogr_features(&format!("OAPIF:{}/ogc", server.base), id, &[]);
+    let stored = ogr_features(store.to_str().unwrap(), "housing", &["-where", "poor_household = 1"]);
+    assert!(!stored.is_empty(), "the demo has poor households");
+    assert_eq!(served.len(), stored.len(), "feature count");
+    for (n, ((sp, sg), (tp, tg))) in served.iter().zip(&stored).enumerate() {
+        assert_eq!(sp, tp, "feature {n}: attributes");
+        assert!(coordinates_close(sg, tg, 1e-8), "feature {n}: geometry {sg} vs {tg}");
+    }
+    let (_, page) = server.get_json(&format!("/ogc/collections/{id}/items?limit=1000"));
+    assert_eq!(page["numberMatched"], stored.len(), "{}", page["numberMatched"]);
+    // A house the scenario does not show is not an item of it, but is one of the store layer.
+    let (_, other) = server.get_json("/ogc/collections/housing/items?poor_household=false&limit=1");
+    let other_id = &other["features"][0]["id"];
+    let (status, _) = server.get_json(&format!("/ogc/collections/{id}/items/{other_id}"));
+    assert_eq!(status, 404);
+    let (status, _) = server.get_json(&format!("/ogc/collections/housing/items/{other_id}"));
+    assert_eq!(status, 200);
+    for (path, status) in [
+        ("/ogc/collections/social_welfare.nope", 404),
+        ("/ogc/collections/nope.poor_households/items", 404),
+        ("/ogc/collections/social_welfare.poor_households/queryables", 200),
+    ] {
+        let (got, body) = server.get_json(path);
+        assert_eq!(got, status, "{path}: {body}");
     }
 }
 
@@ -194,11 +232,19 @@ fn the_policy_view_applies_as_on_every_route() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["parcels", "wards"]);
+    let (stored, scenario_layers): (Vec<&str>, Vec<&str>) = ids.iter().partition(|id| !id.contains('.'));
+    assert_eq!(stored, ["parcels", "wards"]);
+    // Scenario layers over the readable layers only (social_welfare's housing layers are absent).
+    assert!(
+        scenario_layers.contains(&"social_welfare.wards") && scenario_layers.contains(&"land_management.parcels"),
+        "{scenario_layers:?}"
+    );
+    assert!(!ids.contains(&"social_welfare.poor_households"), "{ids:?}");
     for hidden in [
         "/ogc/collections/buildings",
         "/ogc/collections/buildings/items",
         "/ogc/collections/housing/items/1",
+        "/ogc/collections/social_welfare.poor_households/items",
     ] {
         let (status, body) = server.get_json(hidden);
         assert_eq!((status, body["code"].as_str()), (404, Some("NotFound")), "{hidden}: {body}");

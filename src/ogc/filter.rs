@@ -496,28 +496,9 @@ fn timestamp(text: &str) -> Result<i128, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feature::{FieldDef, GeometryKind, LayerKind};
     use crate::ogc::cql2::{self, Lang};
+    use crate::ogc::test_layer;
     use geo_types::polygon;
-
-    fn meta() -> LayerMeta {
-        let field = |name: &str, ty| FieldDef {
-            name: name.into(),
-            ty,
-            personal: false,
-        };
-        LayerMeta::new(
-            "b",
-            LayerKind::Building,
-            GeometryKind::Polygon,
-            vec![
-                field("floors", FieldType::Int),
-                field("use", FieldType::Text),
-                field("seen_at", FieldType::Text),
-                field("open", FieldType::Bool),
-            ],
-        )
-    }
 
     fn feature(floors: Option<i64>, use_: &str, seen: &str, x: f64) -> Feature {
         Feature {
@@ -535,7 +516,7 @@ mod tests {
     }
 
     fn bind(text: &str) -> Result<Filter, OgcError> {
-        Filter::bind(&cql2::parse(text, Lang::Text)?, &meta(), &View::open(), &Some)
+        Filter::bind(&cql2::parse(text, Lang::Text)?, &test_layer(), &View::open(), &Some)
     }
 
     fn holds(text: &str, f: &Feature) -> bool {
@@ -636,7 +617,7 @@ mod tests {
         let swap = |c: Coord<f64>| Some(Coord { x: c.y, y: c.x });
         let lat_lon = Filter::bind(
             &cql2::parse("S_INTERSECTS(geometry, POINT(0.5 0.25))", Lang::Text).unwrap(),
-            &meta(),
+            &test_layer(),
             &View::open(),
             &swap,
         )

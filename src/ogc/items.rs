@@ -1,13 +1,12 @@
 //! `/ogc/collections/{id}/items` and `/items/{featureId}`: features selected through the
 //! layer's R-tree when a box or a filter with a spatial part is given (else the layer in id
-//! order, which needs no scan to count), narrowed by `datetime`, property filters and the CQL2
+//! order, which needs no scan to count), narrowed by a scenario layer's `where`, `datetime`, property filters and the CQL2
 //! `filter`, one page of them written as GeoJSON bytes in the asked `crs` with
 //! `numberMatched`, `numberReturned`, `timeStamp` and `self`/`alternate`/`next`/`prev` links.
 
-use std::sync::Arc;
-
 use serde_json::Value as Json;
 
+use super::access::Collection;
 use super::crs::{Crs, Output};
 use super::params::{ItemsQuery, Query};
 use super::{link, self_links, OgcError, Site, GEOJSON, JSON};
@@ -41,17 +40,19 @@ impl Matched {
 }
 
 /// Whether `feature` passes the parts of the query its R-tree lookup did not settle.
-fn passes(q: &ItemsQuery, feature: &Feature) -> bool {
-    q.datetime.as_ref().is_none_or(|(i, span)| span.holds(&feature.properties[*i]))
+fn passes(q: &ItemsQuery, collection: &Collection, feature: &Feature) -> bool {
+    collection.holds(feature)
+        && q.datetime.as_ref().is_none_or(|(i, span)| span.holds(&feature.properties[*i]))
         && q.equals.iter().all(|(i, v)| &feature.properties[*i] == v)
         && q.filter.as_ref().is_none_or(|f| f.matches(feature))
 }
 
-/// The features of `layer` the query matches, only those of `members` (a scoped view's area)
-/// when given. `bbox`, else a filter's spatial part, picks the candidates from the R-tree.
-fn select(layer: &Arc<LayerData>, q: &ItemsQuery, members: Option<&Members>) -> Matched {
-    let filtered = q.datetime.is_some() || !q.equals.is_empty() || q.filter.is_some() || members.is_some();
-    let kept = |i: u32| members.is_none_or(|m| m.contains(i)) && passes(q, &layer.features[i as usize]);
+/// The features of the collection the query matches, only those of `members` (a scoped view's
+/// area) when given. `bbox`, else a filter's spatial part, picks the candidates from the R-tree.
+fn select(collection: &Collection, q: &ItemsQuery, members: Option<&Members>) -> Matched {
+    let layer = &collection.layer;
+    let filtered = collection.only.is_some() || q.datetime.is_some() || !q.equals.is_empty() || q.filter.is_some() || members.is_some();
+    let kept = |i: u32| members.is_none_or(|m| m.contains(i)) && passes(q, collection, &layer.features[i as usize]);
     let mut hits: Vec<u32> = if let Some(boxes) = &q.boxes {
         let layers = std::slice::from_ref(layer);
         boxes
@@ -153,11 +154,12 @@ fn page_links(site: &Site, id: &str, query: &Query, q: &ItemsQuery, matched: usi
 
 /// `/ogc/collections/{id}/items`: a GeoJSON FeatureCollection.
 pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<GeoJson> {
-    let layer = super::access::layer(site.catalog, site.view, id)?;
+    let collection = super::access::collection(site, id)?;
+    let layer = &collection.layer;
     let query = Query::parse(raw_query)?;
     let q = ItemsQuery::parse(&query, &layer.meta, site.view)?;
-    let members = site.view.members(site.catalog, &layer);
-    let matched = select(&layer, &q, members.as_deref());
+    let members = site.view.members(site.catalog, layer);
+    let matched = select(&collection, &q, members.as_deref());
     let page = matched.page(q.offset, q.limit);
     let fields = site.view.fields(&layer.meta);
     let crs = Output::new(q.crs)?;
@@ -167,7 +169,7 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<GeoJson> {
         if n > 0 {
             out.push(b',');
         }
-        write_feature(&mut out, &layer.features[i as usize], &layer, &fields, &crs, None)?;
+        write_feature(&mut out, &layer.features[i as usize], layer, &fields, &crs, None)?;
     }
     out.extend_from_slice(b"],\"numberMatched\":");
     out.extend_from_slice(itoa::Buffer::new().format(matched.len()).as_bytes());
@@ -187,7 +189,8 @@ pub fn items(site: &Site, id: &str, raw_query: &str) -> crate::Result<GeoJson> {
 
 /// `/ogc/collections/{id}/items/{featureId}`: one GeoJSON Feature.
 pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::Result<GeoJson> {
-    let layer = super::access::layer(site.catalog, site.view, id)?;
+    let collection = super::access::collection(site, id)?;
+    let layer = &collection.layer;
     let query = Query::parse(raw_query)?;
     query.only(&["f", "crs"], "a feature takes f=json or f=html and crs")?;
     let crs = Output::new(query.crs("crs")?)?;
@@ -197,17 +200,17 @@ pub fn item(site: &Site, id: &str, feature_id: &str, raw_query: &str) -> crate::
     };
     let fid: i64 = feature_id.parse().map_err(|_| missing())?;
     let index = layer.features.binary_search_by_key(&fid, |f| f.id).map_err(|_| missing())?;
-    // A feature outside a scoped view's area does not exist for it.
-    if site.view.members(site.catalog, &layer).is_some_and(|m| !m.contains(index as u32)) {
+    // A feature outside a scoped view's area, or a scenario layer's `where`, does not exist for it.
+    let feature = &layer.features[index];
+    if !collection.holds(feature) || site.view.members(site.catalog, layer).is_some_and(|m| !m.contains(index as u32)) {
         return Err(missing().into());
     }
-    let feature = &layer.features[index];
     let href = format!("{}/collections/{id}/items/{fid}", site.base);
     let mut links: Vec<Json> = self_links(&href, &query.selection_string(), GEOJSON, "this feature").into();
     links.push(link(format!("{}/collections/{id}?f=json", site.base), "collection", JSON, id));
     let mut out = Vec::with_capacity(1024);
     let fields = site.view.fields(&layer.meta);
-    write_feature(&mut out, feature, &layer, &fields, &crs, Some(&Json::Array(links)))?;
+    write_feature(&mut out, feature, layer, &fields, &crs, Some(&Json::Array(links)))?;
     Ok(GeoJson {
         body: out,
         crs: crs.crs(),

@@ -1,6 +1,6 @@
 //! OGC API Features (Part 1 Core, with GeoJSON and HTML; Part 2 CRS by reference; Part 3
 //! Filtering) over the in-memory layers: the landing page, conformance, collections (one per
-//! store layer), items with `bbox` (also across the antimeridian, and 6 numbers), `limit`/`offset`
+//! store layer and one per scenario layer), items with `bbox` (also across the antimeridian, and 6 numbers), `limit`/`offset`
 //! paging by links, `datetime` on layers with a time field, property equality filters and CQL2
 //! `filter`s (text or JSON, [`cql2`], bound and evaluated by `filter`), queryables, and single
 //! items by id; `crs`, `bbox-crs` and `filter-crs` name one of the CRSs of [`crs`].
@@ -31,6 +31,7 @@ pub use queryables::queryables;
 
 use crate::index::Catalog;
 use crate::policy::View;
+use crate::scenarios::Scenarios;
 
 /// Page size when none is asked for, and the largest page.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -85,6 +86,8 @@ impl OgcError {
 pub struct Site<'a> {
     pub catalog: &'a Catalog,
     pub view: &'a View,
+    /// Whose layers are collections too (`{scenario}.{layer id}`).
+    pub scenarios: &'a Scenarios,
     /// e.g. `http://127.0.0.1:8080/ogc`, no trailing slash.
     pub base: &'a str,
 }
@@ -96,6 +99,29 @@ pub(crate) fn box_corners(numbers: &[f64]) -> Result<[f64; 4], String> {
         [w, s, e, n] | [w, s, _, e, n, _] => Ok([*w, *s, *e, *n]),
         other => Err(format!("has {} numbers; give 4 (or 6 with heights)", other.len())),
     }
+}
+
+/// A building layer for the module tests: `floors` (integer), `use` (text), `seen_at` (a time
+/// as text) and `open` (boolean).
+#[cfg(test)]
+pub(crate) fn test_layer() -> crate::store::LayerMeta {
+    use crate::feature::{FieldDef, FieldType, GeometryKind, LayerKind};
+    let field = |name: &str, ty| FieldDef {
+        name: name.into(),
+        ty,
+        personal: false,
+    };
+    crate::store::LayerMeta::new(
+        "b",
+        LayerKind::Building,
+        GeometryKind::Polygon,
+        vec![
+            field("floors", FieldType::Int),
+            field("use", FieldType::Text),
+            field("seen_at", FieldType::Text),
+            field("open", FieldType::Bool),
+        ],
+    )
 }
 
 /// One link object.

@@ -267,28 +267,10 @@ fn lon_lat_boxes(text: &str, [west, south, east, north]: [f64; 4]) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feature::{FieldDef, GeometryKind, LayerKind};
-
-    fn meta() -> LayerMeta {
-        let field = |name: &str, ty| FieldDef {
-            name: name.into(),
-            ty,
-            personal: false,
-        };
-        LayerMeta::new(
-            "b",
-            LayerKind::Building,
-            GeometryKind::Polygon,
-            vec![
-                field("floors", FieldType::Int),
-                field("use", FieldType::Text),
-                field("seen_at", FieldType::Text),
-            ],
-        )
-    }
+    use crate::ogc::test_layer;
 
     fn items(raw: &str) -> Result<ItemsQuery, OgcError> {
-        ItemsQuery::parse(&Query::parse(raw)?, &meta(), &View::open())
+        ItemsQuery::parse(&Query::parse(raw)?, &test_layer(), &View::open())
     }
 
     #[test]

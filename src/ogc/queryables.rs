@@ -30,8 +30,8 @@ fn geometry_format(kind: GeometryKind) -> &'static str {
 /// `/ogc/collections/{id}/queryables`.
 pub fn queryables(site: &Site, id: &str, raw_query: &str) -> Result<Value, OgcError> {
     Query::parse(raw_query)?.only_format()?;
-    let layer = super::access::layer(site.catalog, site.view, id)?;
-    let meta = &layer.meta;
+    let collection = super::access::collection(site, id)?;
+    let meta = &collection.layer.meta;
     let time_field = datetime::time_field(meta);
     let mut properties = Map::new();
     properties.insert(

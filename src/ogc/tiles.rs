@@ -169,9 +169,11 @@ mod tests {
     fn web_mercator_quad_halves_per_zoom() {
         let catalog = Catalog::empty();
         let view = View::open();
+        let scenarios = crate::scenarios::Scenarios::default();
         let site = Site {
             catalog: &catalog,
             view: &view,
+            scenarios: &scenarios,
             base: "http://h/ogc",
         };
         let tms = tile_matrix_set(&site, WEB_MERCATOR_QUAD, "").unwrap();

@@ -1,14 +1,19 @@
-//! `/ogc/...`: OGC API Features. The format is negotiated here (`f=json|html`, else the `Accept`
-//! header, else JSON); the documents come from [`crate::ogc`] (features on a blocking thread, where
-//! their CRS conversions run, sent with their `Content-Crs`),
-//! errors leave as OGC exceptions through the one status mapping (`error::OgcException`).
+//! `/ogc/...`: OGC API Features. Every handler starts from an [`OgcRequest`]: the caller's policy
+//! view, the `/ogc` URL as the client reaches it, the raw query and the negotiated format (`f=json|html`,
+//! else the `Accept` header, else JSON). The documents come from [`crate::ogc`] (features on a
+//! blocking thread, where their CRS conversions run, sent with their `Content-Crs`); errors leave
+//! as OGC exceptions through the one status mapping (`error::OgcException`).
 //! OGC API Tiles' tiles are `/tiles` tiles: the same tile source, cache and `respond` path.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, RawQuery, Request as HttpRequest, State};
+use axum::extract::{FromRequestParts, Path};
 use axum::http::header::{ACCEPT, CONTENT_TYPE, VARY};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 
 use super::error::OgcException;
 use super::respond::respond;
@@ -17,6 +22,7 @@ use super::AppState;
 use crate::error::Error;
 use crate::ogc::{self, html, GeoJson, OgcError, Site};
 use crate::policy::View;
+use crate::scenarios::Scenarios;
 use crate::tiles::TileId;
 
 type OgcResult = Result<Response, OgcException>;
@@ -62,7 +68,7 @@ fn reply(format: Format, json: Vec<u8>, json_type: &'static str, title: &str) ->
     let (body, media_type) = match format {
         Format::Json => (json, json_type),
         Format::Html => {
-            let doc: serde_json::Value = serde_json::from_slice(&json).map_err(|e| Error::Internal(e.to_string()))?;
+            let doc: Value = serde_json::from_slice(&json).map_err(|e| Error::Internal(e.to_string()))?;
             (html::page(&doc, title).into_bytes(), "text/html; charset=utf-8")
         }
     };
@@ -71,67 +77,89 @@ fn reply(format: Format, json: Vec<u8>, json_type: &'static str, title: &str) ->
     Ok(response)
 }
 
-/// Features in the negotiated format; GeoJSON carries the `Content-Crs` of its coordinates, and
-/// the audit record of the request their number.
-fn features(format: Format, features: GeoJson, title: &str) -> OgcResult {
-    let mut response = reply(format, features.body, ogc::GEOJSON, title)?;
-    if format == Format::Json {
-        let crs = HeaderValue::from_str(&features.crs.header()).map_err(|e| Error::Internal(e.to_string()))?;
-        response.headers_mut().insert("content-crs", crs);
-    }
-    super::audit::mark_returned(&mut response, features.features);
-    Ok(response)
-}
-
-/// Runs `make` (features, with their CRS conversions) on a blocking thread.
-async fn blocking(
-    state: AppState,
-    r: Request,
-    make: impl FnOnce(&Site) -> crate::Result<GeoJson> + Send + 'static,
-) -> Result<GeoJson, OgcException> {
-    let features = tokio::task::spawn_blocking(move || make(&site(&state, &r)))
-        .await
-        .map_err(|e| Error::Internal(format!("features task failed: {e}")))??;
-    Ok(features)
-}
-
-fn document(format: Format, doc: serde_json::Value, title: &str) -> OgcResult {
-    typed_document(format, doc, ogc::JSON, title)
-}
-
-fn typed_document(format: Format, doc: serde_json::Value, json_type: &'static str, title: &str) -> OgcResult {
-    let json = serde_json::to_vec(&doc).map_err(|e| Error::Internal(e.to_string()))?;
-    reply(format, json, json_type, title)
-}
-
 fn path_of<T>(path: Result<Path<T>, PathRejection>) -> Result<T, OgcException> {
     path.map(|Path(p)| p)
         .map_err(|e| OgcException(Error::bad_request(format!("bad path: {}", e.body_text()))))
 }
 
-/// What a document is made from, for one request.
-struct Request {
+/// One `/ogc` request as every handler starts from it.
+pub struct OgcRequest {
+    state: AppState,
+    view: View,
+    /// The scenarios as they were when the request came (their layers are collections too).
+    scenarios: Arc<Scenarios>,
+    headers: HeaderMap,
+    /// e.g. `http://127.0.0.1:8080/ogc`, as the client reaches it.
     base: String,
+    /// The raw (percent-encoded) query string.
     query: String,
     format: Format,
-    view: View,
 }
 
-fn request(state: &AppState, view: View, headers: &HeaderMap, query: Option<String>) -> Result<Request, OgcException> {
-    let query = query.unwrap_or_default();
-    Ok(Request {
-        base: format!("{}/ogc", base_url(state, headers)),
-        format: negotiate(&query, headers)?,
-        query,
-        view,
-    })
+impl FromRequestParts<AppState> for OgcRequest {
+    type Rejection = OgcException;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<OgcRequest, OgcException> {
+        let view = View::from_request_parts(parts, state).await.unwrap_or_else(|never| match never {});
+        let query = parts.uri.query().unwrap_or_default().to_string();
+        Ok(OgcRequest {
+            base: format!("{}/ogc", base_url(state, &parts.headers)),
+            format: negotiate(&query, &parts.headers)?,
+            query,
+            view,
+            scenarios: state.scenarios.current(),
+            headers: parts.headers.clone(),
+            state: state.clone(),
+        })
+    }
 }
 
-fn site<'a>(state: &'a AppState, r: &'a Request) -> Site<'a> {
-    Site {
-        catalog: &state.catalog,
-        view: &r.view,
-        base: &r.base,
+impl OgcRequest {
+    fn site(&self) -> Site<'_> {
+        Site {
+            catalog: &self.state.catalog,
+            view: &self.view,
+            scenarios: &self.scenarios,
+            base: &self.base,
+        }
+    }
+
+    /// A JSON document, or its HTML page.
+    fn document(&self, doc: Result<Value, OgcError>, title: &str) -> OgcResult {
+        self.typed_document(doc, ogc::JSON, title)
+    }
+
+    fn typed_document(&self, doc: Result<Value, OgcError>, json_type: &'static str, title: &str) -> OgcResult {
+        let json = serde_json::to_vec(&doc?).map_err(|e| Error::Internal(e.to_string()))?;
+        reply(self.format, json, json_type, title)
+    }
+
+    /// Features made by `make` (from the site and the query) on a blocking thread, where their
+    /// CRS conversions run; GeoJSON carries the `Content-Crs` of its coordinates, and the audit
+    /// record of the request their number.
+    async fn features(self, title: &str, make: impl FnOnce(&Site, &str) -> crate::Result<GeoJson> + Send + 'static) -> OgcResult {
+        let format = self.format;
+        let features = tokio::task::spawn_blocking(move || make(&self.site(), &self.query))
+            .await
+            .map_err(|e| Error::Internal(format!("features task failed: {e}")))??;
+        let mut response = reply(format, features.body, ogc::GEOJSON, title)?;
+        if format == Format::Json {
+            let crs = HeaderValue::from_str(&features.crs.header()).map_err(|e| Error::Internal(e.to_string()))?;
+            response.headers_mut().insert("content-crs", crs);
+        }
+        super::audit::mark_returned(&mut response, features.features);
+        Ok(response)
+    }
+
+    /// One vector tile of `collection` (or of the dataset), sent as `/tiles` sends it.
+    async fn tile(self, collection: Option<&str>, (tms, z, row, col): (String, String, String, String)) -> OgcResult {
+        ogc::tiles::check_matrix_set(&tms)?;
+        let tile = TileId::parse(&z, &col, &row)?;
+        let layers = ogc::tiles::tile_layers(&self.site(), collection, &self.query)?;
+        let source = self.state.tiles.sources.layer_list(&self.state.catalog, &layers, &self.view)?;
+        respond(live_tile(&self.state, source, tile), &self.headers)
+            .await
+            .map_err(|e| OgcException(e.0))
     }
 }
 
@@ -143,9 +171,8 @@ fn site<'a>(state: &'a AppState, r: &'a Request) -> Site<'a> {
     params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "landing page", content(("application/json"), ("text/html"))))
 )]
-pub async fn landing(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::landing(&r.base, &r.query)?, "bando")
+pub async fn landing(r: OgcRequest) -> OgcResult {
+    r.document(ogc::landing(&r.base, &r.query), "bando")
 }
 
 #[utoipa::path(
@@ -156,9 +183,8 @@ pub async fn landing(State(state): State<AppState>, view: View, headers: HeaderM
     params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "conformsTo", content(("application/json"), ("text/html"))))
 )]
-pub async fn conformance(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::conformance(&r.query)?, "conformance")
+pub async fn conformance(r: OgcRequest) -> OgcResult {
+    r.document(ogc::conformance(&r.query), "conformance")
 }
 
 #[utoipa::path(
@@ -169,9 +195,8 @@ pub async fn conformance(State(state): State<AppState>, view: View, headers: Hea
     params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "collections", content(("application/json"), ("text/html"))))
 )]
-pub async fn collections(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::collections(&site(&state, &r), &r.query)?, "collections")
+pub async fn collections(r: OgcRequest) -> OgcResult {
+    r.document(ogc::collections(&r.site(), &r.query), "collections")
 }
 
 #[utoipa::path(
@@ -182,16 +207,9 @@ pub async fn collections(State(state): State<AppState>, view: View, headers: Hea
     params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "collection", content(("application/json"), ("text/html"))))
 )]
-pub async fn collection(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn collection(r: OgcRequest, path: Result<Path<String>, PathRejection>) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::collection(&site(&state, &r), &id, &r.query)?, &id)
+    r.document(ogc::collection(&r.site(), &id, &r.query), &id)
 }
 
 #[utoipa::path(
@@ -202,20 +220,10 @@ pub async fn collection(
     params(("id" = String, Path, example = "parcels"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 10000), ("offset" = Option<u32>, Query), ("bbox" = Option<String>, Query, description = "w,s,e,n or w,s,zmin,e,n,zmax in bbox-crs (CRS84 unless given) and its axis order"), ("bbox-crs" = Option<String>, Query, description = "CRS URI of bbox, one of the collection's crs list"), ("crs" = Option<String>, Query, description = "CRS URI of the answer's coordinates, one of the collection's crs list (default CRS84)"), ("datetime" = Option<String>, Query, description = "instant or start/end with .. open"), ("filter" = Option<String>, Query, description = "CQL2 text or JSON"), ("filter-lang" = Option<String>, Query, description = "cql2-text or cql2-json"), ("filter-crs" = Option<String>, Query, description = "CRS URI of the filter's geometries (default CRS84)"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "FeatureCollection", headers(("content-crs" = String, description = "<URI> of the CRS of the coordinates")), content(("application/geo+json"), ("text/html"))))
 )]
-pub async fn items(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn items(r: OgcRequest, path: Result<Path<String>, PathRejection>) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    let format = r.format;
-    let query = r.query.clone();
     let title = id.clone();
-    let json = blocking(state, r, move |site| ogc::items(site, &id, &query)).await?;
-    features(format, json, &title)
+    r.features(&title, move |site, query| ogc::items(site, &id, query)).await
 }
 
 #[utoipa::path(
@@ -226,17 +234,10 @@ pub async fn items(
     params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "queryables", content(("application/schema+json"), ("text/html"))))
 )]
-pub async fn queryables(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn queryables(r: OgcRequest, path: Result<Path<String>, PathRejection>) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    let doc = ogc::queryables(&site(&state, &r), &id, &r.query)?;
-    typed_document(r.format, doc, ogc::queryables::SCHEMA_JSON, &format!("queryables of {id}"))
+    let doc = ogc::queryables(&r.site(), &id, &r.query);
+    r.typed_document(doc, ogc::queryables::SCHEMA_JSON, &format!("queryables of {id}"))
 }
 
 #[utoipa::path(
@@ -247,18 +248,10 @@ pub async fn queryables(
     params(("id" = String, Path, example = "parcels"), ("feature_id" = String, Path, example = "1"), ("crs" = Option<String>, Query, description = "CRS URI of the answer's coordinates (default CRS84)"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "Feature", headers(("content-crs" = String, description = "<URI> of the CRS of the coordinates")), content(("application/geo+json"), ("text/html"))))
 )]
-pub async fn item(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn item(r: OgcRequest, path: Result<Path<(String, String)>, PathRejection>) -> OgcResult {
     let (id, fid) = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    let (format, query, title) = (r.format, r.query.clone(), format!("{id} {fid}"));
-    let json = blocking(state, r, move |site| ogc::item(site, &id, &fid, &query)).await?;
-    features(format, json, &title)
+    let title = format!("{id} {fid}");
+    r.features(&title, move |site, query| ogc::item(site, &id, &fid, query)).await
 }
 
 #[utoipa::path(
@@ -269,13 +262,8 @@ pub async fn item(
     params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "tileMatrixSets", content(("application/json"), ("text/html"))))
 )]
-pub async fn tile_matrix_sets(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, view, &headers, q)?;
-    document(
-        r.format,
-        ogc::tiles::tile_matrix_sets(&site(&state, &r), &r.query)?,
-        "tile matrix sets",
-    )
+pub async fn tile_matrix_sets(r: OgcRequest) -> OgcResult {
+    r.document(ogc::tiles::tile_matrix_sets(&r.site(), &r.query), "tile matrix sets")
 }
 
 #[utoipa::path(
@@ -286,16 +274,9 @@ pub async fn tile_matrix_sets(State(state): State<AppState>, view: View, headers
     params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "tile matrix set", content(("application/json"), ("text/html"))))
 )]
-pub async fn tile_matrix_set(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn tile_matrix_set(r: OgcRequest, path: Result<Path<String>, PathRejection>) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::tiles::tile_matrix_set(&site(&state, &r), &id, &r.query)?, &id)
+    r.document(ogc::tiles::tile_matrix_set(&r.site(), &id, &r.query), &id)
 }
 
 #[utoipa::path(
@@ -306,16 +287,9 @@ pub async fn tile_matrix_set(
     params(("id" = String, Path, example = "parcels"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "tilesets", content(("application/json"), ("text/html"))))
 )]
-pub async fn collection_tilesets(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn collection_tilesets(r: OgcRequest, path: Result<Path<String>, PathRejection>) -> OgcResult {
     let id = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::tiles::tilesets(&site(&state, &r), Some(&id), &r.query)?, &id)
+    r.document(ogc::tiles::tilesets(&r.site(), Some(&id), &r.query), &id)
 }
 
 #[utoipa::path(
@@ -326,16 +300,9 @@ pub async fn collection_tilesets(
     params(("id" = String, Path, example = "parcels"), ("tms" = String, Path, example = "WebMercatorQuad"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "tileset", content(("application/json"), ("text/html"))))
 )]
-pub async fn collection_tileset(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn collection_tileset(r: OgcRequest, path: Result<Path<(String, String)>, PathRejection>) -> OgcResult {
     let (id, tms) = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::tiles::tileset_of(&site(&state, &r), Some(&id), &tms, &r.query)?, &id)
+    r.document(ogc::tiles::tileset_of(&r.site(), Some(&id), &tms, &r.query), &id)
 }
 
 #[utoipa::path(
@@ -346,9 +313,8 @@ pub async fn collection_tileset(
     params(("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "tilesets", content(("application/json"), ("text/html"))))
 )]
-pub async fn dataset_tilesets(State(state): State<AppState>, view: View, headers: HeaderMap, RawQuery(q): RawQuery) -> OgcResult {
-    let r = request(&state, view, &headers, q)?;
-    document(r.format, ogc::tiles::tilesets(&site(&state, &r), None, &r.query)?, "tilesets")
+pub async fn dataset_tilesets(r: OgcRequest) -> OgcResult {
+    r.document(ogc::tiles::tilesets(&r.site(), None, &r.query), "tilesets")
 }
 
 #[utoipa::path(
@@ -359,44 +325,9 @@ pub async fn dataset_tilesets(State(state): State<AppState>, view: View, headers
     params(("tms" = String, Path, example = "WebMercatorQuad"), ("f" = Option<String>, Query, description = "json or html; else the Accept header decides")),
     responses((status = 200, description = "tileset", content(("application/json"), ("text/html"))))
 )]
-pub async fn dataset_tileset(
-    State(state): State<AppState>,
-    view: View,
-    headers: HeaderMap,
-    path: Result<Path<String>, PathRejection>,
-    RawQuery(q): RawQuery,
-) -> OgcResult {
+pub async fn dataset_tileset(r: OgcRequest, path: Result<Path<String>, PathRejection>) -> OgcResult {
     let tms = path_of(path)?;
-    let r = request(&state, view, &headers, q)?;
-    document(
-        r.format,
-        ogc::tiles::tileset_of(&site(&state, &r), None, &tms, &r.query)?,
-        "tileset",
-    )
-}
-
-/// One vector tile of `collection` (or of the dataset), sent as `/tiles` sends it.
-async fn tile(
-    state: AppState,
-    view: View,
-    collection: Option<String>,
-    at: (String, String, String, String),
-    request: HttpRequest,
-) -> OgcResult {
-    let (tms, z, row, col) = at;
-    ogc::tiles::check_matrix_set(&tms)?;
-    let tile = TileId::parse(&z, &col, &row)?;
-    let r = Request {
-        base: String::new(),
-        query: request.uri().query().unwrap_or("").to_string(),
-        format: Format::Json,
-        view,
-    };
-    let layers = ogc::tiles::tile_layers(&site(&state, &r), collection.as_deref(), &r.query)?;
-    let source = state.tiles.sources.layer_list(&state.catalog, &layers, &r.view)?;
-    respond(live_tile(&state, source, tile), request.headers())
-        .await
-        .map_err(|e| OgcException(e.0))
+    r.document(ogc::tiles::tileset_of(&r.site(), None, &tms, &r.query), "tileset")
 }
 
 /// Collection, tile matrix set, tile matrix, row, column.
@@ -410,14 +341,9 @@ type CollectionTilePath = (String, String, String, String, String);
     params(("id" = String, Path, example = "parcels"), ("tms" = String, Path, example = "WebMercatorQuad"), ("z" = u8, Path, description = "tile matrix (zoom)"), ("row" = u32, Path), ("col" = u32, Path)),
     responses((status = 200, description = "MVT", content_type = "application/vnd.mapbox-vector-tile"), (status = 204, description = "empty tile"))
 )]
-pub async fn collection_tile(
-    State(state): State<AppState>,
-    view: View,
-    path: Result<Path<CollectionTilePath>, PathRejection>,
-    request: HttpRequest,
-) -> OgcResult {
+pub async fn collection_tile(r: OgcRequest, path: Result<Path<CollectionTilePath>, PathRejection>) -> OgcResult {
     let (id, tms, z, row, col) = path_of(path)?;
-    tile(state, view, Some(id), (tms, z, row, col), request).await
+    r.tile(Some(&id), (tms, z, row, col)).await
 }
 
 #[utoipa::path(
@@ -428,13 +354,8 @@ pub async fn collection_tile(
     params(("tms" = String, Path, example = "WebMercatorQuad"), ("z" = u8, Path, description = "tile matrix (zoom)"), ("row" = u32, Path), ("col" = u32, Path), ("collections" = Option<String>, Query, description = "comma list (default: every visible collection)")),
     responses((status = 200, description = "MVT", content_type = "application/vnd.mapbox-vector-tile"), (status = 204, description = "empty tile"))
 )]
-pub async fn dataset_tile(
-    State(state): State<AppState>,
-    view: View,
-    path: Result<Path<(String, String, String, String)>, PathRejection>,
-    request: HttpRequest,
-) -> OgcResult {
-    tile(state, view, None, path_of(path)?, request).await
+pub async fn dataset_tile(r: OgcRequest, path: Result<Path<(String, String, String, String)>, PathRejection>) -> OgcResult {
+    r.tile(None, path_of(path)?).await
 }
 
 #[cfg(test)]

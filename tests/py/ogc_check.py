@@ -140,8 +140,13 @@ def main():
     conforms = api.conformance()["conformsTo"]
     check(all(c in conforms for c in CONFORMANCE), f"conformance {conforms}")
     stored = sorted(r[0] for r in db.execute("select name from bando_layers"))
-    listed = sorted(c["id"] for c in api.collections()["collections"])
+    collections = api.collections()["collections"]
+    listed = sorted(c["id"] for c in collections if "." not in c["id"])
     check(listed == stored, f"collections {listed} vs {stored}")
+    # Scenario layers (`scenario.layer`) link the store layer they select from.
+    for c in (c for c in collections if "." in c["id"]):
+        related = [l["href"].rsplit("/", 1)[-1] for l in c["links"] if l["rel"] == "related"]
+        check(len(related) == 1 and related[0] in stored, f"scenario collection {c['id']}: related {related}")
     for name in LAYERS:
         layer = Layer(db, name)
         check(api.collection(name)["id"] == name, f"collection {name}")
