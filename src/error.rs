@@ -111,7 +111,9 @@ impl Error {
                 RenderError::BadExpression(_)
                 | RenderError::BadStyle { .. }
                 | RenderError::StyleFile { .. }
-                | RenderError::Encode { .. } => ErrorKind::Internal,
+                | RenderError::Encode { .. }
+                | RenderError::NoFont(_)
+                | RenderError::Pdf { .. } => ErrorKind::Internal,
             },
             Error::Store(e) => match e {
                 StoreError::NoSuchLayer(_) | StoreError::NoSuchToken(_) => ErrorKind::NotFound,

@@ -101,45 +101,30 @@ fn scenario_layers_are_collections_of_what_they_show() {
     }
 }
 
-#[test]
-fn owslib_and_the_store_agree() {
+/// Runs the Python checker `script` (with `extra` arguments) against a server over the
+/// 2,000-parcel demo store; it must find no disagreement.
+fn checker_agrees(script: &str, extra: &[&str]) {
     let store = demo_store(2_000);
     let server = Server::start(&store, &[]);
-    let report = run_checker(
-        "python3",
-        &["tests/py/ogc_check.py", "--store", store.to_str().unwrap(), "--base", &server.base],
-    );
+    let mut args = vec![script, "--store", store.to_str().unwrap(), "--base", &server.base];
+    args.extend_from_slice(extra);
+    let report = run_checker("python3", &args);
     assert!(report.contains(", 0 disagree"), "{report}");
+}
+
+#[test]
+fn owslib_and_the_store_agree() {
+    checker_agrees("tests/py/ogc_check.py", &[]);
 }
 
 #[test]
 fn cql2_filters_agree_with_an_oracle() {
-    let store = demo_store(2_000);
-    let server = Server::start(&store, &[]);
-    let report = run_checker(
-        "python3",
-        &[
-            "tests/py/cql2_check.py",
-            "--store",
-            store.to_str().unwrap(),
-            "--base",
-            &server.base,
-            "--filters",
-            "250",
-        ],
-    );
-    assert!(report.contains(", 0 disagree"), "{report}");
+    checker_agrees("tests/py/cql2_check.py", &["--filters", "250"]);
 }
 
 #[test]
 fn crs_by_reference_agrees_with_pyproj_on_every_vertex() {
-    let store = demo_store(2_000);
-    let server = Server::start(&store, &[]);
-    let report = run_checker(
-        "python3",
-        &["tests/py/crs_check.py", "--store", store.to_str().unwrap(), "--base", &server.base],
-    );
-    assert!(report.contains(", 0 disagree"), "{report}");
+    checker_agrees("tests/py/crs_check.py", &[]);
 }
 
 #[test]

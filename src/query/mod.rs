@@ -140,8 +140,9 @@ fn counted_layer(ctx: &Context, name: &str) -> Result<(Arc<LayerData>, Option<u3
     Ok((data, ctx.view.aggregate(name).map(|a| a.min_count)))
 }
 
-/// The feature of an administrative layer whose `code` field equals `code`, as a region.
-fn admin_unit(ctx: &Context, spec: &str) -> Result<Region, QueryError> {
+/// The unit `<admin layer>:<code>` as the view sees it: its layer and the index of the feature
+/// whose `code` field equals `code`.
+pub fn admin_feature(ctx: &Context, spec: &str) -> Result<(Arc<LayerData>, usize), QueryError> {
     let (layer_name, code) = spec
         .split_once(':')
         .ok_or_else(|| QueryError::BadParameter(format!("'{spec}' is not <admin layer>:<code>, e.g. wards:19900")))?;
@@ -151,20 +152,26 @@ fn admin_unit(ctx: &Context, spec: &str) -> Result<Region, QueryError> {
             "layer '{layer_name}' has no 'code' field, so it cannot name administrative units"
         ))
     })?;
-    let unknown = || QueryError::UnknownUnit {
-        layer: layer_name.to_string(),
-        code: code.to_string(),
-    };
     // Admin layers hold tens to thousands of units and no index on codes; one pass is cheap.
-    let feature = data
+    let index = data
         .features
         .iter()
-        .find(|f| f.properties[field].to_string() == code)
-        .ok_or_else(unknown)?;
-    let shape = stats::polygons_of(&feature.geometry).ok_or_else(|| {
-        QueryError::BadParameter(format!(
-            "unit '{code}' of layer '{layer_name}' is not a polygon, so it cannot bound a query"
-        ))
-    })?;
+        .position(|f| f.properties[field].to_string() == code)
+        .ok_or_else(|| QueryError::UnknownUnit {
+            layer: layer_name.to_string(),
+            code: code.to_string(),
+        })?;
+    Ok((data, index))
+}
+
+/// The feature of an administrative layer whose `code` field equals `code`, as a region.
+fn admin_unit(ctx: &Context, spec: &str) -> Result<Region, QueryError> {
+    let (data, index) = admin_feature(ctx, spec)?;
+    let unknown = || QueryError::UnknownUnit {
+        layer: data.meta.name.clone(),
+        code: spec.split_once(':').map_or("", |(_, c)| c).to_string(),
+    };
+    let shape = stats::polygons_of(&data.features[index].geometry)
+        .ok_or_else(|| QueryError::BadParameter(format!("unit '{spec}' is not a polygon, so it cannot bound a query")))?;
     Region::new(shape).ok_or_else(unknown)
 }

@@ -39,6 +39,18 @@ pub struct OverlayFeature {
     fill: Color,
 }
 
+impl OverlayFeature {
+    /// A geometry in the default overlay look (blue outline, light blue fill).
+    pub fn plain(geometry: Geometry<f64>) -> OverlayFeature {
+        OverlayFeature {
+            geometry,
+            stroke: OVERLAY_BLUE,
+            stroke_width: 3.0,
+            fill: OVERLAY_BLUE.fade(0.25),
+        }
+    }
+}
+
 /// A pin at a lon/lat.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Marker {
@@ -98,13 +110,7 @@ fn collect_features(json: &serde_json::Value, out: &mut Vec<OverlayFeature>, ver
             Ok(())
         }
         Some(_) => {
-            let geometry = geometry_of(json, vertices)?;
-            out.push(OverlayFeature {
-                geometry,
-                stroke: OVERLAY_BLUE,
-                stroke_width: 3.0,
-                fill: OVERLAY_BLUE.fade(0.25),
-            });
+            out.push(OverlayFeature::plain(geometry_of(json, vertices)?));
             Ok(())
         }
         None => Err(bad("overlay has no GeoJSON \"type\"".into())),

@@ -8,7 +8,7 @@
 //! fills, lines, circles), `text` (fonts, label layout and collision), `decor` (overlays,
 //! markers, scale bar, north arrow, legend), `encode` (PNG, JPEG, WebP), `still` (a static
 //! picture), `tile` (a raster tile as a [`crate::delivery::FileSource`], cached like vector tiles
-//! and dropped with them). Knows nothing of HTTP; CPU-bound, so callers run it off the async
+//! and dropped with them), `report` (the meeting report: PDF, CSV, JSON). Knows nothing of HTTP; CPU-bound, so callers run it off the async
 //! threads.
 
 pub mod canvas;
@@ -16,6 +16,7 @@ pub mod decor;
 pub mod encode;
 pub mod expr;
 pub mod mvt_read;
+pub mod report;
 pub mod still;
 pub mod style;
 pub mod text;
@@ -57,6 +58,13 @@ pub enum RenderError {
     BadPicture(String),
     #[error("{0}")]
     TooLarge(String),
+    #[error("font '{0}' is not installed (Debian: fonts-noto-core)")]
+    NoFont(String),
+    #[error("the report's PDF cannot be written")]
+    Pdf {
+        #[source]
+        source: krilla::error::KrillaError,
+    },
     #[error("the picture cannot be encoded as {format}")]
     Encode {
         format: &'static str,

@@ -41,6 +41,11 @@ impl Fonts {
         }
     }
 
+    /// The file of font `name` (`Noto Sans Bold`), if this machine has it.
+    pub fn file(&self, name: &str) -> Option<PathBuf> {
+        (self.locate)(name)
+    }
+
     /// The first font of `stack` that is installed (and loads).
     pub fn font(&self, stack: &[String]) -> Option<FontArc> {
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());

@@ -17,6 +17,7 @@ mod openapi;
 mod query;
 mod raster;
 mod replica;
+mod report;
 mod respond;
 mod scenarios;
 mod static_map;
@@ -144,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .route("/scenarios/{id}/raster.json", get(raster::tilejson))
         .route("/scenarios/{id}/raster/{z}/{x}/{y}", get(raster::tile))
         .route("/scenarios/{id}/static/{place}/{size}", get(static_map::picture))
+        .route("/reports/{file}", get(report::report))
         .route("/scenarios/{id}/{z}/{x}/{y}", get(scenarios::tile))
         .fallback(|| async { error::json_error(StatusCode::NOT_FOUND, "no such route; see GET /layers and the README for the API") })
         .with_state(state)

@@ -16,7 +16,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::error::{ErrorBody, ErrorDetail, OgcExceptionBody};
-use super::{auth, city3d, layers, live, metrics, ogc, query, raster, replica, scenarios, static_map, tiles, viewer};
+use super::{auth, city3d, layers, live, metrics, ogc, query, raster, replica, report, scenarios, static_map, tiles, viewer};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -74,6 +74,7 @@ use super::{auth, city3d, layers, live, metrics, ogc, query, raster, replica, sc
         raster::tile,
         raster::tilejson,
         static_map::picture,
+        report::report,
         viewer::index_page,
         api,
     ),

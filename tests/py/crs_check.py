@@ -22,6 +22,7 @@ import pyproj
 import shapely
 from shapely.geometry import box
 
+from ogc_check import Check
 from query_check import Layer
 
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/"
@@ -30,18 +31,6 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CODES = {9214: 0.01, 9210: 0.01, 5899: 0.01, 3405: 0.01, 3406: 0.01, 3857: 0.01, 4326: 1e-7, 4756: 1e-7}
 PAGE = 1000
 
-
-class Check:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def __call__(self, ok, what):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-            print("FAIL:", what)
 
 
 def get(base, path, **params):
