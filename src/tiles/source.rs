@@ -143,76 +143,26 @@ impl TileSource {
                 tracing::warn!(scenario = %scenario.id, layer = %sl.layer, "scenario layer is not in the store; left out");
                 continue;
             };
-            let bad = |reason: String| TileError::BadScenario {
-                id: scenario.id.clone(),
-                reason,
-            };
-            let filter = if sl.filter.is_empty() {
-                None
-            } else {
-                Some(sl.filter.bind(&data.meta).map_err(bad)?)
-            };
-            let resolve = |names: &[String]| {
-                names
-                    .iter()
-                    .filter(|n| !view.hides(&data.meta, n))
-                    .map(|n| {
-                        data.meta
-                            .field_index(n)
-                            .ok_or_else(|| bad(format!("layer '{}' has no field '{n}' to show", sl.layer)))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            };
-            let fields = match &sl.fields {
-                None => view.fields(&data.meta),
-                Some(names) => resolve(names)?,
-            };
-            let zoom_fields = sl
-                .zoom_fields
-                .iter()
-                .map(|zf| Ok((zf.maxzoom, resolve(&zf.fields)?)))
-                .collect::<Result<Vec<_>, TileError>>()?;
-            let ladder_key = match &filter {
-                None => sl.layer.clone(),
-                Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
-            };
+            let shown = ScenarioLayerShown::bind(scenario, sl, &data, view)?;
             if let Some(aggregate) = view.aggregate(&sl.layer) {
-                // Figures per unit of the features the layer draws, summing the fields it shows.
-                let counted = filter.as_ref().map(|f| (ladder_key.as_str(), f));
-                let Some(figures) = view.figures(catalog, &data, counted, &fields) else {
-                    tracing::warn!(scenario = %scenario.id, layer = %sl.layer, units = aggregate.units, "the units of an aggregate-only layer are not in the store; left out");
-                    continue;
-                };
-                key.push_str(&format!(":{}@{}", sl.layer, figures.meta.import_id));
-                push_area(&mut key, view);
-                layers.push(SourceLayer {
-                    name: sl.tile_id().to_string(),
-                    ladder_key: figures_ladder(&mut key, catalog, aggregate, &figures),
-                    members: None,
-                    fields: view.fields(&figures.meta),
-                    data: figures,
-                    filter: None,
-                    zoom_fields: Vec::new(),
-                    minzoom: sl.minzoom.unwrap_or(0),
-                    maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
-                });
+                layers.extend(shown.aggregated(catalog, data, aggregate, view, &mut key));
                 continue;
             }
             key.push_str(&format!(":{}@{}", sl.layer, data.meta.import_id));
             if !view.sees_all_fields(&data.meta) {
-                push_fields(&mut key, &fields);
-                zoom_fields.iter().for_each(|(_, f)| push_fields(&mut key, f));
+                push_fields(&mut key, &shown.fields);
+                shown.zoom_fields.iter().for_each(|(_, f)| push_fields(&mut key, f));
             }
             push_area(&mut key, view);
             live |= catalog.is_live(&sl.layer);
             layers.push(SourceLayer {
                 name: sl.tile_id().to_string(),
-                ladder_key,
+                ladder_key: shown.ladder_key,
                 members: view.members(catalog, &data),
                 data,
-                filter,
-                fields,
-                zoom_fields,
+                filter: shown.filter,
+                fields: shown.fields,
+                zoom_fields: shown.zoom_fields,
                 minzoom: sl.minzoom.unwrap_or(0),
                 maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
             });
@@ -238,6 +188,95 @@ impl TileSource {
 
     pub fn maxzoom(&self) -> u8 {
         self.layers.iter().map(|l| l.maxzoom).max().unwrap_or(MAX_ZOOM)
+    }
+}
+
+/// What a scenario layer draws of its store layer for one view: its filter bound to the layer's
+/// fields, the fields it carries (all it may see, or those it names) and per zoom, and the key of
+/// its generalisation ladder.
+struct ScenarioLayerShown<'s> {
+    layer: &'s crate::scenarios::ScenarioLayer,
+    scenario: &'s str,
+    filter: Option<BoundFilter>,
+    fields: Vec<usize>,
+    zoom_fields: Vec<(u8, Vec<usize>)>,
+    ladder_key: String,
+}
+
+impl<'s> ScenarioLayerShown<'s> {
+    fn bind(scenario: &'s Scenario, sl: &'s crate::scenarios::ScenarioLayer, data: &LayerData, view: &View) -> Result<Self, TileError> {
+        let bad = |reason: String| TileError::BadScenario {
+            id: scenario.id.clone(),
+            reason,
+        };
+        let filter = if sl.filter.is_empty() {
+            None
+        } else {
+            Some(sl.filter.bind(&data.meta).map_err(bad)?)
+        };
+        let resolve = |names: &[String]| {
+            names
+                .iter()
+                .filter(|n| !view.hides(&data.meta, n))
+                .map(|n| {
+                    data.meta
+                        .field_index(n)
+                        .ok_or_else(|| bad(format!("layer '{}' has no field '{n}' to show", sl.layer)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let fields = match &sl.fields {
+            None => view.fields(&data.meta),
+            Some(names) => resolve(names)?,
+        };
+        let zoom_fields = sl
+            .zoom_fields
+            .iter()
+            .map(|zf| Ok((zf.maxzoom, resolve(&zf.fields)?)))
+            .collect::<Result<Vec<_>, TileError>>()?;
+        let ladder_key = match &filter {
+            None => sl.layer.clone(),
+            Some(_) => format!("{}|{}", sl.layer, serde_json::to_string(&sl.filter).unwrap_or_default()),
+        };
+        Ok(ScenarioLayerShown {
+            layer: sl,
+            scenario: &scenario.id,
+            filter,
+            fields,
+            zoom_fields,
+            ladder_key,
+        })
+    }
+
+    /// The layer of an aggregate-only view: figures per unit of the features the layer draws,
+    /// summing the fields it shows; none when the units are not in the store.
+    fn aggregated(
+        &self,
+        catalog: &Catalog,
+        data: Arc<LayerData>,
+        aggregate: Aggregate,
+        view: &View,
+        key: &mut String,
+    ) -> Option<SourceLayer> {
+        let sl = self.layer;
+        let counted = self.filter.as_ref().map(|f| (self.ladder_key.as_str(), f));
+        let Some(figures) = view.figures(catalog, &data, counted, &self.fields) else {
+            tracing::warn!(scenario = %self.scenario, layer = %sl.layer, units = aggregate.units, "the units of an aggregate-only layer are not in the store; left out");
+            return None;
+        };
+        key.push_str(&format!(":{}@{}", sl.layer, figures.meta.import_id));
+        push_area(key, view);
+        Some(SourceLayer {
+            name: sl.tile_id().to_string(),
+            ladder_key: figures_ladder(key, catalog, aggregate, &figures),
+            members: None,
+            fields: view.fields(&figures.meta),
+            data: figures,
+            filter: None,
+            zoom_fields: Vec::new(),
+            minzoom: sl.minzoom.unwrap_or(0),
+            maxzoom: sl.maxzoom.unwrap_or(MAX_ZOOM),
+        })
     }
 }
 

@@ -203,6 +203,25 @@ async function partCore() {
   }
 }
 
+/** The print / export links: the server's picture of the view at the map's size, and the report PDF. */
+async function checkExportLinks(page, scenario) {
+  const links = await page.evaluate(() => ({
+    image: document.querySelector('[data-test=export-image]').href,
+    report: document.querySelector('[data-test=export-report]').href,
+    visible: !document.querySelector('[data-test=export-image]').classList.contains('hidden'),
+    size: [document.getElementById('map').clientWidth, document.getElementById('map').clientHeight],
+  }));
+  check(links.visible && links.image.startsWith(`${base}/scenarios/${scenario}/static/`), 'a print / export image link for the scenario', links);
+  const image = await fetch(links.image);
+  const png = Buffer.from(await image.arrayBuffer());
+  const size = png.length > 24 ? [png.readUInt32BE(16), png.readUInt32BE(20)] : null;
+  check(image.status === 200 && image.headers.get('content-type') === 'image/png' && JSON.stringify(size) === JSON.stringify(links.size),
+    'the export image is a PNG of the map\'s size', { status: image.status, size, want: links.size, url: links.image });
+  const report = await fetch(links.report);
+  const pdf = Buffer.from(await report.arrayBuffer());
+  check(report.status === 200 && pdf.subarray(0, 5).toString() === '%PDF-', 'the report link gives a PDF', { status: report.status, url: links.report });
+}
+
 async function partMap() {
   await needRoutes('map', [['/scenarios', 'issue 3 (tiles: scenarios)']]);
   const list = (await api('/scenarios')).json;
@@ -217,6 +236,7 @@ async function partMap() {
     await mapIdle(page);
     const n = await renderedFeatureCount(page);
     check(n > 0, 'tiles rendered: features on screen', n);
+    await checkExportLinks(page, first);
     const mapPng = await shot(page, 'map-scenario-1', page.locator('#map'));
     check(distinctColours(mapPng) >= 8, 'the map canvas is not blank', distinctColours(mapPng));
     await shot(page, 'map-page-1');

@@ -9,6 +9,7 @@ import { MapView, catalogStyle } from './map.js';
 import { QueryTools } from './query.js';
 import { Panels } from './panels.js';
 import { City3D } from './city3d.js';
+import { ExportLinks } from './export.js';
 import { layerLabel } from './labels.js';
 import { el, clear, showBanner, hideBanner, apiFailure } from './ui.js';
 
@@ -17,9 +18,10 @@ const view = new MapView('map');
 const tools = new QueryTools(view, state);
 const panels = new Panels(view, tools, state);
 const city = new City3D(document.getElementById('cesium-container'), document.getElementById('pick-panel'), document.getElementById('city3d-status'));
+const exports = new ExportLinks(view, document.getElementById('ward-select'));
 
 const bando = {
-  state, view, tools, panels, city,
+  state, view, tools, panels, city, exports,
   map: view.map,
   maplibreVersion: null,
   /** Resolves when the first scenario (or the blank map) is on screen. */
@@ -140,6 +142,7 @@ async function selectScenario(id) {
   if (style) fitIfEmpty(id);
   bando.loadedScenario = style ? id : null;
   document.body.dataset.scenario = bando.loadedScenario || '';
+  exports.setScenario(bando.loadedScenario);
   panels.refresh();
   if (state.view === '3d') city.show(id);
 }
