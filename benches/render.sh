@@ -15,7 +15,7 @@ BANDO=${BANDO:-$ROOT/target/release/bando}
 [ -f "$STORE" ] || "$BANDO" demo --parcels 1000000 --store "$STORE"
 
 PORT=18541
-(cd "$ROOT" && "$BANDO" serve --store "$STORE" --addr 127.0.0.1:$PORT --no-cache > "$B/render.log" 2>&1) & SERVER=$!
+(cd "$ROOT" && exec "$BANDO" serve --store "$STORE" --addr 127.0.0.1:$PORT --no-cache > "$B/render.log" 2>&1) & SERVER=$!
 trap 'kill $SERVER 2>/dev/null' EXIT
 for _ in $(seq 240); do curl -sf http://127.0.0.1:$PORT/ready > /dev/null && break; sleep 0.5; done
 

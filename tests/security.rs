@@ -1222,6 +1222,62 @@ fn an_audit_table_from_before_a_column_existed_still_exports_verifies_and_grows(
     assert!(ok && csv_log.lines().count() == 3, "{csv_log}");
 }
 
+#[test]
+fn denied_requests_are_audited_with_the_layer_and_area_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = own_store(dir.path());
+    let example = std::fs::read_to_string(example_config()).unwrap();
+    let limited = example.replacen(
+        "# rate_limit = { per_second = 20.0, burst = 100 }",
+        "rate_limit = { per_second = 0.01, burst = 6 }",
+        1,
+    );
+    assert_ne!(limited, example, "the example file names the rate limit");
+    let config = write(dir.path(), "bando.toml", &limited);
+    let server = Server::start(&store, &["--config", config.to_str().unwrap()]);
+    // The readiness check spent one request of this address's burst of 6.
+    let hidden = "/tiles/roads/14/13001/7002.mvt";
+    let forged = "/query/bbox?layer=parcels&bbox=107.5,16.4,107.6,16.5";
+    let limited_path = "/query/radius?layer=wards&lon=107.58&lat=16.46&radius_m=300";
+    assert_eq!(fetch_as(&server.url(hidden), None).0, 404, "roads is outside the public role");
+    let unknown = "/tiles/no_such_layer/14/1/1.mvt";
+    assert_eq!(fetch_as(&server.url(unknown), None).0, 404);
+    assert!((200..300).contains(&fetch_as(&server.url("/tiles/wards/12/3258/1873.mvt"), None).0));
+    assert_eq!(fetch_as(&server.url(forged), Some("Bearer bnd_forged")).0, 401);
+    let statuses: Vec<u16> = (0..3).map(|_| fetch_as(&server.url(limited_path), None).0).collect();
+    assert_eq!(statuses, [200, 200, 429], "the burst is spent");
+
+    let rows = || -> Vec<serde_json::Value> {
+        let (ok, out, err) = audit_cli(&store, &["--format", "json"]);
+        assert!(ok, "{err}");
+        let all: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        all.into_iter().filter(|r| r["action"] == "request").collect()
+    };
+    assert!(eventually(Duration::from_secs(10), || rows().len() >= 4), "{:?}", rows());
+    let seen: Vec<[String; 6]> = rows()
+        .iter()
+        .map(|r| {
+            ["identity", "role", "route", "layers", "area", "status"]
+                .map(|k| r[k].as_str().map_or_else(|| r[k].to_string(), str::to_string))
+        })
+        .collect();
+    let row = |identity: &str, role: &str, route: &str, layers: &str, area: &str, status: u16| {
+        [identity, role, &format!("GET {route}"), layers, area, &status.to_string()].map(str::to_string)
+    };
+    assert_eq!(
+        seen,
+        [
+            row("anonymous", "public", hidden, "roads", "tile 14/13001/7002", 404),
+            row("anonymous", "public", unknown, "no_such_layer", "tile 14/1/1", 404),
+            row("refused", "", forged, "parcels", "bbox 107.5,16.4,107.6,16.5", 401),
+            row("refused", "", limited_path, "wards", "point 107.58,16.46 radius 300 m", 429),
+        ],
+        "served anonymous requests are not recorded; a name outside the role is, whether it exists or not (both answer alike)"
+    );
+    let (ok, out, err) = audit_cli(&store, &["verify"]);
+    assert!(ok && out.contains("chain intact"), "{out}{err}");
+}
+
 /// The store fids of `layer`'s features in ward `code`, by the independent oracle (shapely).
 fn in_ward(store: &Path, layer: &str, code: &str) -> Vec<i64> {
     let out = run_checker(

@@ -2,7 +2,7 @@
 //! CORS for map clients served from another origin (`cors` decides; preflights answered here,
 //! before routing),
 //! the identity of every request (`auth::admit`, before routing, so no route can skip it), its
-//! audit record when it is authenticated or refused (`audit`, queued, never waited for),
+//! audit record when it is authenticated or denied (`audit`, queued, never waited for),
 //! JSON bodies for the error responses axum makes itself, a logged JSON 500 for a panicking
 //! handler, the request id (`X-Request-Id`: the client's when it sends a sane one, else made
 //! here; echoed in the response and the request line), the counters of `/metrics`, and the
@@ -31,7 +31,7 @@ use axum::response::Response;
 use super::cors::{Allowed, Cors};
 use super::metrics::{Family, Metrics};
 use super::{audit, auth, error};
-use crate::audit::{AuditEntry, Auditor};
+use crate::audit::Auditor;
 use crate::policy::Security;
 
 /// Wraps a service (the router) in [`Edge`]; without `security` every request is let through
@@ -191,8 +191,9 @@ enum State<F> {
 pub struct EdgeFuture<F> {
     state: Option<State<F>>,
     observed: Option<Observed>,
-    /// The audit record of an authenticated request, completed with its status and features.
-    record: Option<(Arc<Auditor>, AuditEntry)>,
+    /// The draft audit record of an identified request, completed (or, for an anonymous request
+    /// that was served, dropped) with its response.
+    record: Option<(Arc<Auditor>, audit::Draft)>,
     /// The CORS headers of the answer (a preflight has its own).
     allowed: Option<Allowed>,
 }
@@ -211,9 +212,10 @@ impl<F> EdgeFuture<F> {
         if let Some(allowed) = self.allowed.take() {
             allowed.apply(response.headers_mut());
         }
-        if let Some((auditor, mut entry)) = self.record.take() {
-            audit::complete(&mut entry, &response);
-            auditor.record(entry);
+        if let Some((auditor, draft)) = self.record.take() {
+            if let Some(entry) = audit::finish(draft, &response) {
+                auditor.record(entry);
+            }
         }
         if let Some(o) = self.observed.take() {
             let (status, took) = (response.status().as_u16(), o.started.elapsed());
